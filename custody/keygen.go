@@ -1,0 +1,52 @@
+package custody
+
+import (
+	"crypto/elliptic"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+
+	"github.com/sigstore/sigstore/pkg/cryptoutils"
+)
+
+// KeyFiles names the two files GenerateKeyFiles writes.
+type KeyFiles struct {
+	Private string
+	Public  string
+	KeyID   string
+}
+
+// GenerateKeyFiles makes an ECDSA P-256 key pair and writes it as prefix.key (encrypted with the
+// password pass returns, in the format cosign reads, mode 0600) and prefix.pub (PEM, PKIX). It never
+// overwrites an existing file.
+func GenerateKeyFiles(prefix string, pass PassFunc) (KeyFiles, error) {
+	files := KeyFiles{Private: prefix + ".key", Public: prefix + ".pub"}
+	for _, p := range []string{files.Private, files.Public} {
+		if _, err := os.Lstat(p); err == nil {
+			return files, fmt.Errorf("%s already exists: %w (move it away or choose another --out)", p, fs.ErrExist)
+		}
+	}
+	password, err := pass(true)
+	if err != nil {
+		return files, fmt.Errorf("reading the new key's password: %w", err)
+	}
+	privPEM, pubPEM, err := cryptoutils.GeneratePEMEncodedECDSAKeyPair(elliptic.P256(), cryptoutils.StaticPasswordFunc(password))
+	if err != nil {
+		return files, fmt.Errorf("generating key: %w", err)
+	}
+	pub, err := cryptoutils.UnmarshalPEMToPublicKey(pubPEM)
+	if err != nil {
+		return files, err
+	}
+	if files.KeyID, err = KeyID(pub); err != nil {
+		return files, err
+	}
+	if err := writeNewFile(files.Private, privPEM, 0o600); err != nil {
+		return files, err
+	}
+	if err := writeNewFile(files.Public, pubPEM, 0o644); err != nil {
+		return files, errors.Join(err, os.Remove(files.Private))
+	}
+	return files, nil
+}

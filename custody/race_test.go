@@ -1,0 +1,5 @@
+//go:build race
+
+package custody
+
+const raceEnabled = true

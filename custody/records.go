@@ -1,0 +1,143 @@
+package custody
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"sync"
+)
+
+// listRecordSeqs returns the sequence numbers of the record files in a case, ascending. Temporary
+// files left by an interrupted write are not records and are not listed.
+func listRecordSeqs(dir string) ([]uint64, error) {
+	entries, err := os.ReadDir(filepath.Join(dir, RecordsDir))
+	if err != nil {
+		return nil, fmt.Errorf("listing records: %w", err)
+	}
+	var seqs []uint64
+	for _, e := range entries {
+		m := recordName.FindStringSubmatch(e.Name())
+		if m == nil {
+			continue
+		}
+		n, _ := strconv.ParseUint(m[1], 10, 64)
+		seqs = append(seqs, n)
+	}
+	slices.Sort(seqs)
+	return seqs, nil
+}
+
+// parseRecord reads a record bundle: a DSSE envelope of the in-toto payload type with one signature,
+// whose payload is a custody statement. Signatures are not checked here.
+func parseRecord(data []byte) (*bundle, *Statement, error) {
+	b, err := parseRecordBundle(data)
+	if err != nil {
+		return nil, nil, err
+	}
+	st, err := parseStatement(b.DSSEEnvelope.Payload)
+	if err != nil {
+		return nil, nil, err
+	}
+	return b, st, nil
+}
+
+// parseRecordBundle checks the envelope of a record: a DSSE envelope of the in-toto payload type with
+// exactly one signature.
+func parseRecordBundle(data []byte) (*bundle, error) {
+	b, err := parseBundle(data)
+	if err != nil {
+		return nil, err
+	}
+	env := b.DSSEEnvelope
+	if env == nil {
+		return nil, errors.New("bundle holds no DSSE envelope")
+	}
+	if env.PayloadType != PayloadType {
+		return nil, fmt.Errorf("payload type %q, want %q", env.PayloadType, PayloadType)
+	}
+	if len(env.Signatures) != 1 {
+		return nil, fmt.Errorf("envelope has %d signatures, want exactly 1", len(env.Signatures))
+	}
+	return b, nil
+}
+
+// parseStatement reads a record's payload: an in-toto statement with the custody predicate.
+func parseStatement(payload []byte) (*Statement, error) {
+	st, err := decodeStatement(payload)
+	if err != nil {
+		return nil, fmt.Errorf("payload is not a custody statement: %w", err)
+	}
+	if st.Type != StatementType {
+		return nil, fmt.Errorf("statement type %q, want %q", st.Type, StatementType)
+	}
+	if st.PredicateType != PredicateType {
+		return nil, fmt.Errorf("predicate type %q, want %q", st.PredicateType, PredicateType)
+	}
+	return st, nil
+}
+
+func readRecordFile(dir string, seq uint64) (Record, *bundle, error) {
+	rel := RecordPath(seq)
+	data, err := readBounded(filepath.Join(dir, rel))
+	if err != nil {
+		return Record{}, nil, err
+	}
+	b, st, err := parseRecord(data)
+	if err != nil {
+		return Record{}, nil, fmt.Errorf("%s: %w", rel, err)
+	}
+	return Record{Seq: seq, Path: rel, Payload: b.DSSEEnvelope.Payload, Statement: st}, b, nil
+}
+
+// readBounded reads a custody file, refusing one larger than any custody file can be.
+func readBounded(path string) ([]byte, error) { return readInto(path, nil) }
+
+// readInto is readBounded into buf's storage when it is large enough.
+func readInto(path string, buf []byte) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	size := st.Size()
+	if size > maxBundleSize {
+		return nil, fmt.Errorf("%s: %w (%d bytes)", path, errOversized, size)
+	}
+	if int64(cap(buf)) < size {
+		buf = make([]byte, size)
+	}
+	data := buf[:size]
+	if _, err := io.ReadFull(f, data); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return data, nil
+}
+
+// readBuffers holds record-sized buffers for the verifier, which reads every record once.
+var readBuffers = sync.Pool{New: func() any { b := make([]byte, 0, 8<<10); return &b }}
+
+// ReadRecords reads every record of a case in order, without checking signatures: for display and
+// reports. Use Verify to trust them.
+func ReadRecords(dir string) ([]Record, error) {
+	seqs, err := listRecordSeqs(dir)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Record, 0, len(seqs))
+	for _, seq := range seqs {
+		rec, _, err := readRecordFile(dir, seq)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, rec)
+	}
+	return out, nil
+}

@@ -1,0 +1,178 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// run executes acquire with args and an environment of its own, returning the exit code and outputs.
+func run(t *testing.T, env map[string]string, args ...string) (int, string, string) {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	code := Main(context.Background(), args, Streams{
+		In: strings.NewReader(""), Out: &out, Err: &errOut,
+		LookupEnv: func(k string) (string, bool) { v, ok := env[k]; return v, ok },
+	})
+	return code, out.String(), errOut.String()
+}
+
+// fixture makes a key and a sealed case with a few records, through the command line.
+func fixture(t *testing.T) (dir string, env map[string]string) {
+	t.Helper()
+	work := t.TempDir()
+	env = map[string]string{envPassword: "pw", envOperator: "tester", envKey: filepath.Join(work, "custody.key")}
+	if code, _, stderr := run(t, env, "keygen", "--out", filepath.Join(work, "custody")); code != 0 {
+		t.Fatalf("keygen: %d %s", code, stderr)
+	}
+	dir = filepath.Join(work, "case")
+	steps := [][]string{
+		{"custody", "init", dir, "--case-id", "IR-CLI", "--ticket", "IR-CLI"},
+		{"custody", "log", dir, "--action", "transfer", "--note", "to lab", "--detail", "to=lab 2"},
+		{"custody", "log", dir, "--action", "receipt", "--note", "received"},
+		{"custody", "seal", dir},
+	}
+	for _, args := range steps {
+		if code, _, stderr := run(t, env, args...); code != 0 {
+			t.Fatalf("%v: exit %d: %s", args, code, stderr)
+		}
+	}
+	return dir, env
+}
+
+func TestCustodyCommands(t *testing.T) {
+	dir, env := fixture(t)
+	pub := filepath.Join(filepath.Dir(dir), "custody.pub")
+
+	code, out, _ := run(t, env, "verify", dir, "--key", pub)
+	if code != ExitOK || !strings.Contains(out, "VERIFIED") || !strings.Contains(out, "records      4") {
+		t.Fatalf("verify: %d\n%s", code, out)
+	}
+	code, out, _ = run(t, env, "verify", dir, "--key", pub, "-o", "json")
+	var rep struct {
+		OK      bool   `json:"ok"`
+		Records int    `json:"records"`
+		CaseID  string `json:"caseId"`
+	}
+	if code != ExitOK || json.Unmarshal([]byte(out), &rep) != nil || !rep.OK || rep.Records != 4 || rep.CaseID != "IR-CLI" {
+		t.Fatalf("verify json: %d %+v\n%s", code, rep, out)
+	}
+
+	code, out, _ = run(t, env, "custody", "show", dir)
+	if code != ExitOK || !strings.Contains(out, "transfer") || !strings.Contains(out, "received") {
+		t.Fatalf("show: %d\n%s", code, out)
+	}
+	code, out, _ = run(t, env, "custody", "show", dir, "-o", "json")
+	var recs []recordJSON
+	if code != ExitOK || json.Unmarshal([]byte(out), &recs) != nil || len(recs) != 4 || recs[1].Predicate.Details["to"] != "lab 2" ||
+		recs[0].Predicate.Authority == nil || recs[0].Predicate.Authority.Ticket != "IR-CLI" || recs[1].Predicate.Actor.Operator != "tester" {
+		t.Fatalf("show json: %d\n%s", code, out)
+	}
+
+	proof := filepath.Join(t.TempDir(), "r2.tlog-proof")
+	if code, _, stderr := run(t, env, "custody", "prove", dir, "2", "--out", proof); code != ExitOK {
+		t.Fatalf("prove: %d %s", code, stderr)
+	}
+	rec2 := filepath.Join(dir, "records", "0000000002.sigstore.json")
+	if code, out, _ := run(t, env, "custody", "check-proof", proof, rec2, "--key", pub); code != ExitOK || !strings.Contains(out, "OK: record 2") {
+		t.Fatalf("check-proof: %d %s", code, out)
+	}
+	rec3 := filepath.Join(dir, "records", "0000000003.sigstore.json")
+	if code, _, stderr := run(t, env, "custody", "check-proof", proof, rec3, "--key", pub); code != ExitVerifyFailed || stderr == "" {
+		t.Fatalf("check-proof of the wrong record: %d %q", code, stderr)
+	}
+	if code, _, _ := run(t, env, "custody", "prove", dir, "9"); code != ExitNotFound {
+		t.Fatalf("prove a missing record: %d", code)
+	}
+
+	code, out, _ = run(t, env, "version", "-o", "json")
+	if code != ExitOK || !strings.Contains(out, `"predicateType"`) {
+		t.Fatalf("version: %d %s", code, out)
+	}
+	code, out, _ = run(t, env, "--help")
+	if code != ExitOK || !strings.Contains(out, "130  cancelled") || !strings.Contains(out, "10   verification failed") {
+		t.Fatalf("help does not document exit codes: %s", out)
+	}
+}
+
+func TestVerifyNamesTamperedRecord(t *testing.T) {
+	dir, env := fixture(t)
+	pub := filepath.Join(filepath.Dir(dir), "custody.pub")
+	rec := filepath.Join(dir, "records", "0000000003.sigstore.json")
+	data, _ := os.ReadFile(rec)
+	i := bytes.Index(data, []byte(`"payload":"`)) + 30
+	data[i] ^= 0x01
+	os.Chmod(rec, 0o644)
+	if err := os.WriteFile(rec, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, out, stderr := run(t, env, "verify", dir, "--key", pub)
+	if code != ExitVerifyFailed || !strings.Contains(out, "FAILED") || !strings.Contains(out, "record 3 (records/0000000003.sigstore.json)") || stderr != "" {
+		t.Fatalf("verify of a tampered case: exit %d\n%s\nstderr: %s", code, out, stderr)
+	}
+}
+
+func TestBadInputWritesNothing(t *testing.T) {
+	dir, env := fixture(t)
+	before, _ := os.ReadDir(filepath.Join(dir, "records"))
+	wrongPassword := map[string]string{envPassword: "wrong", envKey: env[envKey], envOperator: "x"}
+	tests := []struct {
+		name string
+		env  map[string]string
+		args []string
+		code int
+		msg  string
+	}{
+		{"wrong password", wrongPassword, []string{"custody", "log", dir, "--action", "note"}, ExitPermissionDenied, "wrong password"},
+		{"missing key", map[string]string{envPassword: "pw"}, []string{"custody", "log", dir, "--action", "note", "--key", "/nonexistent.key"}, ExitNotFound, "acquire keygen"},
+		{"no key at all", map[string]string{}, []string{"custody", "log", dir, "--action", "note"}, ExitUsage, "--key"},
+		{"no password", map[string]string{envKey: env[envKey]}, []string{"custody", "log", dir, "--action", "note"}, ExitUsage, envPassword},
+		{"unknown KMS scheme", env, []string{"custody", "log", dir, "--action", "note", "--key", "foo://k"}, ExitUsage, "unknown key scheme"},
+		{"bad action", env, []string{"custody", "log", dir, "--action", "Drop Table"}, ExitUsage, "--action"},
+		{"missing attachment", env, []string{"custody", "log", dir, "--action", "note", "--attach", "/nonexistent"}, ExitNotFound, "--attach"},
+		{"tsa without roots", env, []string{"custody", "log", dir, "--action", "note", "--tsa", "http://127.0.0.1:1"}, ExitUsage, "--tsa-roots"},
+		{"not a case", env, []string{"custody", "log", t.TempDir(), "--action", "note"}, ExitNotFound, "not a custody case"},
+		{"init over a case", env, []string{"custody", "init", dir}, ExitConflict, "already a case"},
+		{"bad case ID", env, []string{"custody", "init", filepath.Join(t.TempDir(), "c"), "--case-id", "a b"}, ExitUsage, "case ID"},
+		{"verify a missing case", env, []string{"verify", "/nonexistent"}, ExitNotFound, "not a custody case"},
+		{"unknown flag", env, []string{"verify", dir, "--bogus"}, ExitUsage, "bogus"},
+		{"bad output", env, []string{"version", "-o", "yaml"}, ExitUsage, "--output"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			code, _, stderr := run(t, tc.env, tc.args...)
+			if code != tc.code || !strings.Contains(stderr, tc.msg) {
+				t.Fatalf("exit %d (want %d), stderr %q (want %q)", code, tc.code, stderr, tc.msg)
+			}
+			if strings.Contains(stderr, "pw") && tc.env[envPassword] == "pw" {
+				t.Errorf("the password appears in the error: %q", stderr)
+			}
+		})
+	}
+	after, _ := os.ReadDir(filepath.Join(dir, "records"))
+	if len(after) != len(before) {
+		t.Fatalf("bad input wrote records: %d before, %d after", len(before), len(after))
+	}
+}
+
+func TestLockedCaseIsAConflict(t *testing.T) {
+	dir, env := fixture(t)
+	// Hold the case open as another writer would.
+	code := make(chan int, 1)
+	holder, err := openForTest(dir, env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer holder.Close()
+	go func() {
+		c, _, _ := run(t, env, "custody", "log", dir, "--action", "note")
+		code <- c
+	}()
+	if c := <-code; c != ExitConflict {
+		t.Fatalf("second writer: exit %d, want %d", c, ExitConflict)
+	}
+}

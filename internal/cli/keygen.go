@@ -1,0 +1,34 @@
+package cli
+
+import (
+	"github.com/spf13/cobra"
+
+	"github.com/acquire-forensics/acquire/custody"
+)
+
+func newKeygenCmd(a *app) *cobra.Command {
+	var prefix string
+	cmd := &cobra.Command{
+		Use:   "keygen",
+		Short: "Make an ECDSA P-256 custody signing key pair",
+		Long: `Make an ECDSA P-256 key pair for signing custody records: PREFIX.key, encrypted with a password
+(from $ACQUIRE_PASSWORD, or asked twice on the terminal) in the format cosign reads, mode 0600; and
+PREFIX.pub, the public key auditors verify with. Existing files are never overwritten.
+
+For production, prefer a key that never leaves a KMS: pass its URI to --key instead.`,
+		Args: exactArgs(0),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			files, err := custody.GenerateKeyFiles(prefix, a.passFunc("the new key "+prefix+".key"))
+			if err != nil {
+				return err
+			}
+			if a.json() {
+				return a.emit(map[string]string{"privateKey": files.Private, "publicKey": files.Public, "keyId": files.KeyID})
+			}
+			a.printf("private key: %s (keep it safe; mode 0600)\npublic key:  %s\nkey ID:      %s\n", files.Private, files.Public, files.KeyID)
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&prefix, "out", "custody", "path prefix of the key files")
+	return cmd
+}

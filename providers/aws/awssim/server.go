@@ -1,0 +1,315 @@
+package awssim
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"io"
+	"log/slog"
+	"math"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"golang.org/x/time/rate"
+)
+
+// DefaultSnapshotBytesPerSecond paces snapshots when the scenario sets no rate.
+const DefaultSnapshotBytesPerSecond = 100 << 20
+
+// DefaultGetSnapshotBlockPerSecond is the documented per-snapshot
+// GetSnapshotBlock quota.
+// https://docs.aws.amazon.com/ebs/latest/userguide/ebs-resource-quotas.html
+const DefaultGetSnapshotBlockPerSecond = 1000
+
+// maxRequestBody bounds what the simulator reads of a request body.
+const maxRequestBody = 8 << 20
+
+// Options tune a Server. The zero value is ready to use.
+type Options struct {
+	// Logger receives one debug line per request; nil logs nothing.
+	Logger *slog.Logger
+	// Now is the simulator's clock; nil means time.Now. Snapshot progress,
+	// locks, key deletion and eventual consistency all follow it.
+	Now func() time.Time
+	// SkipSignatureCheck accepts any signature from a known access key.
+	SkipSignatureCheck bool
+}
+
+// Server is the AWS simulator: one http.Handler serving EC2 (Query), EBS
+// direct (REST-JSON), KMS (JSON 1.1) and STS (Query), dispatched on the
+// service named in the request's SigV4 credential scope.
+type Server struct {
+	log        *slog.Logger
+	now        func() time.Time
+	verifySig  bool
+	ids        *idSource
+	faults     *faultInjector
+	tokenKey   []byte // signs block and page tokens
+	snapRate   int64  // bytes per second; < 0 completes at once
+	blockQuota rate.Limit
+
+	mu       sync.Mutex
+	st       *state
+	limiters map[string]*rate.Limiter // GetSnapshotBlock quota per snapshot
+}
+
+// New builds a simulator seeded with sc (nil for an empty one).
+func New(sc *Scenario, opts *Options) (*Server, error) {
+	if sc == nil {
+		sc = &Scenario{}
+	}
+	if opts == nil {
+		opts = &Options{}
+	}
+	s := &Server{
+		log:       opts.Logger,
+		now:       opts.Now,
+		verifySig: !opts.SkipSignatureCheck,
+		ids:       newIDSource(sc.Seed),
+		faults:    newFaultInjector(sc.Faults),
+		st:        newState(),
+		limiters:  map[string]*rate.Limiter{},
+	}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	key := sha256.Sum256([]byte("awssim-token-key:" + s.ids.hex(32)))
+	s.tokenKey = key[:]
+	s.snapRate = sc.SnapshotBytesPerSecond
+	if s.snapRate == 0 {
+		s.snapRate = DefaultSnapshotBytesPerSecond
+	}
+	switch q := sc.GetSnapshotBlockPerSecond; {
+	case q < 0:
+		s.blockQuota = rate.Inf
+	case q == 0:
+		s.blockQuota = DefaultGetSnapshotBlockPerSecond
+	default:
+		s.blockQuota = rate.Limit(q)
+	}
+	if err := s.load(sc); err != nil {
+		s.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// Close releases the disk images.
+func (s *Server) Close() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var errs []error
+	seen := map[*disk]bool{}
+	for _, v := range s.st.volumes {
+		if !seen[v.disk] {
+			seen[v.disk] = true
+			errs = append(errs, v.disk.close())
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// SetFaults replaces the injected faults; the random source restarts from
+// f.Seed.
+func (s *Server) SetFaults(f Faults) { s.faults.set(f) }
+
+// call is one request on its way through the simulator.
+type call struct {
+	r         *http.Request
+	body      []byte
+	auth      sigV4Auth
+	authErr   error
+	service   string
+	action    string
+	region    string
+	requestID string
+	principal *principal
+}
+
+// service is one AWS API the simulator serves.
+type service interface {
+	// action names the operation, or returns "" if the request names none.
+	action(c *call) string
+	serve(w http.ResponseWriter, c *call)
+	writeError(w http.ResponseWriter, c *call, e *apiError)
+	authCodes() authCodes
+	throttled() *apiError
+	internalError() *apiError
+}
+
+// authCodes are a service's answers to authentication failures.
+type authCodes struct {
+	status                                     int
+	missing, unknownKey, badSignature, expired string
+}
+
+func (s *Server) service(name string) service {
+	switch name {
+	case "ec2":
+		return ec2Service{s}
+	case "ebs":
+		return ebsService{s}
+	case "kms":
+		return kmsService{s}
+	case "sts":
+		return stsService{s}
+	}
+	return nil
+}
+
+// ServeHTTP implements http.Handler.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	body, err := io.ReadAll(io.LimitReader(r.Body, maxRequestBody))
+	if err != nil {
+		http.Error(w, "reading request body", http.StatusBadRequest)
+		return
+	}
+	c := &call{r: r, body: body, requestID: s.ids.requestID()}
+	c.auth, c.authErr = parseSigV4(r.Header.Get("Authorization"))
+	c.service, c.region = c.auth.service, c.auth.region
+	if c.authErr != nil {
+		c.service = guessService(r)
+	}
+	svc := s.service(c.service)
+	if svc == nil {
+		http.Error(w, "unknown service "+c.service, http.StatusBadRequest)
+		return
+	}
+	c.action = svc.action(c)
+	w.Header().Set("x-amzn-RequestId", c.requestID)
+	s.count(c.service + ":" + c.action)
+	start := s.now()
+	defer func() {
+		s.log.LogAttrs(r.Context(), slog.LevelDebug, "request",
+			slog.String("service", c.service), slog.String("action", c.action),
+			slog.String("region", c.region), slog.String("principal", principalARN(c.principal)),
+			slog.Duration("elapsed", s.now().Sub(start)))
+	}()
+
+	if e := s.authenticate(c, svc.authCodes()); e != nil {
+		svc.writeError(w, c, e)
+		return
+	}
+	fault := s.faults.forCall(c.service+":"+c.action, isDescribeAction(c.action))
+	if err := sleep(r.Context(), fault.delay); err != nil {
+		return
+	}
+	switch {
+	case fault.throttle:
+		svc.writeError(w, c, svc.throttled())
+	case fault.serverError:
+		svc.writeError(w, c, svc.internalError())
+	default:
+		svc.serve(w, c)
+	}
+}
+
+func principalARN(p *principal) string {
+	if p == nil {
+		return ""
+	}
+	return p.arn
+}
+
+// guessService routes a request that carries no usable signature, so that its
+// error is written in the right protocol.
+func guessService(r *http.Request) string {
+	switch {
+	case strings.HasPrefix(r.Header.Get("X-Amz-Target"), "TrentService."):
+		return "kms"
+	case strings.HasPrefix(r.URL.Path, "/snapshots"):
+		return "ebs"
+	case strings.Contains(r.URL.RawQuery, "Version=2011-06-15"):
+		return "sts"
+	}
+	return "ec2"
+}
+
+// authenticate maps the access key to its principal and, unless disabled,
+// verifies the signature.
+func (s *Server) authenticate(c *call, codes authCodes) *apiError {
+	fail := func(code, msg string) *apiError { return newError(codes.status, code, "%s", msg) }
+	if c.authErr != nil {
+		if errors.Is(c.authErr, errNoAuth) {
+			return fail(codes.missing, "Request is missing Authentication Token")
+		}
+		return fail(codes.missing, c.authErr.Error())
+	}
+	s.mu.Lock()
+	cred := s.st.credentials[c.auth.accessKeyID]
+	s.mu.Unlock()
+	if cred == nil {
+		return fail(codes.unknownKey, "The security token included in the request is invalid.")
+	}
+	if cred.sessionToken != "" && c.r.Header.Get("X-Amz-Security-Token") != cred.sessionToken {
+		return fail(codes.unknownKey, "The security token included in the request is invalid.")
+	}
+	if !cred.expires.IsZero() && s.now().After(cred.expires) {
+		return fail(codes.expired, "The security token included in the request is expired")
+	}
+	if s.verifySig && !verifySigV4(c.r, c.body, c.auth, cred) {
+		return fail(codes.badSignature, "The request signature we calculated does not match the signature you provided.")
+	}
+	c.principal = cred.principal
+	return nil
+}
+
+func (s *Server) count(action string) {
+	s.mu.Lock()
+	s.st.calls[action]++
+	s.mu.Unlock()
+}
+
+func sleep(ctx context.Context, d time.Duration) error {
+	if d <= 0 {
+		return nil
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// snapshotDuration is how long copying data bytes takes at the configured
+// rate.
+func (s *Server) snapshotDuration(dataBytes int64) time.Duration {
+	if s.snapRate < 0 || dataBytes == 0 {
+		return 0
+	}
+	secs := float64(dataBytes) / float64(s.snapRate)
+	return time.Duration(math.Ceil(secs * float64(time.Second)))
+}
+
+// blockLimiter returns the GetSnapshotBlock quota of one snapshot. Callers
+// hold s.mu.
+func (s *Server) blockLimiter(snapshotID string) *rate.Limiter {
+	l := s.limiters[snapshotID]
+	if l == nil {
+		burst := int(s.blockQuota)
+		if burst < 1 {
+			burst = 1
+		}
+		l = rate.NewLimiter(s.blockQuota, burst)
+		s.limiters[snapshotID] = l
+	}
+	return l
+}
+
+// sign and verifyToken protect opaque tokens (pagination, block tokens) so
+// that a client cannot forge or alter them.
+func (s *Server) sign(payload string) string {
+	m := hmac.New(sha256.New, s.tokenKey)
+	m.Write([]byte(payload))
+	return hex.EncodeToString(m.Sum(nil)[:12])
+}
