@@ -24,7 +24,10 @@ lint:
 test: lint
 	$(GO) test -race -count=1 -timeout 20m ./...
 
+# Figures as ratios against baselines measured in the same run; a missed goal fails the target.
 bench: build
+	$(GO) test -run '^$$' -bench 'Digest' -benchtime 1x ./providers/aws/ebsblocks
+	$(GO) test -run '^$$' -bench 'Verify|Append' ./custody
 	$(GO) run ./internal/bench
 
 # Longer robustness runs: every byte of a case flipped, and the fuzz targets for a while each.

@@ -232,6 +232,9 @@ func (l *Ledger) Dir() string { return l.dir }
 // CaseID is the case's identifier.
 func (l *Ledger) CaseID() string { return l.caseID }
 
+// Operator is the person the records name as acting.
+func (l *Ledger) Operator() string { return l.opts.Operator }
+
 // Signer is the key the ledger signs with.
 func (l *Ledger) Signer() *Signer { return l.opts.Signer }
 

@@ -52,10 +52,13 @@ func (a *awsCloud) Claims(r *http.Request) bool {
 		r.Header.Get("X-Amz-Target") != "" || r.URL.Query().Get("X-Amz-Signature") != ""
 }
 
+// notInProfileName matches what a profile name may not hold.
+var notInProfileName = regexp.MustCompile(`[^a-z0-9_.-]+`)
+
 // profileName turns an account or user name into a profile name.
 func profileName(parts ...string) string {
 	name := strings.ToLower(strings.Join(parts, "-"))
-	return regexp.MustCompile(`[^a-z0-9_.-]+`).ReplaceAllString(name, "-")
+	return notInProfileName.ReplaceAllString(name, "-")
 }
 
 // WriteClientFiles writes an AWS config and credentials file: one profile

@@ -21,21 +21,35 @@ type figure struct {
 	baseName   string
 	goal       string
 	pass       bool
+	// lowerIsBetter: the ratio is a cost (time against a baseline time), not a rate.
+	lowerIsBetter bool
 }
 
 func main() {
 	records := flag.Int("verify-records", 100_000, "records in the case the verifier benchmark checks")
 	appends := flag.Int("append-records", 10_000, "records appended (with fsync) in the append benchmark")
-	only := flag.String("only", "", "run one area: custody")
+	instances := flag.Int("fleet-instances", 50, "instances (of two volumes each) in the fleet benchmark")
+	only := flag.String("only", "", "run one area: custody, awssim or fleet")
 	flag.StringVar(&profileDir, "cpuprofile-dir", "", "write a CPU profile of each measured phase here")
 	flag.Parse()
 	ctx := context.Background()
 
+	areas := []struct {
+		name string
+		run  func() ([]figure, error)
+	}{
+		{"custody", func() ([]figure, error) { return custodyFigures(ctx, *records, *appends) }},
+		{"awssim", func() ([]figure, error) { return awssimFigures(ctx) }},
+		{"fleet", func() ([]figure, error) { return fleetFigures(ctx, *instances) }},
+	}
 	var figs []figure
-	if *only == "" || *only == "custody" {
-		f, err := custodyFigures(ctx, *records, *appends)
+	for _, a := range areas {
+		if *only != "" && *only != a.name {
+			continue
+		}
+		f, err := a.run()
 		if err != nil {
-			fmt.Fprintln(os.Stderr, "bench:", err)
+			fmt.Fprintf(os.Stderr, "bench: %s: %v\n", a.name, err)
 			os.Exit(1)
 		}
 		figs = append(figs, f...)

@@ -51,6 +51,9 @@ func (a *app) emit(v any) error {
 
 func (a *app) printf(format string, args ...any) { fmt.Fprintf(a.Out, format, args...) }
 
+// jsonRaw embeds already-encoded JSON in a value emit writes.
+func jsonRaw(data []byte) json.RawMessage { return json.RawMessage(data) }
+
 // Main runs acquire with args and returns the exit code.
 func Main(ctx context.Context, args []string, s Streams) int {
 	a := &app{Streams: s}
@@ -93,7 +96,7 @@ as a signed, hash-chained custody record that an auditor can verify with standar
 	}
 	root.PersistentFlags().StringVarP(&a.output, "output", "o", "text", "output format: text or json")
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageErrorf(err) })
-	root.AddCommand(newVersionCmd(a), newKeygenCmd(a), newCustodyCmd(a), newVerifyCmd(a))
+	root.AddCommand(newVersionCmd(a), newKeygenCmd(a), newCustodyCmd(a), newVerifyCmd(a), newAWSCmd(a), newIAMCmd(a))
 	return root
 }
 

@@ -4,10 +4,7 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"encoding/base64"
-	"fmt"
 	"io"
-	"math/rand/v2"
-	"os"
 	"sort"
 )
 
@@ -21,15 +18,17 @@ const gib = 1 << 30
 // taken from it. Only blocks holding a non-zero byte are listed, as the EBS
 // direct APIs list only written blocks
 // (https://docs.aws.amazon.com/ebs/latest/userguide/ebsapi-faq.html).
-// Checksums are computed once, when the disk is opened, so that serving a
-// block costs one read and no hashing.
+//
+// No block data is held in memory: an image-backed disk reads its file, a
+// synthetic disk regenerates a block from (seed, index). Only the index and
+// the checksums, computed once when the disk is opened, stay in memory, so
+// that serving a block costs one read (or one generation) and no hashing.
 type disk struct {
 	sizeGiB int32
-	blocks  []diskBlock      // ascending by index
-	byIndex map[int32]int    // index -> position in blocks
-	source  io.ReaderAt      // nil for an all-zero disk
-	closer  io.Closer        // the backing file, if any
-	inMem   map[int32][]byte // synthetic disks keep their blocks in memory
+	blocks  []diskBlock   // ascending by index
+	byIndex map[int32]int // index -> position in blocks
+	read    func(index int32, buf []byte) error
+	closer  io.Closer // the backing file, if any
 }
 
 type diskBlock struct {
@@ -41,26 +40,22 @@ type diskBlock struct {
 // snapshot progress.
 func (d *disk) dataBytes() int64 { return int64(len(d.blocks)) * BlockSize }
 
-// readBlock fills buf (BlockSize bytes) with block index. A block past the
-// end of the backing file reads as zeros.
-func (d *disk) readBlock(index int32, buf []byte) error {
-	if d.inMem != nil {
-		copy(buf, d.inMem[index])
-		return nil
-	}
-	n, err := d.source.ReadAt(buf, int64(index)*BlockSize)
-	if err == io.EOF {
-		clear(buf[n:])
-		return nil
-	}
-	return err
-}
+// readBlock fills buf (BlockSize bytes) with block index.
+func (d *disk) readBlock(index int32, buf []byte) error { return d.read(index, buf) }
 
 func (d *disk) close() error {
 	if d.closer != nil {
 		return d.closer.Close()
 	}
 	return nil
+}
+
+// resized returns the same content as a volume of another size.
+func (d *disk) resized(sizeGiB int32) *disk {
+	c := *d
+	c.sizeGiB = sizeGiB
+	c.closer = nil
+	return &c
 }
 
 func (d *disk) index() {
@@ -78,68 +73,9 @@ func blockChecksum(block []byte) string {
 
 // emptyDisk is a volume that was never written.
 func emptyDisk(sizeGiB int32) *disk {
-	d := &disk{sizeGiB: sizeGiB, inMem: map[int32][]byte{}}
+	d := &disk{sizeGiB: sizeGiB, read: func(_ int32, buf []byte) error { clear(buf); return nil }}
 	d.index()
 	return d
-}
-
-// openImageDisk opens a raw (typically sparse) disk image. The volume is at
-// least sizeGiB, and at least as large as the image.
-func openImageDisk(path string, sizeGiB int32) (*disk, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	info, err := f.Stat()
-	if err != nil {
-		f.Close()
-		return nil, err
-	}
-	if need := int32((info.Size() + gib - 1) / gib); need > sizeGiB {
-		sizeGiB = need
-	}
-	d := &disk{sizeGiB: sizeGiB, source: f, closer: f}
-	buf := make([]byte, BlockSize)
-	for index := int32(0); int64(index)*BlockSize < info.Size(); index++ {
-		if err := d.readBlock(index, buf); err != nil {
-			f.Close()
-			return nil, fmt.Errorf("reading %s block %d: %w", path, index, err)
-		}
-		if allZero(buf) {
-			continue
-		}
-		d.blocks = append(d.blocks, diskBlock{index: index, checksum: blockChecksum(buf)})
-	}
-	d.index()
-	return d, nil
-}
-
-// syntheticDisk builds a disk in memory whose listed blocks hold
-// pseudo-random bytes drawn from seed: reproducible content without an
-// image file.
-func syntheticDisk(sizeGiB int32, dataBlocks []int32, seed uint64) (*disk, error) {
-	d := &disk{sizeGiB: sizeGiB, inMem: make(map[int32][]byte, len(dataBlocks))}
-	maxBlocks := int64(sizeGiB) * gib / BlockSize
-	for _, index := range dataBlocks {
-		if index < 0 || int64(index) >= maxBlocks {
-			return nil, fmt.Errorf("block %d outside a %d GiB volume", index, sizeGiB)
-		}
-		if _, dup := d.inMem[index]; dup {
-			continue
-		}
-		block := make([]byte, BlockSize)
-		rng := rand.New(rand.NewPCG(seed, uint64(index)))
-		for i := 0; i < len(block); i += 8 {
-			v := rng.Uint64()
-			for j := 0; j < 8; j++ {
-				block[i+j] = byte(v >> (8 * j))
-			}
-		}
-		d.inMem[index] = block
-		d.blocks = append(d.blocks, diskBlock{index: index, checksum: blockChecksum(block)})
-	}
-	d.index()
-	return d, nil
 }
 
 var zeroBlock = make([]byte, BlockSize)

@@ -16,12 +16,16 @@
 // accounts and regions. Volumes are backed by raw (sparse) disk images or by
 // synthetic blocks; a volume's blocks are the image's 512 KiB blocks and
 // all-zero blocks are not listed. Block checksums are computed once, when
-// the image is opened.
+// the image is opened (reading only its data extents); no block data is
+// kept in memory.
 //
 // Snapshots and copies are asynchronous: pending, with a progress that
 // advances at Scenario.SnapshotBytesPerSecond, then completed (or error).
-// Time comes from Options.Now, so that tests can drive progress, locks and
-// eventual consistency with a fake clock.
+// Time comes from Options.Now, so that tests can drive progress, locks,
+// token and session lifetimes, key deletion and eventual consistency with a
+// fake clock; injected latency goes through Options.Sleep. Resource IDs
+// derive from Scenario.Seed and a counter per kind of resource, so that the
+// same creating calls yield the same IDs whatever else is called.
 //
 // The documented rules are enforced with the real error codes; each rule
 // carries the URL of the documentation it comes from next to its code.

@@ -1,6 +1,7 @@
 package awssim
 
 import (
+	"encoding/base64"
 	"encoding/json"
 	"net/http"
 	"sort"
@@ -14,9 +15,13 @@ import (
 // https://docs.aws.amazon.com/ebs/latest/APIReference/Welcome.html
 type ebsService struct{ s *Server }
 
-// blockTokenLifetime: "block tokens are valid for 7 days".
+// Token lifetimes: "block tokens are valid for seven days, and NextToken
+// values are valid for 60 minutes".
 // https://docs.aws.amazon.com/ebs/latest/userguide/ebsapi-faq.html
-const blockTokenLifetime = 7 * 24 * time.Hour
+const (
+	blockTokenLifetime = 7 * 24 * time.Hour
+	pageTokenLifetime  = 60 * time.Minute
+)
 
 var blockBuffers = sync.Pool{New: func() any { b := make([]byte, BlockSize); return &b }}
 
@@ -44,6 +49,9 @@ func parseEBSRoute(r *http.Request) ebsRoute {
 }
 
 func (e ebsService) action(c *call) string { return parseEBSRoute(c.r).action }
+
+// known: the action comes from the route, which names only served actions.
+func (e ebsService) known(action string) bool { return action != "" }
 
 func (e ebsService) authCodes() authCodes {
 	return authCodes{status: http.StatusForbidden, missing: "MissingAuthenticationTokenException",
@@ -141,12 +149,37 @@ func (s *Server) readableSnapshot(c *call, id string, now time.Time) (*snapshot,
 	return snap, nil
 }
 
-func (s *Server) blockToken(snapshotID string, index int32) string {
-	return s.sign("block|" + snapshotID + "|" + strconv.Itoa(int(index)))
+// blockToken grants reading one block of one snapshot. It carries the time it
+// was issued (whole seconds), signed with the block it names, so that it can
+// be checked for forgery and for age without the simulator remembering it.
+func (s *Server) blockToken(snapshotID string, index int32, issued time.Time) string {
+	unix := strconv.FormatInt(issued.Unix(), 10)
+	return base64.StdEncoding.EncodeToString([]byte(unix + "." + s.sign(blockTokenPayload(snapshotID, index, unix))))
+}
+
+func blockTokenPayload(snapshotID string, index int32, unix string) string {
+	return "block|" + snapshotID + "|" + strconv.Itoa(int(index)) + "|" + unix
+}
+
+// checkBlockToken refuses a token that was not issued for this block, or
+// that is older than seven days, with ValidationException INVALID_BLOCK_TOKEN.
+// https://docs.aws.amazon.com/ebs/latest/userguide/ebsapi-faq.html
+// https://docs.aws.amazon.com/ebs/latest/APIReference/API_GetSnapshotBlock.html#API_GetSnapshotBlock_Errors
+func (s *Server) checkBlockToken(snapshotID string, index int32, token string, now time.Time) *apiError {
+	raw, _ := base64.StdEncoding.DecodeString(token)
+	unix, sig, ok := strings.Cut(string(raw), ".")
+	issued, err := strconv.ParseInt(unix, 10, 64)
+	if !ok || err != nil || sig != s.sign(blockTokenPayload(snapshotID, index, unix)) {
+		return ebsValidation("INVALID_BLOCK_TOKEN", "The block token is not valid for block %d of %s.", index, snapshotID)
+	}
+	if !now.Before(time.Unix(issued, 0).Add(blockTokenLifetime)) {
+		return ebsValidation("INVALID_BLOCK_TOKEN", "The block token for block %d of %s has expired.", index, snapshotID)
+	}
+	return nil
 }
 
 // blockListParams reads maxResults (100-10000), pageToken and
-// startingBlockIndex.
+// startingBlockIndex (a non-negative 32-bit integer).
 // https://docs.aws.amazon.com/ebs/latest/APIReference/API_ListSnapshotBlocks.html
 func blockListParams(c *call) (pageRequest, int32, *apiError) {
 	q := c.r.URL.Query()
@@ -160,9 +193,9 @@ func blockListParams(c *call) (pageRequest, int32, *apiError) {
 	}
 	var start int32
 	if v := q.Get("startingBlockIndex"); v != "" {
-		n, err := strconv.Atoi(v)
+		n, err := strconv.ParseInt(v, 10, 32)
 		if err != nil || n < 0 {
-			return p, 0, ebsValidation("INVALID_PARAMETER_VALUE", "startingBlockIndex must be a non-negative integer")
+			return p, 0, ebsValidation("INVALID_PARAMETER_VALUE", "startingBlockIndex must be an integer from 0 to 2147483647")
 		}
 		start = int32(n)
 	}
@@ -171,6 +204,11 @@ func blockListParams(c *call) (pageRequest, int32, *apiError) {
 
 func errInvalidPageToken() *apiError {
 	return ebsValidation("INVALID_PAGE_TOKEN", "The pagination token is invalid or has expired.")
+}
+
+// ebsPager signs EBS direct NextTokens, which expire after 60 minutes.
+func ebsPager(scope string, now time.Time) pager {
+	return pager{scope: scope, now: now, ttl: pageTokenLifetime, badToken: errInvalidPageToken}
 }
 
 type ebsBlock struct {
@@ -200,23 +238,26 @@ func (s *Server) listSnapshotBlocks(w http.ResponseWriter, c *call, id string) *
 	if e != nil {
 		return e
 	}
+	if page.nextToken != "" {
+		start = 0 // the token says where to resume
+	}
 	var indexes []int32
 	for _, b := range snap.disk.blocks {
 		if b.index >= start {
 			indexes = append(indexes, b.index)
 		}
 	}
-	scope := "ListSnapshotBlocks|" + id + "|" + strconv.Itoa(int(start))
-	pageItems, next, e := paginate(s, scope, indexes, page, errInvalidPageToken)
+	pageItems, next, e := paginateByKey(s, ebsPager("ListSnapshotBlocks|"+id, now), indexes, func(i int32) int { return int(i) }, page)
 	if e != nil {
 		return e
 	}
+	issued := time.Unix(now.Unix(), 0)
 	out := listSnapshotBlocksResponse{
-		Blocks: []ebsBlock{}, ExpiryTime: epochSeconds(now.Add(blockTokenLifetime)),
+		Blocks: []ebsBlock{}, ExpiryTime: epochSeconds(issued.Add(blockTokenLifetime)),
 		VolumeSize: int64(snap.sizeGiB), BlockSize: BlockSize, NextToken: next,
 	}
 	for _, index := range pageItems {
-		out.Blocks = append(out.Blocks, ebsBlock{BlockIndex: index, BlockToken: s.blockToken(id, index)})
+		out.Blocks = append(out.Blocks, ebsBlock{BlockIndex: index, BlockToken: s.blockToken(id, index, issued)})
 	}
 	writeJSON(w, http.StatusOK, "application/json", out)
 	return nil
@@ -250,14 +291,14 @@ func (s *Server) getSnapshotBlock(w http.ResponseWriter, c *call, route ebsRoute
 		return ebsError(http.StatusBadRequest, "RequestThrottledException", "RESOURCE_LEVEL_THROTTLE",
 			"The GetSnapshotBlock request rate for snapshot %s exceeds its quota.", snap.id)
 	}
-	if c.r.URL.Query().Get("blockToken") != s.blockToken(snap.id, index) {
-		return ebsValidation("INVALID_BLOCK_TOKEN", "The block token is not valid for block %d of %s.", index, snap.id)
+	if e := s.checkBlockToken(snap.id, index, c.r.URL.Query().Get("blockToken"), now); e != nil {
+		return e
 	}
 	pos, listed := snap.disk.byIndex[index]
 	if !listed {
 		return ebsValidation("INVALID_BLOCK", "Block %d of %s holds no data.", index, snap.id)
 	}
-	if err := sleep(c.r.Context(), s.faults.get().BlockLatency.D()); err != nil {
+	if err := s.sleep(c.r.Context(), s.faults.get().BlockLatency.D()); err != nil {
 		return nil
 	}
 	bufp := blockBuffers.Get().(*[]byte)
@@ -302,6 +343,9 @@ func (s *Server) listChangedBlocks(w http.ResponseWriter, c *call, secondID stri
 	if e != nil {
 		return e
 	}
+	if page.nextToken != "" {
+		start = 0 // the token says where to resume
+	}
 	firstID := c.r.URL.Query().Get("firstSnapshotId")
 	now := s.now()
 	s.mu.Lock()
@@ -317,6 +361,7 @@ func (s *Server) listChangedBlocks(w http.ResponseWriter, c *call, secondID stri
 	if first != nil && first.volumeID != second.volumeID {
 		return ebsValidation("UNRELATED_SNAPSHOTS", "The snapshots %s and %s are not of the same volume.", firstID, secondID)
 	}
+	issued := time.Unix(now.Unix(), 0)
 	var changed []ebsChangedBlock
 	firstSums := map[int32]string{}
 	if first != nil {
@@ -333,25 +378,25 @@ func (s *Server) listChangedBlocks(w http.ResponseWriter, c *call, secondID stri
 		if inFirst && sum == b.checksum {
 			continue
 		}
-		cb := ebsChangedBlock{BlockIndex: b.index, SecondBlockToken: s.blockToken(second.id, b.index)}
+		cb := ebsChangedBlock{BlockIndex: b.index, SecondBlockToken: s.blockToken(second.id, b.index, issued)}
 		if inFirst {
-			cb.FirstBlockToken = s.blockToken(first.id, b.index)
+			cb.FirstBlockToken = s.blockToken(first.id, b.index, issued)
 		}
 		changed = append(changed, cb)
 	}
 	for index := range firstSums { // blocks written only in the first snapshot
 		if index >= start {
-			changed = append(changed, ebsChangedBlock{BlockIndex: index, FirstBlockToken: s.blockToken(first.id, index)})
+			changed = append(changed, ebsChangedBlock{BlockIndex: index, FirstBlockToken: s.blockToken(first.id, index, issued)})
 		}
 	}
 	sortChangedBlocks(changed)
-	scope := "ListChangedBlocks|" + firstID + "|" + secondID + "|" + strconv.Itoa(int(start))
-	pageItems, next, e := paginate(s, scope, changed, page, errInvalidPageToken)
+	scope := "ListChangedBlocks|" + firstID + "|" + secondID
+	pageItems, next, e := paginateByKey(s, ebsPager(scope, now), changed, func(b ebsChangedBlock) int { return int(b.BlockIndex) }, page)
 	if e != nil {
 		return e
 	}
 	out := listChangedBlocksResponse{ChangedBlocks: append([]ebsChangedBlock{}, pageItems...),
-		ExpiryTime: epochSeconds(now.Add(blockTokenLifetime)), VolumeSize: int64(second.sizeGiB),
+		ExpiryTime: epochSeconds(issued.Add(blockTokenLifetime)), VolumeSize: int64(second.sizeGiB),
 		BlockSize: BlockSize, NextToken: next}
 	writeJSON(w, http.StatusOK, "application/json", out)
 	return nil

@@ -50,6 +50,8 @@ func ec2Handlers() map[string]ec2Handler {
 
 func (e ec2Service) action(c *call) string { return parseQuery(c).get("Action") }
 
+func (e ec2Service) known(action string) bool { return e.s.ec2Actions[action] != nil }
+
 func (e ec2Service) authCodes() authCodes {
 	// https://docs.aws.amazon.com/AWSEC2/latest/APIReference/errors-overview.html#CommonErrors
 	return authCodes{status: http.StatusUnauthorized, missing: "MissingAuthenticationToken",
@@ -71,7 +73,7 @@ func (e ec2Service) writeError(w http.ResponseWriter, c *call, err *apiError) {
 }
 
 func (e ec2Service) serve(w http.ResponseWriter, c *call) {
-	handler := ec2Handlers()[c.action]
+	handler := e.s.ec2Actions[c.action]
 	if handler == nil {
 		e.writeError(w, c, badRequest("InvalidAction", "The action %s is not valid for this web service.", c.action))
 		return
@@ -81,6 +83,13 @@ func (e ec2Service) serve(w http.ResponseWriter, c *call) {
 		return
 	}
 	req := &ec2Request{call: c, q: parseQuery(c), now: e.s.now()}
+	// Tagging a resource while creating it (TagSpecification) also needs
+	// permission for ec2:CreateTags.
+	// https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/supported-iam-actions-tagging.html
+	if req.q.count("TagSpecification") > 0 && !c.principal.allows("ec2:CreateTags") {
+		e.writeError(w, c, errUnauthorizedOperation(c.principal.arn, "ec2:CreateTags"))
+		return
+	}
 	// DryRun checks permissions only.
 	// https://docs.aws.amazon.com/AWSEC2/latest/APIReference/CommonParameters.html
 	if req.q.boolean("DryRun") {

@@ -50,6 +50,12 @@ func (s *Server) copySnapshot(r *ec2Request) (ec2Body, *apiError) {
 	if state, _ := src.status(r.now); state != "completed" {
 		return nil, badRequest("IncorrectState", "Snapshot '%s' is in state '%s' and cannot be copied until it is completed.", src.id, state)
 	}
+	// "Encrypted snapshots are encrypted, even if you omit this parameter
+	// ... You cannot set this parameter to false."
+	// https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_CopySnapshot.html
+	if src.encrypted && r.q.get("Encrypted") == "false" {
+		return nil, badRequest("InvalidParameterValue", "The snapshot '%s' is encrypted; its copy cannot be unencrypted (Encrypted=false).", src.id)
+	}
 	failure := s.presignedURLProblem(r.q.get("PresignedUrl"), sourceID, sourceRegion)
 
 	// Encrypted stays encrypted; an unencrypted source is encrypted when asked
@@ -58,17 +64,17 @@ func (s *Server) copySnapshot(r *ec2Request) (ec2Body, *apiError) {
 	encrypt := src.encrypted || encryptParam || s.st.accounts[r.accountID()].encryptionByDefault[r.region]
 	var destKeyARN string
 	if src.encrypted && failure == "" {
-		key := s.st.keyByARN(src.kmsKeyARN)
-		failure = s.keyProblem(r, key, src.kmsKeyARN, "Decrypt")
+		failure = s.ebsKeyProblem(r.principal, s.st.keyByARN(src.kmsKeyARN), src.kmsKeyARN)
 	}
 	if encrypt && failure == "" {
 		key, e := s.ebsKey(r.accountID(), r.region, keyRef, r.now)
 		if e != nil {
-			// KmsKeyId is parsed asynchronously: an unknown key fails the copy.
+			// "AWS authenticates the KMS key asynchronously": an unknown key
+			// fails the copy, not the call.
 			failure = fmt.Sprintf("The KMS key %s does not exist in %s.", keyRef, r.region)
 		} else {
 			destKeyARN = key.arn
-			failure = s.keyProblem(r, key, key.arn, "GenerateDataKeyWithoutPlaintext")
+			failure = s.ebsKeyProblem(r.principal, key, key.arn)
 		}
 	}
 	description := r.q.get("Description")
@@ -78,26 +84,35 @@ func (s *Server) copySnapshot(r *ec2Request) (ec2Body, *apiError) {
 	snap := s.newSnapshot(r.accountID(), r.region, src.disk, r.now, func(snap *snapshot) {
 		snap.volumeID, snap.description, snap.tags = copyVolumeID, description, copyTags
 		snap.encrypted, snap.kmsKeyARN = encrypt, destKeyARN
-		if failure != "" {
-			snap.fails, snap.statusMessage, snap.duration = true, failure, 0
-		}
-		if s.faults.snapshotFails(src.volumeID) {
-			snap.fails, snap.statusMessage = true, "Snapshot copy failed"
+		switch {
+		case failure != "":
+			snap.fail(0, failure)
+		case s.faults.snapshotFails(src.volumeID):
+			snap.fail(snap.duration/2, "Snapshot copy failed")
 		}
 	})
 	return &copySnapshotResponse{SnapshotID: snap.id, TagSet: xmlTags(snap.tags)}, nil
 }
 
-// keyProblem explains why the caller cannot use key for op during a copy, or
-// returns "".
-func (s *Server) keyProblem(r *ec2Request, key *kmsKey, ref, op string) string {
+// ebsKeyProblem explains why EBS cannot use key for the principal, or
+// returns "". EBS encrypts only with symmetric encryption keys that are
+// enabled, and the principal needs the whole set of EBS encryption
+// permissions on the key, through the key policy or grants; the message
+// names the first one missing.
+// https://docs.aws.amazon.com/ebs/latest/userguide/ebs-encryption-requirements.html
+// https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_CopySnapshot.html ("Amazon EBS does not support asymmetric KMS keys")
+// Callers hold s.mu.
+func (s *Server) ebsKeyProblem(p *principal, key *kmsKey, ref string) string {
 	switch {
 	case key == nil:
 		return fmt.Sprintf("The KMS key %s does not exist.", ref)
+	case !key.symmetricEncryption():
+		return fmt.Sprintf("The KMS key %s is not a symmetric encryption key: Amazon EBS does not support asymmetric KMS keys.", key.arn)
 	case key.keyState() != "Enabled":
 		return fmt.Sprintf("The KMS key %s is %s.", key.arn, key.keyState())
-	case !s.st.canUseKey(r.principal, key, op):
-		return fmt.Sprintf("The principal %s is not authorized to perform kms:%s on the KMS key %s.", r.principal.arn, op, key.arn)
+	}
+	if missing := s.st.missingEBSKeyPermission(p, key); missing != "" {
+		return fmt.Sprintf("The principal %s is not authorized to perform %s on the KMS key %s.", p.arn, missing, key.arn)
 	}
 	return ""
 }

@@ -24,7 +24,7 @@ func matchFilters(fs []filter, fields filterFields) (bool, *apiError) {
 				return false, badRequest("InvalidParameterValue", "The filter '%s' is invalid", f.name)
 			}
 		}
-		if !anyWildcardMatch(f.values, have) {
+		if !anyMatch(f.patterns, have) {
 			return false, nil
 		}
 	}
@@ -55,9 +55,8 @@ func tagFilter(name string, t tags) ([]string, bool) {
 	return nil, false
 }
 
-func anyWildcardMatch(patterns, values []string) bool {
-	for _, p := range patterns {
-		re := wildcardRegexp(p)
+func anyMatch(patterns []*regexp.Regexp, values []string) bool {
+	for _, re := range patterns {
 		for _, v := range values {
 			if re.MatchString(v) {
 				return true
@@ -67,6 +66,8 @@ func anyWildcardMatch(patterns, values []string) bool {
 	return false
 }
 
+// wildcardRegexp compiles an EC2 filter value, where * matches any run of
+// characters and ? any one character.
 func wildcardRegexp(pattern string) *regexp.Regexp {
 	var b strings.Builder
 	b.WriteString("^")

@@ -219,7 +219,7 @@ func (s *Server) describeInstances(r *ec2Request) (ec2Body, *apiError) {
 			matched = append(matched, in)
 		}
 	}
-	pageItems, next, e := paginate(s, r.accountID()+"|DescribeInstances", matched, page, errInvalidPaginationToken)
+	pageItems, next, e := paginate(s, pager{scope: r.accountID() + "|DescribeInstances|" + r.region, now: r.now, badToken: errInvalidPaginationToken}, matched, page)
 	if e != nil {
 		return nil, e
 	}

@@ -13,16 +13,23 @@ type xmlLockInfo struct {
 	CoolOffPeriod          int32  `xml:"coolOffPeriod,omitempty"`
 	CoolOffPeriodExpiresOn string `xml:"coolOffPeriodExpiresOn,omitempty"`
 	LockCreatedOn          string `xml:"lockCreatedOn"`
-	LockDurationStartTime  string `xml:"lockDurationStartTime"`
-	LockExpiresOn          string `xml:"lockExpiresOn"`
+	LockDurationStartTime  string `xml:"lockDurationStartTime,omitempty"`
+	LockExpiresOn          string `xml:"lockExpiresOn,omitempty"`
 }
 
-func xmlLockOf(snap *snapshot, now time.Time) xmlLockInfo {
-	l := snap.lock
+// xmlLockOf describes a snapshot's lock. While a snapshot locked for a
+// duration is pending, its lock duration has not started, so neither its
+// start nor its expiry is reported yet.
+func xmlLockOf(snap *snapshot, l *snapshotLock, now time.Time) xmlLockInfo {
 	x := xmlLockInfo{
 		SnapshotID: snap.id, LockState: l.state(now), LockDuration: l.lockDays,
-		LockCreatedOn: ec2Time(l.created), LockDurationStartTime: ec2Time(l.durationStart),
-		LockExpiresOn: ec2Time(l.expires),
+		LockCreatedOn: ec2Time(l.created),
+	}
+	if started := !now.Before(l.durationStart); started || l.lockDays == 0 {
+		x.LockExpiresOn = ec2Time(l.expires)
+		if started {
+			x.LockDurationStartTime = ec2Time(l.durationStart)
+		}
 	}
 	if l.coolOffHours > 0 {
 		x.CoolOffPeriod, x.CoolOffPeriodExpiresOn = l.coolOffHours, ec2Time(l.coolOffExpires)
@@ -58,7 +65,7 @@ func (s *Server) lockSnapshot(r *ec2Request) (ec2Body, *apiError) {
 	case r.q.has("LockDuration") && r.q.has("ExpirationDate"):
 		return nil, errInvalidParameterCombination("Specify either LockDuration or ExpirationDate, not both.")
 	case r.q.has("LockDuration"):
-		expires = r.now.Add(time.Duration(days) * 24 * time.Hour)
+		// Counted from the start of the lock duration, below.
 	case r.q.has("ExpirationDate"):
 		t, err := time.Parse(time.RFC3339, r.q.get("ExpirationDate"))
 		if err != nil || !t.After(r.now) {
@@ -81,9 +88,25 @@ func (s *Server) lockSnapshot(r *ec2Request) (ec2Body, *apiError) {
 	if e != nil {
 		return nil, e
 	}
-	lock := &snapshotLock{mode: mode, created: r.now, durationStart: r.now, expires: expires,
+	// "You can lock a snapshot only if it is in the pending or completed
+	// state. If you lock a snapshot while it is in the pending state, and you
+	// lock it for a specific duration, the lock duration starts only when the
+	// snapshot reaches the completed state."
+	// https://docs.aws.amazon.com/ebs/latest/userguide/snapshot-lock-considerations.html
+	// https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_LockedSnapshotsInfo.html
+	durationStart := r.now
+	switch state, _ := snap.status(r.now); state {
+	case "error":
+		return nil, badRequest("IncorrectState", "The snapshot '%s' is in state error and cannot be locked.", snap.id)
+	case "pending":
+		durationStart = snap.completedAt()
+	}
+	if days > 0 {
+		expires = durationStart.Add(time.Duration(days) * 24 * time.Hour)
+	}
+	lock := &snapshotLock{mode: mode, created: r.now, durationStart: durationStart, expires: expires,
 		lockDays: int32(days), coolOffHours: int32(hours), coolOffExpires: r.now.Add(time.Duration(hours) * time.Hour)}
-	if old := snap.lock; old != nil && old.state(r.now) == "compliance" {
+	if old := snap.activeLock(r.now); old != nil && old.state(r.now) == "compliance" {
 		switch {
 		case mode != "compliance":
 			return nil, badRequest("OperationNotPermitted", "The lock mode of snapshot '%s' is compliance and cannot be changed after the cooling-off period.", snap.id)
@@ -95,7 +118,7 @@ func (s *Server) lockSnapshot(r *ec2Request) (ec2Body, *apiError) {
 		lock.created, lock.coolOffHours, lock.coolOffExpires = old.created, 0, old.coolOffExpires
 	}
 	snap.lock = lock
-	return &lockSnapshotResponse{xmlLockInfo: xmlLockOf(snap, r.now)}, nil
+	return &lockSnapshotResponse{xmlLockInfo: xmlLockOf(snap, lock, r.now)}, nil
 }
 
 type unlockSnapshotResponse struct {
@@ -111,10 +134,11 @@ func (s *Server) unlockSnapshot(r *ec2Request) (ec2Body, *apiError) {
 	if e != nil {
 		return nil, e
 	}
-	if snap.lock == nil || snap.lock.state(r.now) == "expired" {
+	lock := snap.activeLock(r.now)
+	if lock == nil || lock.state(r.now) == "expired" {
 		return nil, badRequest("IncorrectState", "The snapshot '%s' is not locked.", snap.id)
 	}
-	if snap.lock.state(r.now) == "compliance" {
+	if lock.state(r.now) == "compliance" {
 		return nil, badRequest("OperationNotPermitted", "The snapshot '%s' is locked in compliance mode and its cooling-off period has ended.", snap.id)
 	}
 	snap.lock = nil
@@ -156,12 +180,13 @@ func (s *Server) describeLockedSnapshots(r *ec2Request) (ec2Body, *apiError) {
 	}
 	var matched []*snapshot
 	for _, snap := range found {
-		if snap.lock == nil {
+		lock := snap.activeLock(r.now)
+		if lock == nil {
 			continue
 		}
 		ok, e := matchFilters(filters, func(name string) ([]string, bool) {
 			if name == "lock-state" {
-				return []string{snap.lock.state(r.now)}, true
+				return []string{lock.state(r.now)}, true
 			}
 			return nil, false
 		})
@@ -172,13 +197,13 @@ func (s *Server) describeLockedSnapshots(r *ec2Request) (ec2Body, *apiError) {
 			matched = append(matched, snap)
 		}
 	}
-	pageItems, next, e := paginate(s, r.accountID()+"|DescribeLockedSnapshots", matched, page, errInvalidPaginationToken)
+	pageItems, next, e := paginate(s, pager{scope: r.accountID() + "|DescribeLockedSnapshots|" + r.region, now: r.now, badToken: errInvalidPaginationToken}, matched, page)
 	if e != nil {
 		return nil, e
 	}
 	out := &describeLockedSnapshotsResponse{NextToken: next}
 	for _, snap := range pageItems {
-		x := xmlLockOf(snap, r.now)
+		x := xmlLockOf(snap, snap.activeLock(r.now), r.now)
 		x.OwnerID = snap.ownerID
 		out.Snapshots = append(out.Snapshots, x)
 	}

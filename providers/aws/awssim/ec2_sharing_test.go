@@ -114,7 +114,9 @@ func TestEncryptedSharingRules(t *testing.T) {
 }
 
 // A shared encrypted snapshot can be copied only by an account allowed to
-// use its key; without that the copy ends in state error.
+// use its key for EBS encryption: the whole documented set of KMS
+// permissions; without it the copy ends in state error naming the first
+// permission missing.
 func TestCopyNeedsSourceKey(t *testing.T) {
 	ts := startServer(t, fixture(t), nil)
 	workload, forensics := ts.ec2(t, responder, region), ts.ec2(t, analyst, region)
@@ -123,11 +125,33 @@ func TestCopyNeedsSourceKey(t *testing.T) {
 		t.Fatal(err)
 	}
 	copyInput := &ec2.CopySnapshotInput{SourceSnapshotId: aws.String(id), SourceRegion: aws.String(region), Encrypted: aws.Bool(true), KmsKeyId: aws.String("alias/evidence")}
-	failed := must[*ec2.CopySnapshotOutput](t)(forensics.CopySnapshot(t.Context(), copyInput))
-	snap := describeSnapshot(t, forensics, aws.ToString(failed.SnapshotId))
-	if snap.State != types.SnapshotStateError || !strings.Contains(aws.ToString(snap.StateMessage), "kms:Decrypt") {
-		t.Fatalf("copy without key access: %s %q", snap.State, aws.ToString(snap.StateMessage))
+	copyFails := func(missing string) {
+		t.Helper()
+		failed := must[*ec2.CopySnapshotOutput](t)(forensics.CopySnapshot(t.Context(), copyInput))
+		snap := describeSnapshot(t, forensics, aws.ToString(failed.SnapshotId))
+		if snap.State != types.SnapshotStateError || !strings.Contains(aws.ToString(snap.StateMessage), missing) {
+			t.Fatalf("copy without %s: %s %q", missing, snap.State, aws.ToString(snap.StateMessage))
+		}
+		if aws.ToString(snap.Progress) == "100%" {
+			t.Errorf("a failed copy reports progress %s", aws.ToString(snap.Progress))
+		}
 	}
+	copyFails("kms:CreateGrant")
+
+	grant := func(ops ...kmstypes.GrantOperation) {
+		t.Helper()
+		must[*kms.CreateGrantOutput](t)(ts.kms(t, responder, region).CreateGrant(t.Context(), &kms.CreateGrantInput{
+			KeyId: aws.String(keyARN(region, workloadAccount, cmkID)), GranteePrincipal: aws.String(rootARN(forensicsAccount)),
+			Operations: ops,
+		}))
+	}
+	// Decrypt alone is not enough to use the key for EBS.
+	grant(kmstypes.GrantOperationDecrypt, kmstypes.GrantOperationDescribeKey, kmstypes.GrantOperationCreateGrant)
+	copyFails("kms:GenerateDataKeyWithoutPlaintext")
+	grant(kmstypes.GrantOperationGenerateDataKeyWithoutPlaintext, kmstypes.GrantOperationReEncryptFrom)
+	copyFails("kms:ReEncryptTo")
+
+	failed := must[*ec2.CopySnapshotOutput](t)(forensics.CopySnapshot(t.Context(), copyInput))
 	waiter := ec2.NewSnapshotCompletedWaiter(forensics, func(o *ec2.SnapshotCompletedWaiterOptions) {
 		o.MinDelay, o.MaxDelay = 10*time.Millisecond, 20*time.Millisecond
 	})
@@ -135,13 +159,10 @@ func TestCopyNeedsSourceKey(t *testing.T) {
 		t.Error("waiter succeeded on a failed copy")
 	}
 
-	must[*kms.CreateGrantOutput](t)(ts.kms(t, responder, region).CreateGrant(t.Context(), &kms.CreateGrantInput{
-		KeyId: aws.String(keyARN(region, workloadAccount, cmkID)), GranteePrincipal: aws.String(rootARN(forensicsAccount)),
-		Operations: []kmstypes.GrantOperation{kmstypes.GrantOperationDecrypt, kmstypes.GrantOperationDescribeKey, kmstypes.GrantOperationCreateGrant},
-	}))
+	grant(kmstypes.GrantOperationReEncryptTo)
 	copied := must[*ec2.CopySnapshotOutput](t)(forensics.CopySnapshot(t.Context(), copyInput))
 	if snap := describeSnapshot(t, forensics, aws.ToString(copied.SnapshotId)); snap.State != types.SnapshotStateCompleted {
-		t.Fatalf("copy with a grant: %s %q", snap.State, aws.ToString(snap.StateMessage))
+		t.Fatalf("copy with the grants: %s %q", snap.State, aws.ToString(snap.StateMessage))
 	}
 }
 

@@ -52,8 +52,9 @@ func (s *Server) newSnapshot(owner, region string, src *disk, now time.Time, fil
 		visibleAt:  now.Add(s.faults.get().ConsistencyDelay.D()),
 	}
 	fill(snap)
+	// The failSnapshotVolumes fault: the snapshot fails halfway.
 	if s.faults.snapshotFails(snap.volumeID) && !snap.fails {
-		snap.fails, snap.statusMessage = true, "Snapshot creation failed"
+		snap.fail(snap.duration/2, "Snapshot creation failed")
 	}
 	s.st.snapshots[snap.id] = snap
 	return snap
@@ -117,6 +118,9 @@ func (s *Server) createSnapshot(r *ec2Request) (ec2Body, *apiError) {
 	if e != nil {
 		return nil, e
 	}
+	if vol.failure != "" {
+		return nil, badRequest("IncorrectState", "The volume '%s' is in state error.", vol.id)
+	}
 	snap := s.newSnapshot(r.accountID(), r.region, vol.disk, r.now, func(snap *snapshot) {
 		snap.volumeID, snap.description, snap.tags = vol.id, description, snapTags
 		snap.encrypted, snap.kmsKeyARN = vol.encrypted, vol.kmsKeyARN
@@ -144,6 +148,10 @@ type createSnapshotsResponse struct {
 	Snapshots []xmlSnapshotInfo `xml:"snapshotSet>item"`
 }
 
+// maxExcludedDataVolumes: "You can specify up to 40 volume IDs per request."
+// https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_InstanceSpecification.html
+const maxExcludedDataVolumes = 40
+
 // CreateSnapshots takes crash-consistent snapshots of an instance's volumes:
 // every snapshot has the same point in time.
 // https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_CreateSnapshots.html
@@ -153,8 +161,12 @@ func (s *Server) createSnapshots(r *ec2Request) (ec2Body, *apiError) {
 		return nil, errMissingParameter("InstanceSpecification.InstanceId")
 	}
 	excludeBoot := r.q.boolean("InstanceSpecification.ExcludeBootVolume")
+	excludedIDs := r.q.list("InstanceSpecification.ExcludeDataVolumeId")
+	if len(excludedIDs) > maxExcludedDataVolumes {
+		return nil, badRequest("InvalidParameterValue", "ExcludeDataVolumeIds lists %d volumes; at most %d may be excluded.", len(excludedIDs), maxExcludedDataVolumes)
+	}
 	excluded := map[string]bool{}
-	for _, id := range r.q.list("InstanceSpecification.ExcludeDataVolumeId") {
+	for _, id := range excludedIDs {
 		if e := checkVolumeID(id); e != nil {
 			return nil, e
 		}
@@ -175,12 +187,26 @@ func (s *Server) createSnapshots(r *ec2Request) (ec2Body, *apiError) {
 	if e != nil {
 		return nil, e
 	}
-	out := &createSnapshotsResponse{}
+	// Choose the volumes first: a refused request creates nothing.
+	var chosen []*volume
 	for _, vol := range s.instanceVolumes(in) {
 		boot := vol.attachment.device == in.rootDevice
+		// "If you specify the ID of the root volume, the request fails. To
+		// exclude the root volume, use ExcludeBootVolume."
+		// https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_InstanceSpecification.html
+		if boot && excluded[vol.id] {
+			return nil, badRequest("InvalidParameterValue", "The volume %s is the root volume of %s; exclude it with ExcludeBootVolume, not ExcludeDataVolumeIds.", vol.id, in.id)
+		}
 		if (boot && excludeBoot) || (!boot && excluded[vol.id]) {
 			continue
 		}
+		chosen = append(chosen, vol)
+	}
+	if len(chosen) == 0 {
+		return nil, badRequest("InvalidParameterValue", "The instance %s has no volumes to snapshot after exclusions", in.id)
+	}
+	out := &createSnapshotsResponse{}
+	for _, vol := range chosen {
 		snap := s.newSnapshot(r.accountID(), r.region, vol.disk, r.now, func(snap *snapshot) {
 			snap.volumeID, snap.description = vol.id, description
 			snap.encrypted, snap.kmsKeyARN = vol.encrypted, vol.kmsKeyARN
@@ -198,9 +224,6 @@ func (s *Server) createSnapshots(r *ec2Request) (ec2Body, *apiError) {
 			Progress: "", OwnerID: snap.ownerID, VolumeSize: snap.sizeGiB, Description: description,
 			Encrypted: snap.encrypted, TagSet: xmlTags(snap.tags),
 		})
-	}
-	if len(out.Snapshots) == 0 {
-		return nil, badRequest("InvalidParameterValue", "The instance %s has no volumes to snapshot after exclusions", in.id)
 	}
 	return out, nil
 }
@@ -298,7 +321,7 @@ func (s *Server) describeSnapshots(r *ec2Request) (ec2Body, *apiError) {
 			matched = append(matched, snap)
 		}
 	}
-	pageItems, next, e := paginate(s, r.accountID()+"|DescribeSnapshots", matched, page, errInvalidPaginationToken)
+	pageItems, next, e := paginate(s, pager{scope: r.accountID() + "|DescribeSnapshots|" + r.region, now: r.now, badToken: errInvalidPaginationToken}, matched, page)
 	if e != nil {
 		return nil, e
 	}
@@ -341,8 +364,8 @@ func (s *Server) deleteSnapshot(r *ec2Request) (ec2Body, *apiError) {
 	if e != nil {
 		return nil, e
 	}
-	if snap.lock != nil {
-		if state := snap.lock.state(r.now); state != "expired" {
+	if lock := snap.activeLock(r.now); lock != nil {
+		if state := lock.state(r.now); state != "expired" {
 			// The documentation names no error code for this refusal; EC2 uses
 			// OperationNotPermitted for the analogous refusal to terminate a
 			// protected instance.

@@ -1,6 +1,7 @@
 package awssim
 
 import (
+	"fmt"
 	"net/url"
 	"sort"
 	"strings"
@@ -31,8 +32,13 @@ type xmlVolumeAttachment struct {
 	DeleteOnTermination bool   `xml:"deleteOnTermination"`
 }
 
+// status is the volume's state: error when it could not be created.
+// https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_Volume.html
 func (v *volume) status() string {
-	if v.attachment != nil {
+	switch {
+	case v.failure != "":
+		return "error"
+	case v.attachment != nil:
 		return "in-use"
 	}
 	return "available"
@@ -144,7 +150,7 @@ func (s *Server) describeVolumes(r *ec2Request) (ec2Body, *apiError) {
 			matched = append(matched, v)
 		}
 	}
-	pageItems, next, e := paginate(s, r.accountID()+"|DescribeVolumes", matched, page, errInvalidPaginationToken)
+	pageItems, next, e := paginate(s, pager{scope: r.accountID() + "|DescribeVolumes|" + r.region, now: r.now, badToken: errInvalidPaginationToken}, matched, page)
 	if e != nil {
 		return nil, e
 	}
@@ -199,13 +205,16 @@ func (s *Server) createVolume(r *ec2Request) (ec2Body, *apiError) {
 		}
 	}
 	vol := &volume{
-		seq: s.st.nextSeq(), id: s.ids.volumeID(), ownerID: r.accountID(), region: r.region, az: az,
+		ownerID: r.accountID(), region: r.region, az: az,
 		volumeType: orDefault(r.q.get("VolumeType"), "gp2"), created: r.now, tags: volumeTags,
 		visibleAt: r.now.Add(s.faults.get().ConsistencyDelay.D()),
 	}
 	if n, ok := r.q.integer("Iops", 0); ok {
 		vol.iops = int32(n)
 	}
+	// Key problems do not fail the call: "AWS authenticates the KMS key
+	// asynchronously", so the volume is created and ends in state error.
+	// https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_CreateVolume.html
 	if snapID := r.q.get("SnapshotId"); snapID != "" {
 		snap, e := s.findUsableSnapshot(r, snapID, r.region)
 		if e != nil {
@@ -222,9 +231,7 @@ func (s *Server) createVolume(r *ec2Request) (ec2Body, *apiError) {
 		}
 		vol.snapshotID, vol.disk = snap.id, snap.disk.resized(int32(size))
 		if snap.encrypted {
-			if key := s.st.keyByARN(snap.kmsKeyARN); key == nil || !s.st.canUseKey(r.principal, key, "Decrypt") {
-				return nil, errUnauthorizedOperation(r.principal.arn, "kms:Decrypt")
-			}
+			vol.failure = s.ebsKeyProblem(r.principal, s.st.keyByARN(snap.kmsKeyARN), snap.kmsKeyARN)
 			encrypted = true
 			if keyRef == "" && strings.Contains(snap.kmsKeyARN, ":"+r.accountID()+":") {
 				keyRef = snap.kmsKeyARN
@@ -237,12 +244,20 @@ func (s *Server) createVolume(r *ec2Request) (ec2Body, *apiError) {
 		vol.disk = emptyDisk(int32(size))
 	}
 	if encrypted || s.st.accounts[r.accountID()].encryptionByDefault[r.region] {
+		vol.encrypted = true
 		key, e := s.ebsKey(r.accountID(), r.region, keyRef, r.now)
-		if e != nil {
-			return nil, e
+		switch {
+		case e != nil:
+			vol.kmsKeyARN = keyRef
+			vol.failure = orDefault(vol.failure, fmt.Sprintf("The KMS key %s does not exist in %s.", keyRef, r.region))
+		default:
+			vol.kmsKeyARN = key.arn
+			vol.failure = orDefault(vol.failure, s.ebsKeyProblem(r.principal, key, key.arn))
 		}
-		vol.encrypted, vol.kmsKeyARN = true, key.arn
 	}
+	// The ID is minted only now that the call succeeds, so that refused
+	// calls leave the ID sequence alone.
+	vol.seq, vol.id = s.st.nextSeq(), s.ids.volumeID()
 	s.st.volumes[vol.id] = vol
 	if tokenKey != "" {
 		s.st.clientTokens[tokenKey] = clientTokenRecord{fingerprint: fingerprint, resourceID: vol.id}
@@ -282,9 +297,11 @@ type attachVolumeResponse struct {
 // https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_AttachVolume.html
 func (s *Server) attachVolume(r *ec2Request) (ec2Body, *apiError) {
 	device, instanceID, volumeID := r.q.get("Device"), r.q.get("InstanceId"), r.q.get("VolumeId")
-	for name, v := range map[string]string{"Device": device, "InstanceId": instanceID, "VolumeId": volumeID} {
-		if v == "" {
-			return nil, errMissingParameter(name)
+	// Checked in a fixed order, so that the same request always gets the
+	// same error.
+	for _, p := range []struct{ name, value string }{{"Device", device}, {"InstanceId", instanceID}, {"VolumeId", volumeID}} {
+		if p.value == "" {
+			return nil, errMissingParameter(p.name)
 		}
 	}
 	s.mu.Lock()
@@ -300,6 +317,8 @@ func (s *Server) attachVolume(r *ec2Request) (ec2Body, *apiError) {
 	switch {
 	case vol.attachment != nil:
 		return nil, badRequest("VolumeInUse", "%s is already attached to an instance", vol.id)
+	case vol.failure != "":
+		return nil, badRequest("IncorrectState", "The volume '%s' is in state error and cannot be attached.", vol.id)
 	case vol.az != in.az:
 		return nil, badRequest("InvalidVolume.ZoneMismatch", "The volume '%s' is not in the same availability zone as instance '%s'", vol.id, in.id)
 	case in.state != "running" && in.state != "stopped":
@@ -315,14 +334,6 @@ func (s *Server) attachVolume(r *ec2Request) (ec2Body, *apiError) {
 	return &attachVolumeResponse{xmlVolumeAttachment: xmlVolumeAttachment{
 		VolumeID: vol.id, InstanceID: in.id, Device: device, Status: "attaching", AttachTime: ec2Time(r.now),
 	}}, nil
-}
-
-// resized returns the same content as a volume of another size.
-func (d *disk) resized(sizeGiB int32) *disk {
-	c := *d
-	c.sizeGiB = sizeGiB
-	c.closer = nil
-	return &c
 }
 
 type ebsEncryptionByDefaultResponse struct {

@@ -1,9 +1,16 @@
 package awssim
 
 import (
+	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/xml"
 	"errors"
+	"io"
+	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"path/filepath"
 	"sync"
@@ -11,6 +18,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/ebs"
@@ -155,6 +163,13 @@ func startServer(t testing.TB, sc *Scenario, clock *fakeClock) *testServer {
 	if clock != nil {
 		opts.Now = clock.Now
 	}
+	return startServerWith(t, sc, clock, opts)
+}
+
+// startServerWith runs the simulator with the given options; clock is the
+// fake clock behind opts.Now, if any.
+func startServerWith(t testing.TB, sc *Scenario, clock *fakeClock, opts *Options) *testServer {
+	t.Helper()
 	sim, err := New(sc, opts)
 	if err != nil {
 		t.Fatal(err)
@@ -204,6 +219,55 @@ func wantCode(t testing.TB, err error, code string) {
 	if apiErr.ErrorCode() != code {
 		t.Fatalf("want error code %s, got %s (%s)", code, apiErr.ErrorCode(), apiErr.ErrorMessage())
 	}
+}
+
+// signedRequest sends a request signed as an SDK signs it, for requests the
+// SDK would refuse to send (missing parameters, out-of-range values, unknown
+// actions). body is form-encoded Query parameters, or nil.
+func (ts *testServer) signedRequest(t testing.TB, c creds, service, method, path string, body url.Values) *http.Response {
+	t.Helper()
+	var payload []byte
+	if body != nil {
+		payload = []byte(body.Encode())
+	}
+	req, err := http.NewRequestWithContext(t.Context(), method, ts.url+path, bytes.NewReader(payload))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded; charset=utf-8")
+	}
+	sum := sha256.Sum256(payload)
+	err = v4.NewSigner().SignHTTP(t.Context(), aws.Credentials{AccessKeyID: c.id, SecretAccessKey: c.secret},
+		req, hex.EncodeToString(sum[:]), service, region, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { resp.Body.Close() })
+	return resp
+}
+
+// ec2ErrorOf reads the code and message of an EC2 XML error body.
+func ec2ErrorOf(t testing.TB, resp *http.Response) (code, message string) {
+	t.Helper()
+	var body struct {
+		Errors []struct {
+			Code    string `xml:"Code"`
+			Message string `xml:"Message"`
+		} `xml:"Errors>Error"`
+	}
+	data, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := xml.Unmarshal(data, &body); err != nil || len(body.Errors) == 0 {
+		t.Fatalf("status %d, not an EC2 error: %s", resp.StatusCode, data)
+	}
+	return body.Errors[0].Code, body.Errors[0].Message
 }
 
 func must[T any](t testing.TB) func(T, error) T {

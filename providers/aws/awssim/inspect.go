@@ -61,8 +61,8 @@ func (s *Server) Snapshots() []SnapshotInfo {
 		info := SnapshotInfo{ID: snap.id, OwnerID: snap.ownerID, Region: snap.region, VolumeID: snap.volumeID,
 			State: state, Progress: pct, Encrypted: snap.encrypted, KMSKeyARN: snap.kmsKeyARN,
 			Tags: maps.Clone(snap.tags), StartTime: snap.started, Blocks: len(snap.disk.blocks)}
-		if snap.lock != nil {
-			info.LockState = snap.lock.state(now)
+		if lock := snap.activeLock(now); lock != nil {
+			info.LockState = lock.state(now)
 		}
 		out = append(out, info)
 	}
@@ -89,10 +89,12 @@ type KeyInfo struct {
 }
 
 // Keys lists every KMS key, including the AWS managed aws/ebs keys created so
-// far.
+// far. Keys whose deletion window has ended are gone.
 func (s *Server) Keys() []KeyInfo {
+	now := s.now()
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.st.expire(now)
 	var out []KeyInfo
 	for _, k := range s.st.keys {
 		out = append(out, KeyInfo{ARN: k.arn, AccountID: k.accountID, Region: k.region, State: k.keyState(),
@@ -136,9 +138,11 @@ func (s *Server) Grants() []GrantInfo {
 	return out
 }
 
-// CallCounts returns how many requests each action received, keyed
-// "service:Action" ("ec2:CreateSnapshot", "ebs:GetSnapshotBlock"), including
-// those that failed or were answered with an injected fault.
+// CallCounts returns how many authenticated requests each implemented action
+// received, keyed "service:Action" ("ec2:CreateSnapshot",
+// "ebs:GetSnapshotBlock"), including those that failed or were answered with
+// an injected fault. Requests that fail authentication or name no known
+// action are not counted.
 func (s *Server) CallCounts() map[string]int {
 	s.mu.Lock()
 	defer s.mu.Unlock()

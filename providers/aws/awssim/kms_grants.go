@@ -79,8 +79,9 @@ func (s *Server) kmsCreateGrant(r *kmsRequest) (any, *apiError) {
 			}
 		}
 	}
+	id, token := s.ids.grant()
 	g := &kmsGrant{
-		seq: s.st.nextSeq(), id: s.ids.hex(64), token: s.ids.hex(64) + s.ids.hex(64), keyID: key.id,
+		seq: s.st.nextSeq(), id: id, token: token, keyID: key.id,
 		name: in.Name, grantee: in.GranteePrincipal, retiringPrincipal: in.RetiringPrincipal,
 		operations: ops, issuingAccount: r.accountID(), created: r.now,
 	}
@@ -88,6 +89,7 @@ func (s *Server) kmsCreateGrant(r *kmsRequest) (any, *apiError) {
 	return struct{ GrantId, GrantToken string }{g.id, g.token}, nil
 }
 
+// ListGrants: Limit 1 to 100, default 50.
 // https://docs.aws.amazon.com/kms/latest/APIReference/API_ListGrants.html
 func (s *Server) kmsListGrants(r *kmsRequest) (any, *apiError) {
 	var in struct {
@@ -99,7 +101,7 @@ func (s *Server) kmsListGrants(r *kmsRequest) (any, *apiError) {
 	if e := r.decode(&in); e != nil {
 		return nil, e
 	}
-	page, e := in.page(50)
+	page, e := in.page(50, 100)
 	if e != nil {
 		return nil, e
 	}
@@ -117,7 +119,7 @@ func (s *Server) kmsListGrants(r *kmsRequest) (any, *apiError) {
 	}
 	s.mu.Unlock()
 	sort.Slice(grants, func(i, j int) bool { return grants[i].seq < grants[j].seq })
-	pageItems, next, e := paginate(s, "ListGrants|"+key.id+"|"+in.GrantID+"|"+in.GranteePrincipal, grants, page, errInvalidMarker)
+	pageItems, next, e := paginate(s, pager{scope: "ListGrants|" + key.id + "|" + in.GrantID + "|" + in.GranteePrincipal, now: r.now, badToken: errInvalidMarker}, grants, page)
 	if e != nil {
 		return nil, e
 	}

@@ -32,26 +32,20 @@ type keyParams struct {
 	awsManaged    bool
 }
 
-// newKey creates a key. Callers hold s.mu.
+// newKey creates a key. The ID is minted only once the parameters are
+// known to be good, so that a refused CreateKey leaves the ID sequence
+// alone. Callers hold s.mu.
 func (s *Server) newKey(accountID, region string, p keyParams, now time.Time) (*kmsKey, *apiError) {
-	id := p.id
-	if id == "" {
-		id = s.ids.uuid()
-	}
-	if !keyIDPattern.MatchString(id) {
-		return nil, badRequest("ValidationException", "key ID %q is not a UUID", id)
-	}
-	if s.st.keys[id] != nil {
-		return nil, badRequest("AlreadyExistsException", "key %s already exists", id)
+	if p.id != "" && !keyIDPattern.MatchString(p.id) {
+		return nil, badRequest("ValidationException", "key ID %q is not a UUID", p.id)
 	}
 	key := &kmsKey{
-		seq: s.st.nextSeq(), id: id, arn: keyARN(region, accountID, id),
 		accountID: accountID, region: region, description: p.description,
 		usage: p.usage, spec: p.spec, awsManaged: p.awsManaged,
-		created: now, enabled: true, policy: p.policy,
+		created: now, enabled: true,
 	}
 	switch {
-	case p.usage == "ENCRYPT_DECRYPT" && p.spec == "SYMMETRIC_DEFAULT":
+	case key.symmetricEncryption():
 	case p.usage == "SIGN_VERIFY" && (p.spec == "ECC_NIST_P256" || p.spec == "ECC_NIST_P384"):
 		signer, err := signingKey(p.spec, p.privateKeyPEM)
 		if err != nil {
@@ -63,6 +57,24 @@ func (s *Server) newKey(accountID, region string, p keyParams, now time.Time) (*
 		// keys; other specs answer as an unsupported combination.
 		return nil, badRequest("ValidationException", "KeyUsage %s with KeySpec %s is not supported", p.usage, p.spec)
 	}
+	policy := p.policy
+	if policy == "" {
+		policy = defaultKeyPolicy(accountID)
+	}
+	if err := key.setPolicy(policy); err != nil {
+		return nil, badRequest("MalformedPolicyDocumentException", "The key policy is not valid: %v", err)
+	}
+	id := p.id
+	switch {
+	case p.awsManaged:
+		id = s.ids.managedKeyID(accountID, region)
+	case id == "":
+		id = s.ids.keyID()
+	}
+	if s.st.keys[id] != nil {
+		return nil, badRequest("AlreadyExistsException", "key %s already exists", id)
+	}
+	key.seq, key.id, key.arn = s.st.nextSeq(), id, keyARN(region, accountID, id)
 	s.st.keys[id] = key
 	return key, nil
 }
@@ -130,7 +142,6 @@ func (s *Server) awsManagedEBSKey(accountID, region string, now time.Time) *kmsK
 	key, _ := s.newKey(accountID, region, keyParams{
 		usage: "ENCRYPT_DECRYPT", spec: "SYMMETRIC_DEFAULT", awsManaged: true,
 		description: "Default key that protects my EBS volumes when no other key is defined",
-		policy:      defaultKeyPolicy(accountID),
 	}, now)
 	s.createAlias(accountID, region, ebsManagedAlias, key, now)
 	return key

@@ -32,15 +32,8 @@ func (s *Server) load(sc *Scenario) error {
 			}
 		}
 		for _, r := range a.Roles {
-			if r.Name == "" {
-				return fmt.Errorf("account %s: role without a name", a.ID)
-			}
-			acct.roles[r.Name] = &role{
-				name:  r.Name,
-				arn:   "arn:aws:iam::" + a.ID + ":role/" + r.Name,
-				id:    "AROA" + strings.ToUpper(s.ids.hex(17)),
-				trust: r.Trust,
-				allow: r.Allow,
+			if err := s.addRole(acct, r); err != nil {
+				return err
 			}
 		}
 	}
@@ -81,9 +74,33 @@ func (s *Server) addUser(acct *account, u ScenarioUser) error {
 		principal: &principal{
 			accountID: acct.id,
 			arn:       "arn:aws:iam::" + acct.id + ":user/" + u.Name,
-			userID:    "AIDA" + strings.ToUpper(s.ids.hex(17)),
+			userID:    "AIDA" + strings.ToUpper(s.ids.nextHex(kindUser, 17)),
 			allow:     u.Allow,
 		},
+	}
+	return nil
+}
+
+func (s *Server) addRole(acct *account, r ScenarioRole) error {
+	if r.Name == "" {
+		return fmt.Errorf("account %s: role without a name", acct.id)
+	}
+	// "This setting can have a value from 1 hour to 12 hours."
+	// https://docs.aws.amazon.com/IAM/latest/UserGuide/id_roles_update-role-settings.html
+	maxSession := r.MaxSessionDuration
+	if maxSession == 0 {
+		maxSession = defaultSessionSeconds
+	}
+	if maxSession < 3600 || maxSession > maxSessionSeconds {
+		return fmt.Errorf("account %s role %s: maxSessionDuration %d is outside 3600-43200 seconds", acct.id, r.Name, r.MaxSessionDuration)
+	}
+	acct.roles[r.Name] = &role{
+		name:       r.Name,
+		arn:        "arn:aws:iam::" + acct.id + ":role/" + r.Name,
+		id:         "AROA" + strings.ToUpper(s.ids.nextHex(kindRole, 17)),
+		trust:      r.Trust,
+		allow:      r.Allow,
+		maxSession: time.Duration(maxSession) * time.Second,
 	}
 	return nil
 }
@@ -91,12 +108,6 @@ func (s *Server) addUser(acct *account, u ScenarioUser) error {
 func (s *Server) loadKey(accountID string, k ScenarioKey, now time.Time) error {
 	if k.Region == "" {
 		return fmt.Errorf("region is required")
-	}
-	policy := string(k.Policy)
-	if policy == "" {
-		policy = defaultKeyPolicy(accountID)
-	} else if _, err := parseKeyPolicy(policy); err != nil {
-		return fmt.Errorf("policy: %w", err)
 	}
 	usage, spec := k.Usage, k.Spec
 	if usage == "" {
@@ -106,7 +117,7 @@ func (s *Server) loadKey(accountID string, k ScenarioKey, now time.Time) error {
 		spec = "SYMMETRIC_DEFAULT"
 	}
 	key, apiErr := s.newKey(accountID, k.Region, keyParams{
-		id: k.ID, usage: usage, spec: spec, policy: policy,
+		id: k.ID, usage: usage, spec: spec, policy: string(k.Policy),
 		description: k.Description, privateKeyPEM: k.PrivateKeyPEM,
 	}, now)
 	if apiErr != nil {
@@ -167,6 +178,12 @@ func (s *Server) loadVolume(accountID string, v ScenarioVolume, baseDir string, 
 			d.close()
 			return e
 		}
+		// "Amazon EBS does not support asymmetric KMS keys."
+		// https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_CreateVolume.html
+		if !key.symmetricEncryption() {
+			d.close()
+			return fmt.Errorf("kmsKeyId %s is not a symmetric encryption key; EBS supports only those", v.KMSKeyID)
+		}
 		vol.encrypted, vol.kmsKeyARN = true, key.arn
 	}
 	s.st.volumes[v.ID] = vol
@@ -198,7 +215,7 @@ func (s *Server) loadInstance(accountID string, in ScenarioInstance, now time.Ti
 		securityGroups:  in.SecurityGroups,
 		userData:        []byte(in.UserData),
 		tags:            tags(in.Tags),
-		reservationID:   "r-" + s.ids.hex(17),
+		reservationID:   "r-" + s.ids.nextHex(kindReservation, 17),
 	}
 	if inst.tags == nil {
 		inst.tags = tags{}

@@ -1,8 +1,10 @@
 package awssim
 
 import (
+	"encoding/base64"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // pageRequest is the MaxResults / NextToken pair of a paginated call.
@@ -31,14 +33,23 @@ func ec2Page(q queryParams, minResults, maxResults int, idsGiven bool) (pageRequ
 	return pageRequest{maxResults: n, nextToken: q.get("NextToken")}, nil
 }
 
-// paginate cuts one page out of items. Tokens carry the offset and are
-// signed, so that a forged or altered token is refused.
-func paginate[T any](s *Server, scope string, items []T, p pageRequest, badToken func() *apiError) ([]T, string, *apiError) {
+// pager says how one listing signs and checks its page tokens.
+type pager struct {
+	scope    string // the listing and its parameters; a token is valid only for them
+	now      time.Time
+	ttl      time.Duration // how long a token stays valid; 0 for ever
+	badToken func() *apiError
+}
+
+// paginate cuts one page out of items. A token carries the offset and the
+// time it was issued, signed, so that a forged, altered, foreign or (where
+// the API documents a lifetime) expired token is refused.
+func paginate[T any](s *Server, pg pager, items []T, p pageRequest) ([]T, string, *apiError) {
 	start := 0
 	if p.nextToken != "" {
-		offset, ok := s.parsePageToken(scope, p.nextToken)
-		if !ok || offset > len(items) {
-			return nil, "", badToken()
+		offset, issued, ok := s.parsePageToken(pg.scope, p.nextToken)
+		if !ok || offset > len(items) || (pg.ttl > 0 && !pg.now.Before(issued.Add(pg.ttl))) {
+			return nil, "", pg.badToken()
 		}
 		start = offset
 	}
@@ -48,23 +59,59 @@ func paginate[T any](s *Server, scope string, items []T, p pageRequest, badToken
 	}
 	next := ""
 	if end < len(items) {
-		next = s.pageToken(scope, end)
+		next = s.pageToken(pg.scope, end, pg.now)
 	}
 	return items[start:end], next, nil
 }
 
-func (s *Server) pageToken(scope string, offset int) string {
-	payload := strconv.Itoa(offset)
-	return payload + "-" + s.sign(scope+"|"+payload)
+// paginateByKey is paginate for listings that resume by position, not by offset: the token names the
+// key of the next item (EBS direct's next block index), so that a page token stands on its own and does
+// not depend on the parameters of the first call (a NextToken takes precedence over StartingBlockIndex).
+func paginateByKey[T any](s *Server, pg pager, items []T, key func(T) int, p pageRequest) ([]T, string, *apiError) {
+	start := 0
+	if p.nextToken != "" {
+		from, issued, ok := s.parsePageToken(pg.scope, p.nextToken)
+		if !ok || (pg.ttl > 0 && !pg.now.Before(issued.Add(pg.ttl))) {
+			return nil, "", pg.badToken()
+		}
+		for start < len(items) && key(items[start]) < from {
+			start++
+		}
+	}
+	end := len(items)
+	if p.maxResults > 0 && start+p.maxResults < end {
+		end = start + p.maxResults
+	}
+	next := ""
+	if end < len(items) {
+		next = s.pageToken(pg.scope, key(items[end]), pg.now)
+	}
+	return items[start:end], next, nil
 }
 
-func (s *Server) parsePageToken(scope, token string) (int, bool) {
-	payload, sig, ok := strings.Cut(token, "-")
-	if !ok || sig != s.sign(scope+"|"+payload) {
-		return 0, false
+// pageToken is base64, the character set the EBS direct APIs document for tokens
+// (https://docs.aws.amazon.com/ebs/latest/APIReference/API_ListSnapshotBlocks.html).
+func (s *Server) pageToken(scope string, offset int, issued time.Time) string {
+	payload := strconv.Itoa(offset) + "." + strconv.FormatInt(issued.Unix(), 10)
+	return base64.StdEncoding.EncodeToString([]byte(payload + "-" + s.sign("page|"+scope+"|"+payload)))
+}
+
+func (s *Server) parsePageToken(scope, token string) (offset int, issued time.Time, ok bool) {
+	raw, err := base64.StdEncoding.DecodeString(token)
+	if err != nil {
+		return 0, time.Time{}, false
 	}
-	n, err := strconv.Atoi(payload)
-	return n, err == nil && n >= 0
+	payload, sig, found := strings.Cut(string(raw), "-")
+	if !found || sig != s.sign("page|"+scope+"|"+payload) {
+		return 0, time.Time{}, false
+	}
+	off, unix, found := strings.Cut(payload, ".")
+	n, err1 := strconv.Atoi(off)
+	t, err2 := strconv.ParseInt(unix, 10, 64)
+	if !found || err1 != nil || err2 != nil || n < 0 {
+		return 0, time.Time{}, false
+	}
+	return n, time.Unix(t, 0), true
 }
 
 func errInvalidPaginationToken() *apiError {

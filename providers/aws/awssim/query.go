@@ -2,6 +2,7 @@ package awssim
 
 import (
 	"net/url"
+	"regexp"
 	"strconv"
 	"strings"
 )
@@ -73,17 +74,21 @@ func (q queryParams) integer(name string, def int) (int, bool) {
 	return n, err == nil
 }
 
-// filter is one EC2 Filter.N with its values.
+// filter is one EC2 Filter.N with its values, compiled once per request.
 type filter struct {
-	name   string
-	values []string
+	name     string
+	patterns []*regexp.Regexp
 }
 
 func (q queryParams) filters() []filter {
 	var out []filter
 	for i := 1; i <= q.count("Filter"); i++ {
 		p := "Filter." + strconv.Itoa(i)
-		out = append(out, filter{name: q.get(p + ".Name"), values: q.list(p + ".Value")})
+		f := filter{name: q.get(p + ".Name")}
+		for _, v := range q.list(p + ".Value") {
+			f.patterns = append(f.patterns, wildcardRegexp(v))
+		}
+		out = append(out, f)
 	}
 	return out
 }

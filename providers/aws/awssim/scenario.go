@@ -80,6 +80,10 @@ type ScenarioRole struct {
 	Name  string   `json:"name"`
 	Trust []string `json:"trust"`
 	Allow []string `json:"allow,omitempty"`
+	// MaxSessionDuration is the longest session, in seconds, AssumeRole
+	// grants for the role: 3600 (the default) to 43200.
+	// https://docs.aws.amazon.com/IAM/latest/UserGuide/id_roles_update-role-settings.html
+	MaxSessionDuration int32 `json:"maxSessionDuration,omitempty"`
 }
 
 // ScenarioKey is a customer managed KMS key.

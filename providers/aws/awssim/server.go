@@ -37,6 +37,10 @@ type Options struct {
 	Now func() time.Time
 	// SkipSignatureCheck accepts any signature from a known access key.
 	SkipSignatureCheck bool
+	// Sleep waits out injected latency (Faults.Latency, Faults.BlockLatency);
+	// nil waits on the wall clock. A test can count the waits, or advance
+	// its fake clock instead of waiting.
+	Sleep func(ctx context.Context, d time.Duration) error
 }
 
 // Server is the AWS simulator: one http.Handler serving EC2 (Query), EBS
@@ -45,12 +49,17 @@ type Options struct {
 type Server struct {
 	log        *slog.Logger
 	now        func() time.Time
+	sleep      func(ctx context.Context, d time.Duration) error
 	verifySig  bool
 	ids        *idSource
 	faults     *faultInjector
 	tokenKey   []byte // signs block and page tokens
 	snapRate   int64  // bytes per second; < 0 completes at once
 	blockQuota rate.Limit
+
+	// Each service's actions, built once.
+	ec2Actions map[string]ec2Handler
+	kmsActions map[string]kmsHandler
 
 	mu       sync.Mutex
 	st       *state
@@ -66,13 +75,16 @@ func New(sc *Scenario, opts *Options) (*Server, error) {
 		opts = &Options{}
 	}
 	s := &Server{
-		log:       opts.Logger,
-		now:       opts.Now,
-		verifySig: !opts.SkipSignatureCheck,
-		ids:       newIDSource(sc.Seed),
-		faults:    newFaultInjector(sc.Faults),
-		st:        newState(),
-		limiters:  map[string]*rate.Limiter{},
+		log:        opts.Logger,
+		now:        opts.Now,
+		sleep:      opts.Sleep,
+		verifySig:  !opts.SkipSignatureCheck,
+		ids:        newIDSource(sc.Seed),
+		faults:     newFaultInjector(sc.Faults),
+		ec2Actions: ec2Handlers(),
+		kmsActions: kmsHandlers(),
+		st:         newState(),
+		limiters:   map[string]*rate.Limiter{},
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
@@ -80,7 +92,12 @@ func New(sc *Scenario, opts *Options) (*Server, error) {
 	if s.now == nil {
 		s.now = time.Now
 	}
-	key := sha256.Sum256([]byte("awssim-token-key:" + s.ids.hex(32)))
+	if s.sleep == nil {
+		s.sleep = sleep
+	}
+	// Tokens are signed with a key drawn from the seed, so that a seeded
+	// scenario hands out the same tokens on every run.
+	key := sha256.Sum256([]byte("awssim-token-key:" + s.ids.derive(64, "token-key")))
 	s.tokenKey = key[:]
 	s.snapRate = sc.SnapshotBytesPerSecond
 	if s.snapRate == 0 {
@@ -137,6 +154,8 @@ type call struct {
 type service interface {
 	// action names the operation, or returns "" if the request names none.
 	action(c *call) string
+	// known reports whether the service implements action.
+	known(action string) bool
 	serve(w http.ResponseWriter, c *call)
 	writeError(w http.ResponseWriter, c *call, e *apiError)
 	authCodes() authCodes
@@ -184,7 +203,6 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	c.action = svc.action(c)
 	w.Header().Set("x-amzn-RequestId", c.requestID)
-	s.count(c.service + ":" + c.action)
 	start := s.now()
 	defer func() {
 		s.log.LogAttrs(r.Context(), slog.LevelDebug, "request",
@@ -193,12 +211,17 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			slog.Duration("elapsed", s.now().Sub(start)))
 	}()
 
-	if e := s.authenticate(c, svc.authCodes()); e != nil {
+	if e := s.authenticate(c, svc.authCodes(), start); e != nil {
 		svc.writeError(w, c, e)
 		return
 	}
+	// Only authenticated calls of implemented actions are counted, so that
+	// junk requests cannot grow the table.
+	if svc.known(c.action) {
+		s.count(c.service + ":" + c.action)
+	}
 	fault := s.faults.forCall(c.service+":"+c.action, isDescribeAction(c.action))
-	if err := sleep(r.Context(), fault.delay); err != nil {
+	if err := s.sleep(r.Context(), fault.delay); err != nil {
 		return
 	}
 	switch {
@@ -233,8 +256,10 @@ func guessService(r *http.Request) string {
 }
 
 // authenticate maps the access key to its principal and, unless disabled,
-// verifies the signature.
-func (s *Server) authenticate(c *call, codes authCodes) *apiError {
+// verifies the signature. It also lets time do its work first (keys whose
+// deletion window ended, expired sessions), so that the call sees the state
+// of its own moment.
+func (s *Server) authenticate(c *call, codes authCodes, now time.Time) *apiError {
 	fail := func(code, msg string) *apiError { return newError(codes.status, code, "%s", msg) }
 	if c.authErr != nil {
 		if errors.Is(c.authErr, errNoAuth) {
@@ -243,15 +268,22 @@ func (s *Server) authenticate(c *call, codes authCodes) *apiError {
 		return fail(codes.missing, c.authErr.Error())
 	}
 	s.mu.Lock()
+	s.st.expire(now)
 	cred := s.st.credentials[c.auth.accessKeyID]
 	s.mu.Unlock()
+	token := c.r.Header.Get("X-Amz-Security-Token")
 	if cred == nil {
+		// Expired sessions are forgotten, but their tokens still say they
+		// expired, as STS tokens do.
+		if s.expiredSessionToken(c.auth.accessKeyID, token, now) {
+			return fail(codes.expired, "The security token included in the request is expired")
+		}
 		return fail(codes.unknownKey, "The security token included in the request is invalid.")
 	}
-	if cred.sessionToken != "" && c.r.Header.Get("X-Amz-Security-Token") != cred.sessionToken {
+	if cred.sessionToken != "" && token != cred.sessionToken {
 		return fail(codes.unknownKey, "The security token included in the request is invalid.")
 	}
-	if !cred.expires.IsZero() && s.now().After(cred.expires) {
+	if !cred.expires.IsZero() && !now.Before(cred.expires) {
 		return fail(codes.expired, "The security token included in the request is expired")
 	}
 	if s.verifySig && !verifySigV4(c.r, c.body, c.auth, cred) {

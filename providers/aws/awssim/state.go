@@ -22,6 +22,9 @@ type state struct {
 	clientTokens map[string]clientTokenRecord
 	calls        map[string]int // "ec2:CreateSnapshot" -> count
 	seq          int64          // creation order, for stable listings
+	// nextDeadline is the earliest moment some state ends by itself (a key
+	// deletion, a session expiry); zero when none is pending.
+	nextDeadline time.Time
 }
 
 func newState() *state {
@@ -71,12 +74,12 @@ type credential struct {
 }
 
 type role struct {
-	name   string
-	arn    string
-	id     string   // AROA...
-	trust  []string // account IDs or principal ARNs allowed to assume the role
-	allow  []string
-	maxAge time.Duration
+	name       string
+	arn        string
+	id         string   // AROA...
+	trust      []string // account IDs or principal ARNs allowed to assume the role
+	allow      []string
+	maxSession time.Duration // longest session AssumeRole grants
 }
 
 type tags map[string]string
@@ -107,6 +110,9 @@ type volume struct {
 	tags       tags
 	attachment *attachment
 	deleted    bool
+	// failure, when set, is why the volume could not be created: it is in
+	// state error.
+	failure string
 }
 
 type attachment struct {
@@ -154,7 +160,8 @@ type snapshot struct {
 	sizeGiB       int32
 	started       time.Time
 	duration      time.Duration // time from start to completion
-	fails         bool          // ends in state error
+	fails         bool          // ends in state error instead
+	failAfter     time.Duration // when it fails, counted from the start
 	statusMessage string
 	encrypted     bool
 	kmsKeyARN     string
@@ -166,26 +173,43 @@ type snapshot struct {
 }
 
 // status returns the snapshot's state and progress percentage at now.
-// Progress advances linearly with time at the configured rate.
+// Progress advances linearly with time at the configured rate; a snapshot
+// that fails keeps the progress it had reached.
 func (s *snapshot) status(now time.Time) (string, int) {
 	elapsed := now.Sub(s.started)
-	if elapsed >= s.duration {
-		if s.fails {
-			return "error", 100
-		}
+	switch {
+	case s.fails && elapsed >= s.failAfter:
+		return "error", s.progressAt(s.failAfter)
+	case !s.fails && elapsed >= s.duration:
 		return "completed", 100
 	}
+	return "pending", s.progressAt(elapsed)
+}
+
+func (s *snapshot) progressAt(elapsed time.Duration) int {
 	if s.duration <= 0 {
-		return "completed", 100
+		return 0
 	}
-	pct := int(100 * elapsed / s.duration)
-	if pct > 99 {
-		pct = 99
-	}
-	return "pending", pct
+	return min(int(100*elapsed/s.duration), 99)
+}
+
+// fail makes the snapshot end in state error after the given time.
+func (s *snapshot) fail(after time.Duration, message string) {
+	s.fails, s.failAfter, s.statusMessage = true, after, message
 }
 
 func (s *snapshot) completedAt() time.Time { return s.started.Add(s.duration) }
+
+// activeLock returns the snapshot's lock, or nil. "If you lock a snapshot
+// while it is in the pending state and the snapshot creation fails for any
+// reason, the lock is canceled."
+// https://docs.aws.amazon.com/ebs/latest/userguide/snapshot-lock-considerations.html
+func (s *snapshot) activeLock(now time.Time) *snapshotLock {
+	if state, _ := s.status(now); state == "error" {
+		return nil
+	}
+	return s.lock
+}
 
 // canUse reports whether accountID may see and use the snapshot.
 func (s *snapshot) canUse(accountID string) bool {
@@ -231,8 +255,25 @@ type kmsKey struct {
 	enabled     bool
 	pendingDays int32
 	deletion    time.Time // zero unless pending deletion
-	policy      string
+	policyDoc   string    // the key policy as it was set
+	policy      *keyPolicy
 	signer      *ecdsa.PrivateKey // SIGN_VERIFY keys only
+}
+
+// setPolicy replaces the key policy; it is parsed once here, not on every use.
+func (k *kmsKey) setPolicy(doc string) error {
+	p, err := parseKeyPolicy(doc)
+	if err != nil {
+		return err
+	}
+	k.policyDoc, k.policy = doc, p
+	return nil
+}
+
+// symmetricEncryption reports whether the key is a symmetric encryption key,
+// the only kind EBS can encrypt with.
+func (k *kmsKey) symmetricEncryption() bool {
+	return k.usage == "ENCRYPT_DECRYPT" && k.spec == "SYMMETRIC_DEFAULT"
 }
 
 func (k *kmsKey) keyState() string {

@@ -4,7 +4,6 @@ import (
 	"encoding/xml"
 	"net/http"
 	"regexp"
-	"strings"
 	"time"
 )
 
@@ -13,6 +12,10 @@ import (
 type stsService struct{ s *Server }
 
 func (t stsService) action(c *call) string { return parseQuery(c).get("Action") }
+
+func (t stsService) known(action string) bool {
+	return action == "GetCallerIdentity" || action == "AssumeRole"
+}
 
 // https://docs.aws.amazon.com/STS/latest/APIReference/CommonErrors.html
 func (t stsService) authCodes() authCodes {
@@ -120,6 +123,18 @@ var (
 	sessionNamePattern = regexp.MustCompile(`^[\w+=,.@-]{2,64}$`)
 )
 
+// Session durations AssumeRole accepts: from 15 minutes up to the role's
+// maximum session duration (1 to 12 hours, default 1 hour); a session
+// started from another role's session (role chaining) lasts at most 1 hour.
+// https://docs.aws.amazon.com/STS/latest/APIReference/API_AssumeRole.html
+// https://docs.aws.amazon.com/IAM/latest/UserGuide/id_roles_terms-and-concepts.html#iam-term-role-chaining
+const (
+	minSessionSeconds     = 900
+	maxSessionSeconds     = 43200
+	defaultSessionSeconds = 3600
+	roleChainingSeconds   = 3600
+)
+
 // AssumeRole issues temporary credentials of the role's account when the
 // role's trust policy names the caller; the session name is the last part of
 // the assumed-role ARN.
@@ -132,9 +147,14 @@ func (s *Server) assumeRole(c *call, q queryParams) (any, *apiError) {
 	if !sessionNamePattern.MatchString(session) {
 		return nil, badRequest("ValidationError", "1 validation error detected: Value '%s' at 'roleSessionName' failed to satisfy constraint: Member must satisfy regular expression pattern: [\\w+=,.@-]*", session)
 	}
-	duration, ok := q.integer("DurationSeconds", 3600)
-	if !ok || duration < 900 || duration > 43200 {
-		return nil, badRequest("ValidationError", "The requested DurationSeconds exceeds the MaxSessionDuration set for this role.")
+	duration, ok := q.integer("DurationSeconds", defaultSessionSeconds)
+	switch {
+	case !ok:
+		return nil, badRequest("ValidationError", "DurationSeconds %q is not a number", q.get("DurationSeconds"))
+	case duration < minSessionSeconds:
+		return nil, badRequest("ValidationError", "1 validation error detected: Value '%d' at 'durationSeconds' failed to satisfy constraint: Member must have value greater than or equal to %d", duration, minSessionSeconds)
+	case duration > maxSessionSeconds:
+		return nil, badRequest("ValidationError", "1 validation error detected: Value '%d' at 'durationSeconds' failed to satisfy constraint: Member must have value less than or equal to %d", duration, maxSessionSeconds)
 	}
 	m := roleARNPattern.FindStringSubmatch(roleARN)
 	if m == nil {
@@ -162,20 +182,20 @@ func (s *Server) assumeRole(c *call, q queryParams) (any, *apiError) {
 	if !trusted {
 		return nil, denied
 	}
-	cred := &credential{
-		accessKeyID:     "ASIA" + strings.ToUpper(s.ids.hex(16)),
-		secretAccessKey: s.ids.hex(40),
-		sessionToken:    "FwoGZXIvYXdzE" + s.ids.hex(96),
-		expires:         now.Add(time.Duration(duration) * time.Second),
-		principal: &principal{
-			accountID: acct.id,
-			arn:       "arn:aws:sts::" + acct.id + ":assumed-role/" + role.name + "/" + session,
-			userID:    role.id + ":" + session,
-			allow:     role.allow,
-			roleARN:   role.arn,
-		},
+	lifetime := time.Duration(duration) * time.Second
+	switch {
+	case p.roleARN != "" && duration > roleChainingSeconds:
+		return nil, badRequest("ValidationError", "The requested DurationSeconds exceeds the 1 hour session limit for roles assumed by role chaining.")
+	case lifetime > role.maxSession:
+		return nil, badRequest("ValidationError", "The requested DurationSeconds exceeds the MaxSessionDuration set for this role.")
 	}
-	s.st.credentials[cred.accessKeyID] = cred
+	cred := s.newSession(now.Add(lifetime), &principal{
+		accountID: acct.id,
+		arn:       "arn:aws:sts::" + acct.id + ":assumed-role/" + role.name + "/" + session,
+		userID:    role.id + ":" + session,
+		allow:     role.allow,
+		roleARN:   role.arn,
+	})
 	var out assumeRoleResult
 	out.Credentials.AccessKeyID, out.Credentials.SecretAccessKey = cred.accessKeyID, cred.secretAccessKey
 	out.Credentials.SessionToken, out.Credentials.Expiration = cred.sessionToken, cred.expires.UTC().Format(time.RFC3339)

@@ -1,4 +1,4 @@
-package main
+package cli
 
 // The KMS providers custody keys can live in, registered with sigstore's KMS registry. Each pulls in
 // its cloud's SDK, which is why they are chosen here, in the program, and not in the custody package.

@@ -1,0 +1,191 @@
+package cli
+
+import (
+	"bufio"
+	"encoding/json"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/acquire-forensics/acquire/custody"
+	"github.com/acquire-forensics/acquire/providers/aws/awssim"
+)
+
+// rangeEnv starts the AWS simulator with the cloud range's two-account scenario and sets up the
+// environment a responder would have: source credentials in the environment, the forensic account as
+// a profile.
+func rangeEnv(t *testing.T, edit func(*awssim.Scenario)) (endpoint string, sim *awssim.Server) {
+	t.Helper()
+	sc, err := awssim.LoadScenario("../../testdata/scenarios/aws-two-accounts.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sc.SnapshotBytesPerSecond = -1 // snapshots complete at once
+	// Smaller volumes: a digest hashes every byte, zeros included.
+	for i := range sc.Accounts[0].Volumes {
+		sc.Accounts[0].Volumes[i].SizeGiB = 2
+	}
+	if edit != nil {
+		edit(sc)
+	}
+	sim, err = awssim.New(sc, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(sim)
+	t.Cleanup(func() { srv.Close(); sim.Close() })
+	dir := t.TempDir()
+	creds := filepath.Join(dir, "credentials")
+	if err := os.WriteFile(creds, []byte("[forensics]\naws_access_key_id = AKIAFORENSICS0000001\naws_secret_access_key = cloudsim-forensics-analyst-secret\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", creds)
+	t.Setenv("AWS_CONFIG_FILE", filepath.Join(dir, "config"))
+	t.Setenv("AWS_ACCESS_KEY_ID", "AKIAWORKLOAD00000001")
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "cloudsim-workload-responder-secret")
+	t.Setenv("AWS_REGION", "us-east-1")
+	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
+	return srv.URL, sim
+}
+
+func awsArgs(endpoint, caseDir string, extra ...string) []string {
+	return append([]string{"aws", "--case", caseDir, "--case-id", "IR-AWS", "--instance", "i-0a1b2c3d4e5f60001",
+		"--forensic-account", "222222222222", "--forensic-profile", "forensics", "--forensic-kms-key", "alias/evidence",
+		"--endpoint", endpoint, "--poll-interval", "10ms"}, extra...)
+}
+
+func TestAWSAcquisitionCommand(t *testing.T) {
+	endpoint, sim := rangeEnv(t, nil)
+	_, env := fixture(t)
+	caseDir := filepath.Join(t.TempDir(), "IR-AWS")
+	code, out, stderr := run(t, env, awsArgs(endpoint, caseDir)...)
+	if code != ExitOK {
+		t.Fatalf("acquire aws: exit %d\n%s\n%s", code, out, stderr)
+	}
+	for _, want := range []string{"vol-0a1b2c3d4e5f60001", "vol-0a1b2c3d4e5f60002", "vol-0a1b2c3d4e5f60003", "forensic copy (evidence)", "acquire verify"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("the summary does not mention %q:\n%s", want, out)
+		}
+	}
+	if !strings.Contains(stderr, "digest") {
+		t.Errorf("no progress on stderr:\n%s", stderr)
+	}
+	if shares := sim.Shares(); len(shares) > 0 {
+		t.Errorf("still shared: %+v", shares)
+	}
+	pub := filepath.Join(filepath.Dir(env[envKey]), "custody.pub")
+	if code, out, _ := run(t, env, "verify", caseDir, "--key", pub); code != ExitOK {
+		t.Fatalf("verify: %d\n%s", code, out)
+	}
+	// The same command again continues a finished case: nothing more is made.
+	before := len(sim.Snapshots())
+	if code, out, stderr := run(t, env, awsArgs(endpoint, caseDir)...); code != ExitOK {
+		t.Fatalf("second run: exit %d\n%s\n%s", code, out, stderr)
+	}
+	if after := len(sim.Snapshots()); after != before {
+		t.Errorf("the second run made %d more snapshots", after-before)
+	}
+}
+
+func TestAWSJSONEventsAndDryRun(t *testing.T) {
+	endpoint, sim := rangeEnv(t, nil)
+	_, env := fixture(t)
+	code, out, stderr := run(t, env, append(awsArgs(endpoint, filepath.Join(t.TempDir(), "c")), "--dry-run")...)
+	if code != ExitOK || !strings.Contains(out, "ec2:CreateSnapshots") || !strings.Contains(out, "crash-consistent") {
+		t.Fatalf("dry run: exit %d\n%s\n%s", code, out, stderr)
+	}
+	if n := len(sim.Snapshots()); n != 0 {
+		t.Fatalf("the dry run made %d snapshots", n)
+	}
+	code, out, stderr = run(t, env, append(awsArgs(endpoint, filepath.Join(t.TempDir(), "c")), "-o", "json")...)
+	if code != ExitOK {
+		t.Fatalf("json run: exit %d\n%s", code, stderr)
+	}
+	var events, results int
+	sc := bufio.NewScanner(strings.NewReader(out))
+	sc.Buffer(nil, 1<<20)
+	for sc.Scan() {
+		line := sc.Text()
+		if !strings.HasPrefix(line, "{\"type\":\"event\"") {
+			continue
+		}
+		var e map[string]any
+		if err := json.Unmarshal([]byte(line), &e); err != nil {
+			t.Fatalf("event line is not JSON: %v: %s", err, line)
+		}
+		events++
+	}
+	results = strings.Count(out, `"type": "result"`)
+	if events < 20 || results != 1 {
+		t.Fatalf("%d events and %d results in the JSON stream:\n%s", events, results, out)
+	}
+}
+
+func TestAWSExitCodes(t *testing.T) {
+	tests := []struct {
+		name string
+		edit func(*awssim.Scenario)
+		args func(endpoint, dir string) []string
+		code int
+		msg  string
+	}{
+		{name: "unknown instance", args: func(e, d string) []string {
+			a := awsArgs(e, d)
+			a[6] = "i-0000000000000dead"
+			return a
+		}, code: ExitNotFound, msg: "i-0000000000000dead"},
+		{name: "malformed instance", args: func(e, d string) []string {
+			a := awsArgs(e, d)
+			a[6] = "i-12"
+			return a
+		}, code: ExitUsage, msg: "not an EC2 instance ID"},
+		{name: "forensic account is the source", args: func(e, d string) []string {
+			a := awsArgs(e, d)
+			a[8] = "111111111111"
+			return a
+		}, code: ExitUsage, msg: "compromised account itself"},
+		{name: "access denied at the share", edit: func(sc *awssim.Scenario) {
+			sc.Accounts[0].Users[0].Allow = []string{"sts:*", "ec2:Describe*", "ec2:CreateSnapshot*", "ec2:CreateTags", "ec2:CopySnapshot", "ec2:DeleteSnapshot", "kms:*"}
+		}, args: func(e, d string) []string { return awsArgs(e, d) }, code: ExitPermissionDenied, msg: "ec2:ModifySnapshotAttribute"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			endpoint, sim := rangeEnv(t, tc.edit)
+			_, env := fixture(t)
+			code, out, stderr := run(t, env, tc.args(endpoint, filepath.Join(t.TempDir(), "c"))...)
+			if code != tc.code || !strings.Contains(stderr, tc.msg) {
+				t.Fatalf("exit %d (want %d), stderr %q (want %q)\n%s", code, tc.code, stderr, tc.msg, out)
+			}
+			if shares := sim.Shares(); len(shares) > 0 {
+				t.Errorf("still shared: %+v", shares)
+			}
+		})
+	}
+}
+
+// TestKMSCustodyKeyOnTheRange signs the case with the forensic account's KMS signing key through
+// sigstore's awskms:// provider, against the simulator, and verifies it with the same URI.
+func TestKMSCustodyKeyOnTheRange(t *testing.T) {
+	endpoint, _ := rangeEnv(t, nil)
+	t.Setenv("AWS_ENDPOINT_URL", endpoint)
+	t.Setenv("AWS_ACCESS_KEY_ID", "AKIAFORENSICS0000001")
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "cloudsim-forensics-analyst-secret")
+	env := map[string]string{envOperator: "tester"}
+	dir := filepath.Join(t.TempDir(), "case")
+	if code, out, stderr := run(t, env, "custody", "init", dir, "--key", "awskms:///alias/custody", "--case-id", "IR-KMS"); code != ExitOK {
+		t.Fatalf("init with a KMS key: %d %s %s", code, out, stderr)
+	}
+	if code, _, stderr := run(t, env, "custody", "seal", dir, "--key", "awskms:///alias/custody"); code != ExitOK {
+		t.Fatalf("seal: %d %s", code, stderr)
+	}
+	code, out, _ := run(t, env, "verify", dir, "--key", "awskms:///alias/custody")
+	if code != ExitOK || !strings.Contains(out, "VERIFIED") {
+		t.Fatalf("verify against the KMS key: %d\n%s", code, out)
+	}
+	recs, _ := custody.ReadRecords(dir)
+	if recs[0].Statement.Predicate.Signer.KeyRef != "awskms:///alias/custody" {
+		t.Errorf("record names key %q", recs[0].Statement.Predicate.Signer.KeyRef)
+	}
+}

@@ -1,0 +1,71 @@
+package cli
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"sync"
+
+	"github.com/acquire-forensics/acquire/providers"
+)
+
+// progressPrinter renders engine events: JSON lines for machines, or plain lines for people, with
+// percentages thinned out so that a slow snapshot does not flood a log.
+type progressPrinter struct {
+	mu   sync.Mutex
+	w    io.Writer
+	json bool
+	last map[string]int64 // by step: the last percent printed
+}
+
+func newProgressPrinter(w io.Writer, asJSON bool) *progressPrinter {
+	return &progressPrinter{w: w, json: asJSON, last: map[string]int64{}}
+}
+
+func (p *progressPrinter) event(e providers.Event) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.json {
+		data, err := json.Marshal(struct {
+			Type string `json:"type"`
+			providers.Event
+		}{"event", e})
+		if err == nil {
+			fmt.Fprintf(p.w, "%s\n", data)
+		}
+		return
+	}
+	ts := e.Time.Format("15:04:05")
+	who := e.Volume
+	if who == "" {
+		who = "case"
+	}
+	switch e.Kind {
+	case providers.EventStepStart:
+		fmt.Fprintf(p.w, "%s  %-22s %s ...\n", ts, who, e.Step)
+	case providers.EventStepDone:
+		if e.Message != "" {
+			fmt.Fprintf(p.w, "%s  %-22s %s: %s\n", ts, who, e.Step, e.Message)
+		}
+	case providers.EventStepError:
+		fmt.Fprintf(p.w, "%s  %-22s %s FAILED (%s): %s\n", ts, who, e.Step, e.Code, e.Message)
+	case providers.EventFinding:
+		fmt.Fprintf(p.w, "%s  !!! FINDING: %s\n", ts, e.Message)
+	case providers.EventInfo:
+		fmt.Fprintf(p.w, "%s  %-22s %s\n", ts, who, e.Message)
+	case providers.EventProgress:
+		if e.Total <= 0 {
+			return
+		}
+		pct := e.Done * 100 / e.Total
+		if last, ok := p.last[e.Step]; ok && pct < last+25 && pct < 100 {
+			return
+		}
+		p.last[e.Step] = pct
+		if e.Unit == "bytes" {
+			fmt.Fprintf(p.w, "%s  %-22s %s %d%% (%d of %d MiB)\n", ts, who, e.Step, pct, e.Done>>20, e.Total>>20)
+		} else {
+			fmt.Fprintf(p.w, "%s  %-22s %s %d%%\n", ts, who, e.Step, pct)
+		}
+	}
+}

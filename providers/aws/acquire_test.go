@@ -1,0 +1,191 @@
+package aws
+
+import (
+	"bytes"
+	"context"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/acquire-forensics/acquire/custody"
+	"github.com/acquire-forensics/acquire/providers"
+	"github.com/acquire-forensics/acquire/providers/aws/awssim"
+	"github.com/acquire-forensics/acquire/providers/providertest"
+)
+
+// TestFaultsStillComplete: 20% throttling on every call, 5% server errors and added latency, and the
+// acquisition still completes with the same end state.
+func TestFaultsStillComplete(t *testing.T) {
+	h := harness{faults: awssim.Faults{Seed: 7, ThrottleMutatingRate: 0.2, ThrottleDescribeRate: 0.2, ServerErrorRate: 0.05, Latency: awssim.Duration(2 * time.Millisecond)}}
+	for _, name := range []string{"default-key", "two-volume-instance"} {
+		t.Run(name, func(t *testing.T) {
+			env := h.New(t)
+			sc := env.Scenarios[name]
+			c := providertest.NewCase(t)
+			res, err := providertest.Acquire(context.Background(), t, env, c, sc, nil)
+			if err != nil {
+				t.Fatalf("acquisition under faults: %v", err)
+			}
+			providertest.CheckEndState(t, env, c, sc, res)
+		})
+	}
+}
+
+// denyScenario is the fixture with the source responder's permissions limited to the policy minus
+// one action.
+func denyScenario(t *testing.T, missing string) *awssim.Scenario {
+	sc := scenario(t)
+	var allow []string
+	for _, a := range Permissions(providers.Source) {
+		if a != missing {
+			allow = append(allow, a)
+		}
+	}
+	sc.Accounts[0].Users[0].Allow = allow
+	return sc
+}
+
+// TestAccessDeniedIsClearAndCleanedUp: a permission missing at the share step or at the key step ends
+// the acquisition with an error naming it, leaves nothing shared and no temporary key alive, and the
+// failure is in the case, which verifies.
+func TestAccessDeniedIsClearAndCleanedUp(t *testing.T) {
+	for _, missing := range []string{"ec2:ModifySnapshotAttribute", "kms:CreateKey", "kms:CreateGrant"} {
+		t.Run(missing, func(t *testing.T) {
+			sim, d, _ := startSim(t, denyScenario(t, missing), nil)
+			env := (harness{}).New(t)
+			env.Driver, env.Inspect = d, inspector{sim}
+			sc := env.Scenarios["default-key"]
+			if missing == "kms:CreateGrant" {
+				sc = env.Scenarios["customer-key"]
+			}
+			c := providertest.NewCase(t)
+			_, err := providertest.Acquire(context.Background(), t, env, c, sc, nil)
+			if providers.CodeOf(err) != providers.CodePermissionDenied || !strings.Contains(err.Error(), missing) {
+				t.Fatalf("error %v: want permission-denied naming %s", err, missing)
+			}
+			if s := env.Inspect.SharedSnapshots(); len(s) > 0 {
+				t.Errorf("still shared: %v", s)
+			}
+			if k := env.Inspect.LiveTemporaryKeys(); len(k) > 0 {
+				t.Errorf("temporary keys alive: %v", k)
+			}
+			for _, s := range sim.Snapshots() {
+				if s.Tags["acquire:role"] == "intermediate-copy" {
+					t.Errorf("intermediate copy %s left behind", s.ID)
+				}
+			}
+			r, err := custody.Verify(context.Background(), c.Dir, custody.VerifyOptions{Verifier: c.Verifier})
+			if err != nil || !r.OK() {
+				t.Fatalf("the case does not verify: %v %v", err, r.Problems)
+			}
+			if !failureRecorded(t, c.Dir, "permission-denied", missing) {
+				t.Error("no failed record names the missing permission")
+			}
+		})
+	}
+}
+
+func failureRecorded(t *testing.T, dir, code, text string) bool {
+	recs, err := custody.ReadRecords(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range recs {
+		res := r.Statement.Predicate.Result
+		if res.Status != custody.StatusOK && res.Code == code && strings.Contains(res.Message, text) {
+			return true
+		}
+	}
+	return false
+}
+
+// TestBadTargets: an unknown instance, malformed IDs, a volume in another region and missing
+// credentials fail with clear errors and their codes, and create nothing.
+func TestBadTargets(t *testing.T) {
+	tests := []struct {
+		name   string
+		target providers.Target
+		code   providers.Code
+		text   string
+	}{
+		{"unknown instance", providers.Target{Region: region, Workloads: []string{"i-0000000000000dead"}}, providers.CodeNotFound, "i-0000000000000dead"},
+		{"malformed instance", providers.Target{Region: region, Workloads: []string{"i-xyz"}}, providers.CodeInvalid, "i-xyz"},
+		{"malformed volume", providers.Target{Region: region, Volumes: []string{"volume-1"}}, providers.CodeInvalid, "volume-1"},
+		{"volume in another region", providers.Target{Region: region, Volumes: []string{"vol-00000000000000007"}}, providers.CodeNotFound, "vol-00000000000000007"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			env := (harness{}).New(t)
+			c := providertest.NewCase(t)
+			_, err := providertest.Acquire(context.Background(), t, env, c, providertest.Scenario{Target: tc.target}, nil)
+			if providers.CodeOf(err) != tc.code || !strings.Contains(err.Error(), tc.text) {
+				t.Fatalf("error %v: want %s naming %s", err, tc.code, tc.text)
+			}
+			if s := env.Inspect.SourceSnapshots(); len(s) > 0 {
+				t.Errorf("snapshots were made: %v", s)
+			}
+			if r, err := custody.Verify(context.Background(), c.Dir, custody.VerifyOptions{Verifier: c.Verifier}); err != nil || !r.OK() {
+				t.Fatalf("the case does not verify: %v", err)
+			}
+		})
+	}
+	t.Run("missing credentials", func(t *testing.T) {
+		t.Setenv("AWS_ACCESS_KEY_ID", "")
+		t.Setenv("AWS_SECRET_ACCESS_KEY", "")
+		t.Setenv("AWS_PROFILE", "")
+		t.Setenv("AWS_CONFIG_FILE", filepath.Join(t.TempDir(), "none"))
+		t.Setenv("AWS_SHARED_CREDENTIALS_FILE", filepath.Join(t.TempDir(), "none"))
+		t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
+		env := (harness{}).New(t)
+		_, d, _ := startSim(t, scenario(t), func(c *Config) { c.SourceCredentials = nil })
+		env.Driver = d
+		c := providertest.NewCase(t)
+		_, err := providertest.Acquire(context.Background(), t, env, c, env.Scenarios["unencrypted"], nil)
+		if providers.CodeOf(err) != providers.CodePermissionDenied || !strings.Contains(err.Error(), "credentials") {
+			t.Fatalf("error %v: want permission-denied about credentials", err)
+		}
+	})
+}
+
+// TestNoSecretsAnywhere runs acquisitions with a debug log and scans every file of the cases, the log
+// and the errors for the secret keys.
+func TestNoSecretsAnywhere(t *testing.T) {
+	var logs bytes.Buffer
+	logger := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	env := (harness{}).New(t)
+	sim, d, _ := startSim(t, denyScenario(t, "ec2:ModifySnapshotAttribute"), func(c *Config) { c.Logger = logger })
+	dirs := []string{}
+	for _, drv := range []providers.Driver{env.Driver, d} {
+		c := providertest.NewCase(t)
+		e := *env
+		e.Driver, e.Inspect = drv, inspector{sim}
+		_, err := providertest.Acquire(context.Background(), t, &e, c, env.Scenarios["default-key"], func(o *providers.Options) { o.Logger = logger })
+		if err != nil {
+			logs.WriteString(err.Error())
+		}
+		dirs = append(dirs, c.Dir)
+	}
+	secrets := []string{"source-secret", "forensic-secret"}
+	for _, dir := range dirs {
+		_ = filepath.WalkDir(dir, func(p string, de os.DirEntry, err error) error {
+			if err != nil || de.IsDir() {
+				return err
+			}
+			data, _ := os.ReadFile(p)
+			for _, s := range secrets {
+				if bytes.Contains(data, []byte(s)) {
+					t.Errorf("%s holds a secret key", p)
+				}
+			}
+			return nil
+		})
+	}
+	for _, s := range secrets {
+		if strings.Contains(logs.String(), s) {
+			t.Errorf("the log holds a secret key")
+		}
+	}
+}

@@ -1,0 +1,165 @@
+package aws
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"sort"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/ec2"
+	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
+	"github.com/aws/aws-sdk-go-v2/service/kms"
+	kmstypes "github.com/aws/aws-sdk-go-v2/service/kms/types"
+
+	"github.com/acquire-forensics/acquire/providers"
+)
+
+const gib = 1 << 30
+
+// Describe resolves instances (all attached volumes, the boot volume included) and lone volumes, and
+// captures each instance's configuration: its description (network interfaces, security groups,
+// instance profile, block devices), its user data and its volumes' descriptions.
+func (d *Driver) Describe(ctx context.Context, t providers.Target) ([]providers.Workload, error) {
+	c := d.side(providers.Source, t.Region)
+	var workloads []providers.Workload
+	if len(t.Workloads) > 0 {
+		out, err := c.ec2.DescribeInstances(ctx, &ec2.DescribeInstancesInput{InstanceIds: t.Workloads})
+		if err != nil {
+			return nil, err
+		}
+		for _, res := range out.Reservations {
+			for _, inst := range res.Instances {
+				w, err := d.describeInstance(ctx, c, t.Region, inst)
+				if err != nil {
+					return nil, err
+				}
+				workloads = append(workloads, w)
+			}
+		}
+		if len(workloads) != len(t.Workloads) {
+			return nil, fmt.Errorf("%d instances asked for, %d found in %s", len(t.Workloads), len(workloads), t.Region)
+		}
+	}
+	if len(t.Volumes) > 0 {
+		vols, err := d.describeVolumes(ctx, c, t.Region, t.Volumes, nil)
+		if err != nil {
+			return nil, err
+		}
+		for i, v := range vols.volumes {
+			w := providers.Workload{ID: "", Region: t.Region, Zone: v.Zone, Volumes: []providers.Volume{v}}
+			w.Artifacts = append(w.Artifacts, jsonArtifact(fmt.Sprintf("aws/%s/volume.json", v.ID), vols.raw[i]))
+			workloads = append(workloads, w)
+		}
+	}
+	return workloads, nil
+}
+
+func (d *Driver) describeInstance(ctx context.Context, c *clients, region string, inst ec2types.Instance) (providers.Workload, error) {
+	id := aws.ToString(inst.InstanceId)
+	w := providers.Workload{ID: id, Region: region}
+	if inst.Placement != nil {
+		w.Zone = aws.ToString(inst.Placement.AvailabilityZone)
+	}
+	w.Artifacts = append(w.Artifacts, jsonArtifact(fmt.Sprintf("aws/%s/instance.json", id), inst))
+
+	ud, err := c.ec2.DescribeInstanceAttribute(ctx, &ec2.DescribeInstanceAttributeInput{InstanceId: inst.InstanceId, Attribute: ec2types.InstanceAttributeNameUserData})
+	if err != nil {
+		return w, err
+	}
+	if ud.UserData != nil && ud.UserData.Value != nil {
+		data, err := base64.StdEncoding.DecodeString(aws.ToString(ud.UserData.Value))
+		if err != nil {
+			data = []byte(aws.ToString(ud.UserData.Value)) // kept as AWS returned it
+		}
+		w.Artifacts = append(w.Artifacts, providers.Artifact{Name: fmt.Sprintf("aws/%s/user-data", id), Data: data, MediaType: "application/octet-stream"})
+	}
+
+	var ids []string
+	devices := map[string]string{}
+	for _, m := range inst.BlockDeviceMappings {
+		if m.Ebs != nil && m.Ebs.VolumeId != nil {
+			ids = append(ids, *m.Ebs.VolumeId)
+			devices[*m.Ebs.VolumeId] = aws.ToString(m.DeviceName)
+		}
+	}
+	if len(ids) == 0 {
+		return w, fmt.Errorf("instance %s has no EBS volume attached", id)
+	}
+	vols, err := d.describeVolumes(ctx, c, region, ids, devices)
+	if err != nil {
+		return w, err
+	}
+	root := aws.ToString(inst.RootDeviceName)
+	for i := range vols.volumes {
+		vols.volumes[i].Workload = id
+		vols.volumes[i].Boot = vols.volumes[i].Device == root
+	}
+	w.Volumes = vols.volumes
+	w.Artifacts = append(w.Artifacts, jsonArtifact(fmt.Sprintf("aws/%s/volumes.json", id), vols.raw))
+	return w, nil
+}
+
+type describedVolumes struct {
+	volumes []providers.Volume
+	raw     []ec2types.Volume
+}
+
+func (d *Driver) describeVolumes(ctx context.Context, c *clients, region string, ids []string, devices map[string]string) (describedVolumes, error) {
+	var out describedVolumes
+	p := ec2.NewDescribeVolumesPaginator(c.ec2, &ec2.DescribeVolumesInput{VolumeIds: ids})
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			return out, err
+		}
+		out.raw = append(out.raw, page.Volumes...)
+	}
+	sort.Slice(out.raw, func(i, j int) bool { return aws.ToString(out.raw[i].VolumeId) < aws.ToString(out.raw[j].VolumeId) })
+	keys := map[string]providers.KeyKind{}
+	for _, v := range out.raw {
+		vol := providers.Volume{
+			ID:        aws.ToString(v.VolumeId),
+			Device:    devices[aws.ToString(v.VolumeId)],
+			Region:    region,
+			Zone:      aws.ToString(v.AvailabilityZone),
+			SizeBytes: int64(aws.ToInt32(v.Size)) * gib,
+			KeyKind:   providers.KeyNone,
+		}
+		if aws.ToBool(v.Encrypted) {
+			vol.KeyID = aws.ToString(v.KmsKeyId)
+			kind, ok := keys[vol.KeyID]
+			if !ok {
+				var err error
+				if kind, err = d.keyKind(ctx, c, vol.KeyID); err != nil {
+					return out, fmt.Errorf("volume %s: %w", vol.ID, err)
+				}
+				keys[vol.KeyID] = kind
+			}
+			vol.KeyKind = kind
+		}
+		out.volumes = append(out.volumes, vol)
+	}
+	return out, nil
+}
+
+// keyKind tells an AWS managed key (aws/ebs, which cannot be shared) from a customer managed one.
+func (d *Driver) keyKind(ctx context.Context, c *clients, keyID string) (providers.KeyKind, error) {
+	out, err := c.kms.DescribeKey(ctx, &kms.DescribeKeyInput{KeyId: aws.String(keyID)})
+	if err != nil {
+		return "", err
+	}
+	if out.KeyMetadata.KeyManager == kmstypes.KeyManagerTypeAws {
+		return providers.KeyProviderDefault, nil
+	}
+	return providers.KeyCustomer, nil
+}
+
+func jsonArtifact(name string, v any) providers.Artifact {
+	data, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		data = []byte(fmt.Sprintf("%q", fmt.Sprint(v)))
+	}
+	return providers.Artifact{Name: name, Data: append(data, '\n'), MediaType: "application/json"}
+}

@@ -1,0 +1,271 @@
+package aws
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/credentials"
+
+	"github.com/acquire-forensics/acquire/providers"
+	"github.com/acquire-forensics/acquire/providers/aws/awssim"
+	"github.com/acquire-forensics/acquire/providers/providertest"
+)
+
+const (
+	srcAccount      = "111111111111"
+	forensicAccount = "222222222222"
+	region          = "us-east-1"
+	otherRegion     = "eu-west-1"
+	srcKeyID        = "0b1e7c52-1d8a-4c39-9a57-3f0e2a6b7c11" // customer managed, source account
+	forensicKeyID   = "5f0c2b7a-9d3e-4e1f-8a6b-2c4d6e8f0a12"
+	forensicKeyID2  = "6a1d3c8b-0e4f-4f2a-9b7c-3d5e7f9a1b23"
+)
+
+// imageFixture is a set of small sparse disk images, made once per test binary.
+type imageFixture struct {
+	once   sync.Once
+	dir    string
+	err    error
+	sha256 map[string]string // by volume ID
+	paths  map[string]string
+}
+
+var images imageFixture
+
+// volumes of the fixture: ID -> written 512 KiB blocks.
+var fixtureVolumes = map[string][]int64{
+	"vol-00000000000000001": {0, 1, 7, 1000},        // unencrypted
+	"vol-00000000000000002": {0, 3},                 // customer key
+	"vol-00000000000000003": {0, 2, 2047},           // aws/ebs
+	"vol-00000000000000004": {0, 5, 6},              // instance 1 root (aws/ebs)
+	"vol-00000000000000005": {10, 11, 12, 13, 1500}, // instance 1 data (customer key)
+	"vol-00000000000000006": {0, 9},                 // instance 2 root, unencrypted
+	"vol-00000000000000007": {0, 4},                 // in the other region
+}
+
+func (f *imageFixture) make() error {
+	f.once.Do(func() {
+		f.dir, f.err = os.MkdirTemp("", "acquire-aws-images-")
+		if f.err != nil {
+			return
+		}
+		f.sha256, f.paths = map[string]string{}, map[string]string{}
+		for id, blocks := range fixtureVolumes {
+			path := filepath.Join(f.dir, id+".img")
+			if f.err = writeImage(path, blocks); f.err != nil {
+				return
+			}
+			if f.sha256[id], f.err = fileSHA256(path); f.err != nil {
+				return
+			}
+			f.paths[id] = path
+		}
+	})
+	return f.err
+}
+
+func writeImage(path string, blocks []int64) error {
+	file, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	defer file.Close()
+	if err := file.Truncate(1 << 30); err != nil {
+		return err
+	}
+	buf := make([]byte, 512<<10)
+	for _, b := range blocks {
+		if _, err := rand.Read(buf); err != nil {
+			return err
+		}
+		if _, err := file.WriteAt(buf, b*int64(len(buf))); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func fileSHA256(path string) (string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// harness runs the conformance suite against the AWS simulator.
+type harness struct {
+	faults awssim.Faults
+}
+
+func scenario(t testing.TB) *awssim.Scenario {
+	if err := images.make(); err != nil {
+		t.Fatal(err)
+	}
+	vol := func(id, reg string, encrypted bool, key string) awssim.ScenarioVolume {
+		return awssim.ScenarioVolume{ID: id, Region: reg, SizeGiB: 1, Image: images.paths[id], Encrypted: encrypted, KMSKeyID: key}
+	}
+	return &awssim.Scenario{
+		Seed:                   1,
+		SnapshotBytesPerSecond: 2 << 30,
+		Accounts: []awssim.ScenarioAccount{
+			{
+				ID: srcAccount, Name: "workload",
+				Users: []awssim.ScenarioUser{{Name: "responder", AccessKeyID: "AKIASOURCE0000000001", SecretAccessKey: "source-secret"}},
+				Keys:  []awssim.ScenarioKey{{ID: srcKeyID, Region: region, Alias: "alias/workload"}},
+				Volumes: []awssim.ScenarioVolume{
+					vol("vol-00000000000000001", region, false, ""),
+					vol("vol-00000000000000002", region, true, srcKeyID),
+					vol("vol-00000000000000003", region, true, ""),
+					vol("vol-00000000000000004", region, true, ""),
+					vol("vol-00000000000000005", region, true, srcKeyID),
+					vol("vol-00000000000000006", region, false, ""),
+					vol("vol-00000000000000007", otherRegion, false, ""),
+				},
+				Instances: []awssim.ScenarioInstance{
+					{ID: "i-00000000000000001", Region: region, AvailabilityZone: region + "a", IAMInstanceProfile: "web", UserData: "#!/bin/sh\necho hi\n",
+						Volumes: []awssim.ScenarioAttachment{{VolumeID: "vol-00000000000000004", Device: "/dev/xvda"}, {VolumeID: "vol-00000000000000005", Device: "/dev/xvdb"}}},
+					{ID: "i-00000000000000002", Region: region, AvailabilityZone: region + "a",
+						Volumes: []awssim.ScenarioAttachment{{VolumeID: "vol-00000000000000006", Device: "/dev/xvda"}}},
+				},
+			},
+			{
+				ID: forensicAccount, Name: "forensics",
+				Users: []awssim.ScenarioUser{{Name: "examiner", AccessKeyID: "AKIAFORENSIC00000001", SecretAccessKey: "forensic-secret"}},
+				Keys:  []awssim.ScenarioKey{{ID: forensicKeyID, Region: region, Alias: "alias/evidence"}, {ID: forensicKeyID2, Region: otherRegion, Alias: "alias/evidence"}},
+			},
+		},
+	}
+}
+
+func keyARN(reg, account, id string) string {
+	return fmt.Sprintf("arn:aws:kms:%s:%s:key/%s", reg, account, id)
+}
+
+// startSim serves a fresh simulator and returns it with a driver for it.
+func startSim(t testing.TB, sc *awssim.Scenario, tune func(*Config)) (*awssim.Server, *Driver, string) {
+	t.Helper()
+	sim, err := awssim.New(sc, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(sim)
+	t.Cleanup(func() { srv.Close(); sim.Close() })
+	cfg := Config{
+		Region:              region,
+		ForensicAccount:     forensicAccount,
+		Endpoint:            srv.URL,
+		SourceCredentials:   credentials.NewStaticCredentialsProvider("AKIASOURCE0000000001", "source-secret", ""),
+		ForensicCredentials: credentials.NewStaticCredentialsProvider("AKIAFORENSIC00000001", "forensic-secret", ""),
+		RetryMaxBackoff:     50 * time.Millisecond,
+	}
+	if tune != nil {
+		tune(&cfg)
+	}
+	d, err := New(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sim, d, srv.URL
+}
+
+func (h harness) New(t *testing.T) *providertest.Env {
+	sc := scenario(t)
+	sc.Faults = h.faults
+	sim, d, _ := startSim(t, sc, nil)
+	return h.envFor(d, sim)
+}
+
+// envFor is the suite's view of a driver and its simulator (nil in a helper process, which only acts).
+func (h harness) envFor(d *Driver, sim *awssim.Server) *providertest.Env {
+	one := func(v string) providertest.Scenario {
+		return providertest.Scenario{Target: providers.Target{Region: region, Volumes: []string{v}}, Volumes: []string{v}}
+	}
+	return &providertest.Env{
+		Driver:   d,
+		Region:   region,
+		Forensic: providers.ForensicOptions{Account: forensicAccount, Region: region, KeyID: keyARN(region, forensicAccount, forensicKeyID)},
+		Scenarios: map[string]providertest.Scenario{
+			"unencrypted":  one("vol-00000000000000001"),
+			"customer-key": one("vol-00000000000000002"),
+			"default-key":  one("vol-00000000000000003"),
+			"two-volume-instance": {Target: providers.Target{Region: region, Workloads: []string{"i-00000000000000001"}},
+				Volumes: []string{"vol-00000000000000004", "vol-00000000000000005"}},
+			"cross-region": {Target: providers.Target{Region: region, Volumes: []string{"vol-00000000000000002"}}, Volumes: []string{"vol-00000000000000002"},
+				ForensicRegion: otherRegion, ForensicKeyID: keyARN(otherRegion, forensicAccount, forensicKeyID2)},
+			"two-instances": {Target: providers.Target{Region: region, Workloads: []string{"i-00000000000000001", "i-00000000000000002"}},
+				Volumes: []string{"vol-00000000000000004", "vol-00000000000000005", "vol-00000000000000006"}},
+		},
+		Inspect: inspector{sim},
+		Tune: func(o *providers.Options) {
+			o.PollInterval, o.MaxPollInterval, o.RetryBackoff, o.MissingTimeout = 5*time.Millisecond, 50*time.Millisecond, 5*time.Millisecond, 2*time.Second
+		},
+	}
+}
+
+type inspector struct{ sim *awssim.Server }
+
+func (i inspector) SharedSnapshots() []string {
+	var out []string
+	for _, s := range i.sim.Shares() {
+		if s.OwnerID == srcAccount {
+			out = append(out, fmt.Sprintf("%s with %v (public %v)", s.SnapshotID, s.AccountIDs, s.Public))
+		}
+	}
+	return out
+}
+
+func (i inspector) LiveTemporaryKeys() []string {
+	var out []string
+	for _, k := range i.sim.Keys() {
+		if k.AccountID == srcAccount && !k.AWSManaged && k.State != "PendingDeletion" && k.ARN != keyARN(region, srcAccount, srcKeyID) {
+			out = append(out, k.ARN)
+		}
+	}
+	return out
+}
+
+func (i inspector) snapshots(account string) []providertest.Copy {
+	var out []providertest.Copy
+	for _, s := range i.sim.Snapshots() {
+		if s.OwnerID == account {
+			out = append(out, providertest.Copy{ID: s.ID, Region: s.Region, SourceVolume: s.Tags["acquire:source-volume"], KeyID: s.KMSKeyARN,
+				State: s.State, Encrypted: s.Encrypted, Case: s.Tags["acquire:case"]})
+		}
+	}
+	return out
+}
+
+func (i inspector) ForensicCopies() []providertest.Copy  { return i.snapshots(forensicAccount) }
+func (i inspector) SourceSnapshots() []providertest.Copy { return i.snapshots(srcAccount) }
+func (i inspector) ImageSHA256(volumeID string) string   { return images.sha256[volumeID] }
+
+func TestConformance(t *testing.T) {
+	providertest.RunConformanceTests(t, harness{})
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if images.dir != "" {
+		os.RemoveAll(images.dir)
+	}
+	os.Exit(code)
+}
+
+var _ = slices.Contains[[]string]

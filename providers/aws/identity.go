@@ -1,0 +1,19 @@
+package aws
+
+import (
+	"context"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/sts"
+
+	"github.com/acquire-forensics/acquire/providers"
+)
+
+// Identity asks STS who the side's credentials are.
+func (d *Driver) Identity(ctx context.Context, side providers.Side) (providers.Principal, error) {
+	out, err := d.side(side, "").sts.GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
+	if err != nil {
+		return providers.Principal{}, err
+	}
+	return providers.Principal{Side: side, Account: aws.ToString(out.Account), ID: aws.ToString(out.Arn)}, nil
+}

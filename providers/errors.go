@@ -1,0 +1,82 @@
+package providers
+
+import (
+	"context"
+	"errors"
+	"fmt"
+)
+
+// Code is the small, stable set of failure kinds a driver's errors are mapped to. Custody records carry
+// them and scripts read them: never rename one.
+type Code string
+
+// Error codes.
+const (
+	CodeUnknown          Code = "unknown"
+	CodeNotFound         Code = "not-found"
+	CodePermissionDenied Code = "permission-denied"
+	CodeThrottled        Code = "throttled"
+	CodeConflict         Code = "conflict"
+	CodeInvalid          Code = "invalid"
+	CodeUnavailable      Code = "unavailable"
+	CodeFailed           Code = "failed"    // the cloud says the operation itself failed (a snapshot in state error)
+	CodeIntegrity        Code = "integrity" // content did not match its checksum or digest
+	CodeCancelled        Code = "cancelled"
+	CodeTimeout          Code = "timeout"
+)
+
+// Retryable reports whether an operation that failed with c may succeed if tried again unchanged.
+func (c Code) Retryable() bool { return c == CodeThrottled || c == CodeUnavailable }
+
+// Error is a failed operation: what was done, to what, the code, and the driver's own error.
+type Error struct {
+	Code     Code
+	Op       string // "snapshot.create", "share", ...
+	Resource string // the resource's native ID
+	Err      error
+}
+
+func (e *Error) Error() string {
+	what := e.Op
+	if e.Resource != "" {
+		what += " " + e.Resource
+	}
+	return fmt.Sprintf("%s: %s: %v", what, e.Code, e.Err)
+}
+
+func (e *Error) Unwrap() error { return e.Err }
+
+// CodeOf returns the code of err: its own when it is an *Error, the context's when it was cancelled.
+func CodeOf(err error) Code {
+	var e *Error
+	switch {
+	case err == nil:
+		return ""
+	case errors.As(err, &e):
+		return e.Code
+	case errors.Is(err, context.Canceled):
+		return CodeCancelled
+	case errors.Is(err, context.DeadlineExceeded):
+		return CodeTimeout
+	}
+	return CodeUnknown
+}
+
+// wrap maps a driver error to its code once, with the operation and resource. Context errors and
+// errors already wrapped pass through.
+func wrap(d Driver, op, resource string, err error) error {
+	if err == nil {
+		return nil
+	}
+	var e *Error
+	if errors.As(err, &e) {
+		return err
+	}
+	code := d.ErrorCode(err)
+	if errors.Is(err, context.Canceled) {
+		code = CodeCancelled
+	} else if errors.Is(err, context.DeadlineExceeded) {
+		code = CodeTimeout
+	}
+	return &Error{Code: code, Op: op, Resource: resource, Err: err}
+}

@@ -1,0 +1,132 @@
+package providers
+
+import (
+	"context"
+	"errors"
+	"math/rand/v2"
+	"time"
+
+	"github.com/acquire-forensics/acquire/custody"
+)
+
+// step describes one unit of work for the custody record: what it is, where, on what.
+type step struct {
+	id        string // stable within a case: "vol-1/copy", "case/describe"
+	action    string // the record's action: "snapshot.create", "share", ...
+	side      Side
+	region    string
+	volume    string
+	resources []custody.Resource
+	token     string // for steps that create something: how a resumed run finds it
+	readOnly  bool   // a wait or a check: one result record, no intent
+	retry     bool   // transient failures are retried here (create calls the SDK does not retry)
+}
+
+// outcome is what a step's work returns for its result record.
+type outcome struct {
+	details      map[string]any
+	resources    []custody.Resource
+	subjects     []custody.Subject
+	providerTime time.Time
+	note         string
+}
+
+// runStep writes the step's intent, does the work (retrying transient failures when the step allows it,
+// telling the work whether a call may already have happened), and writes the result, ok or failed,
+// with the provider's request IDs. It returns the work's error, wrapped once with its code.
+func (r *run) runStep(ctx context.Context, s step, work func(ctx context.Context, resumed bool) (outcome, error)) (outcome, error) {
+	resumed := r.journal.inFlight(s.id)
+	r.event(Event{Kind: EventStepStart, Step: s.id, Volume: s.volume})
+	if !s.readOnly {
+		if err := r.record(ctx, s, custody.PhaseIntent, outcome{}, nil, nil); err != nil {
+			return outcome{}, err
+		}
+	}
+	log := &CallLog{}
+	var (
+		out outcome
+		err error
+	)
+	for attempt := 1; ; attempt++ {
+		out, err = work(WithCallLog(ctx, log), resumed || attempt > 1)
+		err = wrap(r.d, s.action, firstResource(s), err)
+		if err == nil || !s.retry || !CodeOf(err).Retryable() || attempt >= r.opts.RetryAttempts || ctx.Err() != nil {
+			break
+		}
+		r.event(Event{Kind: EventInfo, Step: s.id, Volume: s.volume, Message: "retrying after: " + err.Error(), Code: CodeOf(err)})
+		if serr := sleep(ctx, backoff(r.opts.RetryBackoff, attempt)); serr != nil {
+			err = wrap(r.d, s.action, firstResource(s), serr)
+			break
+		}
+	}
+	// The result is written even when the run was cancelled: the journal must say how the step ended.
+	if rerr := r.record(context.WithoutCancel(ctx), s, custody.PhaseResult, out, err, log); rerr != nil {
+		return out, errors.Join(err, rerr)
+	}
+	if err != nil {
+		r.event(Event{Kind: EventStepError, Step: s.id, Volume: s.volume, Message: err.Error(), Code: CodeOf(err)})
+		return out, err
+	}
+	r.event(Event{Kind: EventStepDone, Step: s.id, Volume: s.volume, Message: out.note})
+	return out, nil
+}
+
+func (r *run) record(ctx context.Context, s step, phase string, out outcome, err error, log *CallLog) error {
+	e := custody.Entry{
+		Action:    s.action,
+		Phase:     phase,
+		Step:      s.id,
+		Token:     s.token,
+		Principal: r.principals[s.side].ID,
+		Provider: &custody.Provider{
+			Cloud:     r.d.Cloud(),
+			Account:   r.principals[s.side].Account,
+			Region:    s.region,
+			Resources: append(append([]custody.Resource(nil), s.resources...), out.resources...),
+		},
+		Subjects:     out.subjects,
+		Details:      out.details,
+		ProviderTime: out.providerTime,
+		Note:         out.note,
+	}
+	if log != nil {
+		e.Provider.RequestIDs = log.RequestIDs()
+	}
+	if err != nil {
+		status := custody.StatusFailed
+		if c := CodeOf(err); c == CodeCancelled || c == CodeTimeout {
+			status = custody.StatusAborted
+		}
+		e.Result = custody.Result{Status: status, Code: string(CodeOf(err)), Message: err.Error()}
+	}
+	rec, aerr := r.opts.Ledger.Append(ctx, e)
+	if aerr == nil {
+		r.journal.note(rec.Statement.Predicate)
+	}
+	return aerr
+}
+
+func firstResource(s step) string {
+	if len(s.resources) > 0 {
+		return s.resources[0].ID
+	}
+	return s.volume
+}
+
+// backoff is exponential with full jitter, capped at a minute.
+func backoff(base time.Duration, attempt int) time.Duration {
+	d := base << min(attempt-1, 6)
+	d = min(d, time.Minute)
+	return d/2 + rand.N(d/2+1)
+}
+
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
