@@ -4,7 +4,7 @@ COMMIT    := $(shell git rev-parse --verify -q HEAD 2>/dev/null || echo unknown)
 LDFLAGS   := -X github.com/acquire-forensics/acquire/internal/version.Commit=$(COMMIT)
 
 
-.PHONY: all build demo test lint bench fuzz clean
+.PHONY: all build images demo test lint bench fuzz clean
 
 all: build
 
@@ -12,7 +12,13 @@ build:
 	$(GO) build -ldflags '$(LDFLAGS)' -o bin/acquire ./cmd/acquire
 	$(GO) build -ldflags '$(LDFLAGS)' -o bin/cloudsim ./cmd/cloudsim
 
-demo: build
+# The cloud range's disk images (bit-identical ext4 file systems with planted artefacts; e2fsprogs).
+images: testdata/scenarios/images/web-root.img
+
+testdata/scenarios/images/web-root.img: scripts/make-images.sh
+	scripts/make-images.sh testdata/scenarios/images
+
+demo: build images
 	scripts/demo.sh
 
 lint:

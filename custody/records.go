@@ -124,6 +124,26 @@ func readInto(path string, buf []byte) ([]byte, error) {
 // readBuffers holds record-sized buffers for the verifier, which reads every record once.
 var readBuffers = sync.Pool{New: func() any { b := make([]byte, 0, 8<<10); return &b }}
 
+// ReadReadableRecords reads the records of a case that can be read, in order, and says which could
+// not, without checking signatures: for looking into a case that fails verification.
+func ReadReadableRecords(dir string) ([]Record, []error, error) {
+	seqs, err := listRecordSeqs(dir)
+	if err != nil {
+		return nil, nil, err
+	}
+	var out []Record
+	var bad []error
+	for _, seq := range seqs {
+		rec, _, err := readRecordFile(dir, seq)
+		if err != nil {
+			bad = append(bad, err)
+			continue
+		}
+		out = append(out, rec)
+	}
+	return out, bad, nil
+}
+
 // ReadRecords reads every record of a case in order, without checking signatures: for display and
 // reports. Use Verify to trust them.
 func ReadRecords(dir string) ([]Record, error) {

@@ -79,7 +79,8 @@ type run struct {
 
 	keyOnce sync.Mutex // one share-key creation at a time
 
-	copySlots, digestSlots chan struct{} // bound the transfers and digests in flight
+	copySlots   map[Side]chan struct{} // bound the copies in flight in each account (AWS: 20 per region)
+	digestSlots chan struct{}          // bound the digests in flight
 }
 
 // Run acquires the target into the forensic side and records every step in the case. Running it again
@@ -264,12 +265,13 @@ func (r *run) exposure(ctx context.Context, vols []Volume) ([]Finding, error) {
 }
 
 // acquireAll moves every volume at once: waiting costs nothing, since one status call per round serves
-// every waiting snapshot. What the cloud or the machine limits is bounded separately: transfers (AWS
-// allows 20 concurrent copies per region) and digests (CPU and the block-read quota). Volumes of one
+// every waiting snapshot. What the cloud or the machine limits is bounded separately: copies in each
+// account (AWS allows 20 concurrent copies per destination region) and digests (CPU and the block-read
+// quota). Volumes of one
 // workload are snapshotted together first, at one point in time where the cloud allows it.
 func (r *run) acquireAll(ctx context.Context, vols []Volume) []VolumeResult {
 	results := make([]VolumeResult, len(vols))
-	r.copySlots = make(chan struct{}, r.opts.CopyConcurrency)
+	r.copySlots = map[Side]chan struct{}{Source: make(chan struct{}, r.opts.CopyConcurrency), Forensic: make(chan struct{}, r.opts.CopyConcurrency)}
 	r.digestSlots = make(chan struct{}, r.opts.DigestConcurrency)
 	var wg sync.WaitGroup
 	for _, group := range groupByWorkload(vols) {

@@ -116,6 +116,7 @@ func (r *run) retireShareKey(ctx context.Context) error {
 	})
 	if err == nil {
 		r.setShareKey(nil, false)
+		r.leave(Leftover{Side: Source, Region: k.Region, Kind: "kms-key", ID: k.ID, Note: "temporary share key, disabled: deleted in 7 days (the shortest KMS allows)"})
 	}
 	return err
 }

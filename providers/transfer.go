@@ -67,11 +67,6 @@ func (r *run) transfer(ctx context.Context, v Volume, src Snapshot) (Snapshot, e
 }
 
 func (r *run) attemptTransfer(ctx context.Context, a attempt, src Snapshot) (Snapshot, *Staged, error) {
-	release, err := slot(ctx, r.copySlots)
-	if err != nil {
-		return Snapshot{}, nil, wrap(r.d, "transfer", a.v.ID, err)
-	}
-	defer release()
 	staged, err := r.stage(ctx, a, src)
 	if err != nil {
 		return Snapshot{}, staged, err
@@ -79,6 +74,11 @@ func (r *run) attemptTransfer(ctx context.Context, a attempt, src Snapshot) (Sna
 	if err := r.share(ctx, a, staged.Snapshot); err != nil {
 		return Snapshot{}, staged, err
 	}
+	release, err := slot(ctx, r.copySlots[Forensic])
+	if err != nil {
+		return Snapshot{}, staged, wrap(r.d, "copy", a.v.ID, err)
+	}
+	defer release()
 	c, err := r.copy(ctx, a, staged.Snapshot)
 	if err != nil {
 		return c, staged, err
@@ -143,6 +143,12 @@ func (r *run) stage(ctx context.Context, a attempt, src Snapshot) (*Staged, erro
 			return nil, err
 		}
 		key = &k
+		// The intermediate copy counts against the source account's concurrent copies.
+		release, err := slot(ctx, r.copySlots[Source])
+		if err != nil {
+			return nil, wrap(r.d, "stage", v.ID, err)
+		}
+		defer release()
 	}
 	id := a.id("stage")
 	tok := token(r.caseID, id)

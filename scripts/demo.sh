@@ -1,70 +1,110 @@
 #!/usr/bin/env bash
-# The custody demo: a key, a case with a few custody events, a seal, verification with acquire and
-# with openssl alone, then one tampered byte and the verdict naming the record. Run by `make demo`.
+# The demo (make demo): on the cloud range, acquire a compromised web server on AWS into an isolated
+# forensic account, verify the case with acquire and with openssl alone, compare the evidence digests
+# with the disks themselves, and watch verification name a record changed by one byte.
 set -euo pipefail
 
 acquire=${ACQUIRE:-bin/acquire}
+cloudsim=${CLOUDSIM:-bin/cloudsim}
 out=${DEMO_OUT:-out/demo}
+scenario=${SCENARIO:-testdata/scenarios/compromised-web-server.json}
+images=${IMAGES:-testdata/scenarios/images}
+caseid=IR-2026-0042
+case_dir=$out/$caseid
+
+bold=""; reset=""
+if [ -t 1 ] && [ -z "${CI:-}" ]; then bold=$'\033[1m'; reset=$'\033[0m'; fi
+step() { printf '\n%s== %s%s\n' "$bold" "$*" "$reset"; }
+
 rm -rf "$out"
 mkdir -p "$out"
-export ACQUIRE_PASSWORD=demo-password ACQUIRE_OPERATOR="demo analyst <analyst@example.org>"
-step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+[ -f "$images/web-root.img" ] && [ -f "$images/web-data.img" ] || scripts/make-images.sh "$images"
 
-step "1. A custody signing key (ECDSA P-256; the private key is encrypted, mode 0600)"
+step "1. The cloud range: a compromised web server in account 111111111111, a forensic account 222222222222"
+"$cloudsim" --scenario "$scenario" --state-dir "$out/range" > "$out/cloudsim.log" 2>&1 &
+range=$!
+trap 'kill "$range" 2>/dev/null; wait "$range" 2>/dev/null || true' EXIT
+for _ in $(seq 100); do grep -q 'cloudsim: ready' "$out/cloudsim.log" 2>/dev/null && break; sleep 0.1; done
+grep -q 'cloudsim: ready' "$out/cloudsim.log" || { cat "$out/cloudsim.log" >&2; echo "demo: the range did not start" >&2; exit 1; }
+sed 's/^/  /' "$out/cloudsim.log"
+set -a
+. "$out/range/cloudsim.env" # endpoint, AWS config and credentials files, profiles "workload" and "forensics"
+set +a
+export ACQUIRE_PASSWORD=demo-password ACQUIRE_OPERATOR="demo responder <responder@example.org>"
+
+step "2. A custody signing key (ECDSA P-256, encrypted, mode 0600)"
 "$acquire" keygen --out "$out/custody"
 
-step "2. A case, and what people and tools did with the evidence"
-case_dir=$out/IR-2026-0042
-"$acquire" custody init "$case_dir" --key "$out/custody.key" --case-id IR-2026-0042 \
-  --ticket IR-2026-0042 --justification "web server compromise, preservation ordered" --approver "ciso@example.org"
-cat > "$out/instance.json" <<'JSON'
-{"InstanceId": "i-0a1b2c3d4e5f67890", "Region": "eu-west-1", "Volumes": ["vol-0root", "vol-0data"], "IamInstanceProfile": "web-server"}
-JSON
-"$acquire" custody log "$case_dir" --key "$out/custody.key" --action capture.config \
-  --note "instance description captured" --attach "$out/instance.json" --ticket IR-2026-0042
-"$acquire" custody log "$case_dir" --key "$out/custody.key" --action transfer \
-  --note "image copy handed to J. Smith, forensic lab 2" --detail to="J. Smith" --ticket IR-2026-0042
-"$acquire" custody log "$case_dir" --key "$out/custody.key" --action receipt \
-  --note "received, seal #4471 intact" --operator "J. Smith <jsmith@example.org>"
-"$acquire" custody log "$case_dir" --key "$out/custody.key" --action analysis.start --note "timeline analysis"
+step "3. What acquire will do, and the permissions it needs (dry run)"
+"$acquire" aws --dry-run --instance i-0c0ffee0000000001 --forensic-account 222222222222 \
+  --forensic-profile forensics --forensic-kms-key alias/evidence | sed -n '1,40p'
 
-step "3. Seal: a seal record, a signed checkpoint (C2SP signed note) and a signed manifest"
-"$acquire" custody seal "$case_dir" --key "$out/custody.key"
-cp "$case_dir"/checkpoints/*.checkpoint "$out/checkpoint-held-elsewhere"
+step "4. Acquire the web server: snapshot, move to the forensic account, copy, digest, clean up, seal"
+"$acquire" aws --case "$case_dir" --case-id "$caseid" --instance i-0c0ffee0000000001 \
+  --forensic-account 222222222222 --forensic-profile forensics --forensic-kms-key alias/evidence \
+  --key "$out/custody.key" --ticket "$caseid" --justification "web shell found on web-1; preservation ordered" \
+  --approver "ciso@example.org" --poll-interval 250ms
+cp "$case_dir"/checkpoints/*.checkpoint "$out/checkpoint-held-by-counsel"
 
-step "4. The case's history"
-"$acquire" custody show "$case_dir"
+step "5. Nothing left shared in the compromised account"
+aws --endpoint-url "$AWS_ENDPOINT_URL" ec2 describe-snapshots --owner-ids self \
+  --query 'Snapshots[].[SnapshotId,VolumeId,Tags[?Key==`acquire:role`]|[0].Value]' --output text 2>/dev/null |
+  while read -r snap vol role; do
+    perms=$(aws --endpoint-url "$AWS_ENDPOINT_URL" ec2 describe-snapshot-attribute --snapshot-id "$snap" \
+      --attribute createVolumePermission --query 'length(CreateVolumePermissions)' --output text)
+    echo "  $snap ($role of $vol): shared with $perms accounts"
+  done || echo "  (the AWS CLI is not installed: skipped)"
 
-step "5. Verify with acquire, against the public key"
-"$acquire" verify "$case_dir" --key "$out/custody.pub" --checkpoint "$out/checkpoint-held-elsewhere"
-
-step "6. Verify with standard tools only (jq, openssl, sha256sum): docs/verify-openssl.sh"
+step "6. Verify the case, with acquire and with openssl alone"
+"$acquire" verify "$case_dir" --key "$out/custody.pub" --checkpoint "$out/checkpoint-held-by-counsel"
 docs/verify-openssl.sh "$case_dir" "$out/custody.pub"
 
-step "7. One byte of record 3 changed: verify names the record"
-tampered=$out/IR-2026-0042-tampered
+step "7. The evidence digests against the disks themselves (sha256sum of the range's images)"
+for pair in vol-0c0ffee0000000001:web-root vol-0c0ffee0000000002:web-data; do
+  vol=${pair%%:*}
+  recorded=$("$acquire" custody show "$case_dir" -o json |
+    jq -r --arg v "$vol" '.[].subjects[] | select(.annotations.kind == "evidence" and .annotations.sourceVolume == $v) | .digest.sha256')
+  actual=$(sha256sum "$images/${pair#*:}.img" | cut -c1-64)
+  verdict=MATCH; [ "$recorded" = "$actual" ] || verdict=MISMATCH
+  echo "  $vol  recorded $recorded"
+  echo "  $(printf '%*s' ${#vol} '')  sha256sum $actual  $verdict"
+  [ "$verdict" = MATCH ] || exit 1
+done
+
+step "8. One byte of record 5 changed: verification names it"
+tampered=$out/$caseid-tampered
 cp -r "$case_dir" "$tampered"
 chmod -R u+w "$tampered"
-rec=$tampered/records/0000000003.sigstore.json
-# Change one character of the signed payload (base64) in place.
-offset=$(grep -bo '"payload":"' "$rec" | head -1 | cut -d: -f1)
-offset=$((offset + 40))
+rec=$tampered/records/0000000005.sigstore.json
+offset=$(( $(grep -bo '"payload":"' "$rec" | head -1 | cut -d: -f1) + 60 ))
 byte=$(dd if="$rec" bs=1 skip="$offset" count=1 2>/dev/null)
 new=A; [ "$byte" = A ] && new=B
 printf '%s' "$new" | dd of="$rec" bs=1 seek="$offset" conv=notrunc 2>/dev/null
-echo "changed byte $offset of $rec: '$byte' -> '$new'"
 set +e
-"$acquire" verify "$tampered" --key "$out/custody.pub"
-code=$?
+"$acquire" verify "$tampered" --key "$out/custody.pub" | sed -n '1,12p'
+code=${PIPESTATUS[0]}
 set -e
-echo "exit code: $code (10 = verification failed)"
+echo "  exit code $code (10: verification failed)"
 [ "$code" = 10 ] || { echo "demo: expected exit code 10" >&2; exit 1; }
+
+step "9. Hand-off to the analyst: export the root volume, verified, and look at what the attacker left"
+"$acquire" export "$case_dir" --item vol-0c0ffee0000000001 --out "$out/export" --key "$out/custody.key" \
+  --forensic-profile forensics --operator "J. Smith <jsmith@example.org>"
+(cd "$out/export" && sha256sum -c ./*.raw.sha256)
+if command -v fls >/dev/null; then
+  echo "  fls (sleuthkit) on the exported image:"
+  fls -r "$out"/export/*.raw | grep -E 'shell\.php|sysupdate|authorized_keys|miner' | sed 's/^/    /'
+else
+  echo "  (install sleuthkit to list the file system with fls)"
+fi
+"$acquire" custody seal "$case_dir" --key "$out/custody.key" >/dev/null
+"$acquire" custody show "$case_dir" | tail -n 3
 
 step "Done"
 cat <<EOF2
-The case is in $case_dir. An auditor checks it with:
-  acquire verify $case_dir --key $out/custody.pub
-or without acquire at all:
+The case is in $case_dir, the forensic copies in account 222222222222 of the range.
+An auditor verifies it with:
+  acquire verify $case_dir --key $out/custody.pub --checkpoint $out/checkpoint-held-by-counsel
+or with standard tools only:
   docs/verify-openssl.sh $case_dir $out/custody.pub
-(docs/VERIFYING.md has the cosign and step-by-step openssl routes.)
 EOF2

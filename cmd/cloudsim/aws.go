@@ -2,13 +2,16 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
+	"time"
 
 	"github.com/acquire-forensics/acquire/providers/aws/awssim"
 )
@@ -19,16 +22,50 @@ type awsCloud struct {
 	region string
 }
 
-func newAWSCloud(raw json.RawMessage, baseDir string, logger *slog.Logger) (*awsCloud, error) {
+// loadAWSCloud builds the AWS cloud. With a saver, it restores the state
+// saved in the saver's directory, if there is one, and reports changes to
+// the saver.
+func loadAWSCloud(raw json.RawMessage, baseDir string, logger *slog.Logger, saver *stateSaver) (*awsCloud, error) {
+	if saver == nil {
+		return newAWSCloud(raw, baseDir, logger, nil, nil)
+	}
+	f, err := openState(saver.dir, "aws")
+	if err != nil {
+		return nil, err
+	}
+	if f == nil {
+		return newAWSCloud(raw, baseDir, logger, nil, saver.changed)
+	}
+	defer f.Close()
+	c, err := newAWSCloud(raw, baseDir, logger, f, saver.changed)
+	if errors.Is(err, awssim.ErrStateRefused) {
+		return nil, fmt.Errorf("%s: %w; or remove that file to start afresh from the scenario", f.Name(), err)
+	}
+	return c, err
+}
+
+// newAWSCloud builds the AWS simulator from its scenario and, when state is
+// not nil, the state it saved before (see awssim.Options.State). onChange,
+// when not nil, hears of every change to the state.
+func newAWSCloud(raw json.RawMessage, baseDir string, logger *slog.Logger, state io.Reader, onChange func()) (*awsCloud, error) {
 	sc, err := awssim.ParseScenario(raw, baseDir)
 	if err != nil {
 		return nil, err
 	}
-	sim, err := awssim.New(sc, &awssim.Options{Logger: logger.With("cloud", "aws")})
+	sim, err := awssim.New(sc, &awssim.Options{Logger: logger.With("cloud", "aws"), State: state, OnChange: onChange})
 	if err != nil {
 		return nil, err
 	}
 	return &awsCloud{Server: sim, region: defaultRegion(sc)}, nil
+}
+
+// Restored says how much state the simulator restored at start.
+func (a *awsCloud) Restored() (string, bool) {
+	summary, ok := a.RestoredState()
+	if !ok {
+		return "", false
+	}
+	return fmt.Sprintf("%s (saved %s)", summary, summary.SavedAt.Format(time.RFC3339)), true
 }
 
 // defaultRegion is the region of the scenario's first instance or volume.

@@ -16,6 +16,22 @@
 // Secret keys are written only to those files, never to the terminal. It
 // runs until SIGINT or SIGTERM, then shuts down cleanly and, when it created
 // the state directory itself, removes it.
+//
+// With --state-dir the range keeps its state across restarts, as the real
+// clouds do: what clients created or changed (for AWS: snapshots and copies
+// with their tags, shares, locks and progress, volumes and attachments, KMS
+// keys, aliases, grants, policies and pending deletions, AssumeRole
+// sessions, and the ID counters) is restored from STATE_DIR/aws-state.json
+// at start, saved after every request that changed it and again at
+// shutdown. A responder can stop the range, start it again with the same
+// scenario and --state-dir, and find the snapshots and keys an interrupted
+// acquisition left; a killed range loses at most the last moment's changes.
+// Progress, locks and deletion windows carry on by the clock while the range
+// is down. Disk contents are not copied: snapshots refer to the scenario's
+// images, which must not change. A state saved for another scenario (faults
+// aside) is refused; remove the state file to start afresh. Pass a fixed
+// --listen address to keep the same endpoint across restarts; otherwise
+// source the env file again.
 package main
 
 import (
@@ -62,7 +78,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	fs.StringVar(&opts.scenario, "scenario", "", "scenario `file` (JSON with one member per cloud: \"aws\")")
 	fs.StringVar(&opts.listen, "listen", "127.0.0.1:0", "`address` to serve on")
-	fs.StringVar(&opts.stateDir, "state-dir", "", "`directory` for generated client configuration (default: a temporary one, removed on exit)")
+	fs.StringVar(&opts.stateDir, "state-dir", "", "`directory` for generated client configuration and the state kept across restarts (default: a temporary one, removed on exit, and no state kept)")
 	fs.StringVar(&opts.envFile, "env-file", "", "`path` of the env file for clients (default: STATE_DIR/cloudsim.env)")
 	fs.BoolVar(&opts.verbose, "v", false, "log every request to stderr")
 	if err := fs.Parse(args); err != nil {
@@ -85,7 +101,16 @@ func serve(ctx context.Context, opts options, stdout, stderr io.Writer) error {
 	if opts.verbose {
 		logger = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
-	clouds, err := loadClouds(opts.scenario, logger)
+	// State is kept only in a directory the user names: a temporary one
+	// would not outlive the process.
+	var saver *stateSaver
+	if opts.stateDir != "" {
+		if err := os.MkdirAll(opts.stateDir, 0o700); err != nil {
+			return err
+		}
+		saver = newStateSaver(opts.stateDir, stderr)
+	}
+	clouds, err := loadClouds(opts.scenario, logger, saver)
 	if err != nil {
 		return err
 	}
@@ -101,8 +126,15 @@ func serve(ctx context.Context, opts options, stdout, stderr io.Writer) error {
 			return err
 		}
 		defer os.RemoveAll(stateDir)
-	} else if err := os.MkdirAll(stateDir, 0o700); err != nil {
-		return err
+	}
+	if saver != nil {
+		saver.clouds = clouds
+		saver.removeStaleTemps()
+		// Saving at once proves the directory writable before any client
+		// relies on it.
+		if err := saver.saveAll(); err != nil {
+			return err
+		}
 	}
 	envFile := opts.envFile
 	if envFile == "" {
@@ -128,6 +160,9 @@ func serve(ctx context.Context, opts options, stdout, stderr io.Writer) error {
 		return err
 	}
 
+	stopSaver := saver.start()
+	defer stopSaver()
+
 	srv := &http.Server{Handler: rangeHandler(clouds), ReadHeaderTimeout: 10 * time.Second}
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
@@ -138,21 +173,32 @@ func serve(ctx context.Context, opts options, stdout, stderr io.Writer) error {
 			fmt.Fprintf(stdout, "cloudsim: %s: %s\n", c.Name(), line)
 		}
 	}
+	saver.report(stdout)
 	fmt.Fprintf(stdout, "cloudsim: env file %s (set -a; . %s; set +a)\n", envFile, envFile)
 	fmt.Fprintln(stdout, "cloudsim: ready")
 
+	var serveErr error
 	select {
-	case err := <-served:
-		return err
+	case serveErr = <-served:
 	case <-ctx.Done():
+		shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		serveErr = srv.Shutdown(shutdownCtx)
+		if err := <-served; serveErr == nil && !errors.Is(err, http.ErrServerClosed) {
+			serveErr = err
+		}
 	}
-	shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-	defer cancel()
-	if err := srv.Shutdown(shutdownCtx); err != nil {
-		return err
+	// No request is served any more: the last save sees the final state,
+	// whatever ended the serving.
+	if saver != nil {
+		stopSaver()
+		if err := saver.saveAll(); err != nil {
+			return errors.Join(serveErr, err)
+		}
+		fmt.Fprintf(stdout, "cloudsim: state saved in %s\n", opts.stateDir)
 	}
-	if err := <-served; !errors.Is(err, http.ErrServerClosed) {
-		return err
+	if serveErr != nil {
+		return serveErr
 	}
 	fmt.Fprintln(stdout, "cloudsim: stopped")
 	return nil
@@ -169,11 +215,19 @@ type cloud interface {
 	WriteClientFiles(dir, endpoint string) ([]envVar, error)
 	// Summary is what the terminal may show: no secrets.
 	Summary() []string
+	// SaveState writes what clients created or changed, for restoring at
+	// the next start (see loadClouds).
+	SaveState(w io.Writer) error
+	// Restored says how much saved state the cloud restored at start; ok is
+	// false when it started from the scenario alone.
+	Restored() (summary string, ok bool)
 	Close() error
 }
 
-// loadClouds builds every cloud the scenario file names.
-func loadClouds(path string, logger *slog.Logger) ([]cloud, error) {
+// loadClouds builds every cloud the scenario file names. With a saver, each
+// cloud restores the state saved in the saver's directory, if any, and
+// reports its changes to the saver.
+func loadClouds(path string, logger *slog.Logger, saver *stateSaver) ([]cloud, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, err
@@ -186,7 +240,7 @@ func loadClouds(path string, logger *slog.Logger) ([]cloud, error) {
 	for name, raw := range members {
 		switch name {
 		case "aws":
-			c, err := newAWSCloud(raw, filepath.Dir(path), logger)
+			c, err := loadAWSCloud(raw, filepath.Dir(path), logger, saver)
 			if err != nil {
 				return nil, fmt.Errorf("%s: aws: %w", path, err)
 			}

@@ -18,6 +18,19 @@ import (
 
 const scenarioFile = "../../testdata/scenarios/aws-two-accounts.json"
 
+// runAsCloudsim makes the test binary run cloudsim's main instead of the
+// tests, so that a test can start the range as a process of its own (see
+// startRange) without building it.
+const runAsCloudsim = "CLOUDSIM_TEST_RUN_MAIN"
+
+func TestMain(m *testing.M) {
+	if os.Getenv(runAsCloudsim) == "1" {
+		main()
+		return
+	}
+	os.Exit(m.Run())
+}
+
 // readEnvFile parses the NAME='value' lines cloudsim writes.
 func readEnvFile(t *testing.T, path string) map[string]string {
 	t.Helper()

@@ -6,6 +6,7 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"encoding/json"
 	"fmt"
 	"net/http/httptest"
 	"os"
@@ -28,16 +29,21 @@ const (
 	fleetKey      = "7b2e4d6f-8a1c-4e3b-9d5f-0a2c4e6f8b1d"
 )
 
-// fleetScenario is n instances with two 1 GiB volumes each, written blocks spread so that snapshots
-// and copies take from 4 to 24 seconds; every other volume is under the AWS managed key (one more
-// copy on its way), and a fifth of mutating calls are throttled.
+// fleetScenario is n instances with two 1 GiB volumes each. Snapshot and copy durations follow the
+// heavy tail of real fleets: most volumes take 1 to 4 seconds, one in ten takes 10 to 20. Every other
+// volume is under the AWS managed key (one more copy on its way), and a fifth of mutating calls are
+// throttled.
 func fleetScenario(n int) *awssim.Scenario {
 	src := awssim.ScenarioAccount{ID: fleetSource, Users: []awssim.ScenarioUser{{Name: "responder", AccessKeyID: "AKIAFLEETSOURCE00001", SecretAccessKey: "fleet-source-secret"}}}
 	for i := range n {
 		inst := awssim.ScenarioInstance{ID: fmt.Sprintf("i-%017x", i+1), Region: fleetRegion}
 		for j := range 2 {
 			k := 2*i + j
-			blocks := make([]int32, 4+(k*7)%21) // 4..24 blocks: 4..24 s at 512 KiB/s
+			n := 2 + (k*7)%7 // 2..8 blocks: 1..4 s at 1 MiB/s
+			if k%10 == 3 {
+				n = 20 + (k*3)%21 // 20..40 blocks: 10..20 s
+			}
+			blocks := make([]int32, n)
 			for b := range blocks {
 				blocks[b] = int32(b * 37)
 			}
@@ -50,7 +56,7 @@ func fleetScenario(n int) *awssim.Scenario {
 	}
 	return &awssim.Scenario{
 		Seed:                   1,
-		SnapshotBytesPerSecond: 512 << 10,
+		SnapshotBytesPerSecond: 1 << 20,
 		Accounts: []awssim.ScenarioAccount{src, {ID: fleetForensic,
 			Users: []awssim.ScenarioUser{{Name: "examiner", AccessKeyID: "AKIAFLEETFORENSIC001", SecretAccessKey: "fleet-forensic-secret"}},
 			Keys:  []awssim.ScenarioKey{{ID: fleetKey, Region: fleetRegion}}}},
@@ -183,4 +189,13 @@ func slowestInstance(n int) string {
 		}
 	}
 	return best
+}
+
+// writeFleetScenario writes the fleet as a cloud-range scenario file, for `cloudsim --scenario`.
+func writeFleetScenario(path string, n int) error {
+	data, err := json.MarshalIndent(map[string]any{"aws": fleetScenario(n)}, "", "  ")
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(path, append(data, '\n'), 0o644)
 }

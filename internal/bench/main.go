@@ -29,10 +29,18 @@ func main() {
 	records := flag.Int("verify-records", 100_000, "records in the case the verifier benchmark checks")
 	appends := flag.Int("append-records", 10_000, "records appended (with fsync) in the append benchmark")
 	instances := flag.Int("fleet-instances", 50, "instances (of two volumes each) in the fleet benchmark")
-	only := flag.String("only", "", "run one area: custody, awssim or fleet")
+	only := flag.String("only", "", "run one area: custody, awssim, fleet or export")
+	writeFleet := flag.String("write-fleet-scenario", "", "write the fleet scenario as a cloud-range file here, and exit")
 	flag.StringVar(&profileDir, "cpuprofile-dir", "", "write a CPU profile of each measured phase here")
 	flag.Parse()
 	ctx := context.Background()
+	if *writeFleet != "" {
+		if err := writeFleetScenario(*writeFleet, *instances); err != nil {
+			fmt.Fprintln(os.Stderr, "bench:", err)
+			os.Exit(1)
+		}
+		return
+	}
 
 	areas := []struct {
 		name string
@@ -41,6 +49,7 @@ func main() {
 		{"custody", func() ([]figure, error) { return custodyFigures(ctx, *records, *appends) }},
 		{"awssim", func() ([]figure, error) { return awssimFigures(ctx) }},
 		{"fleet", func() ([]figure, error) { return fleetFigures(ctx, *instances) }},
+		{"export", func() ([]figure, error) { return exportFigures(ctx) }},
 	}
 	var figs []figure
 	for _, a := range areas {

@@ -173,10 +173,8 @@ func (o *awsOptions) run(ctx context.Context, a *app) error {
 	defer ledger.Close()
 	ctx, cancel := context.WithTimeout(ctx, o.timeout)
 	defer cancel()
-	progress := newProgressPrinter(a.Err, false)
-	if a.json() {
-		progress = newProgressPrinter(a.Out, true)
-	}
+	events, done := a.progress()
+	defer done()
 	opts := providers.Options{
 		Ledger:                ledger,
 		Target:                target,
@@ -185,12 +183,13 @@ func (o *awsOptions) run(ctx context.Context, a *app) error {
 		DeleteSourceSnapshots: o.deleteSrc,
 		CopyConcurrency:       o.concurrency,
 		PollInterval:          o.poll,
-		Progress:              progress.event,
+		Progress:              events,
 	}
 	if o.lockMode != "" {
 		opts.Lock = &providers.LockRequest{Mode: o.lockMode, Days: o.lockDays, CoolOffHours: o.lockCoolOff}
 	}
 	res, err := providers.New(d).Run(ctx, opts)
+	done()
 	if res != nil {
 		a.printAcquisition(ledger, res)
 	}

@@ -2,7 +2,10 @@ package cli
 
 import (
 	"bufio"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
+	"io"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
@@ -188,4 +191,91 @@ func TestKMSCustodyKeyOnTheRange(t *testing.T) {
 	if recs[0].Statement.Predicate.Signer.KeyRef != "awskms:///alias/custody" {
 		t.Errorf("record names key %q", recs[0].Statement.Predicate.Signer.KeyRef)
 	}
+}
+
+func TestExportAndRehash(t *testing.T) {
+	endpoint, _ := rangeEnv(t, nil)
+	_, env := fixture(t)
+	caseDir := filepath.Join(t.TempDir(), "IR-AWS")
+	if code, out, stderr := run(t, env, awsArgs(endpoint, caseDir)...); code != ExitOK {
+		t.Fatalf("acquire aws: %d\n%s\n%s", code, out, stderr)
+	}
+	outDir := filepath.Join(t.TempDir(), "export")
+	exportArgs := func(item string, extra ...string) []string {
+		return append([]string{"export", caseDir, "--item", item, "--out", outDir, "--forensic-profile", "forensics", "--endpoint", endpoint}, extra...)
+	}
+	code, out, stderr := run(t, env, exportArgs("vol-0a1b2c3d4e5f60002", "-o", "json")...)
+	if code != ExitOK {
+		t.Fatalf("export: %d\n%s\n%s", code, out, stderr)
+	}
+	var res struct {
+		Path        string `json:"path"`
+		ImageSHA256 string `json:"imageSha256"`
+		Match       bool   `json:"match"`
+	}
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if err := json.Unmarshal([]byte(lines[len(lines)-1]), &res); err != nil || !res.Match {
+		t.Fatalf("export result: %v %s", err, out)
+	}
+	if got := sha256File(t, res.Path); got != res.ImageSHA256 {
+		t.Fatalf("the exported file hashes to %s, the export said %s", got, res.ImageSHA256)
+	}
+	recs, _ := custody.ReadRecords(caseDir)
+	last := recs[len(recs)-1].Statement.Predicate
+	if last.Action != "export" || last.Details["match"] != true || last.Actor.Operator != "tester" {
+		t.Fatalf("last record: %+v", last)
+	}
+	if code, _, stderr := run(t, env, exportArgs("vol-0000000000000dead")...); code != ExitNotFound || !strings.Contains(stderr, "vol-0a1b2c3d4e5f60001") {
+		t.Fatalf("unknown item: %d %s", code, stderr)
+	}
+
+	pub := filepath.Join(filepath.Dir(env[envKey]), "custody.pub")
+	code, out, _ = run(t, env, "verify", caseDir, "--key", pub, "--image", "vol-0a1b2c3d4e5f60002="+res.Path)
+	if code != ExitOK || !strings.Contains(out, "MATCH") {
+		t.Fatalf("verify --image: %d\n%s", code, out)
+	}
+	code, out, _ = run(t, env, "verify", caseDir, "--key", pub, "--rehash", "--forensic-profile", "forensics", "--endpoint", endpoint)
+	if code != ExitOK || strings.Count(out, "  MATCH") != 3 {
+		t.Fatalf("verify --rehash from the cloud: %d\n%s", code, out)
+	}
+	// A changed exported image is named.
+	f, err := os.OpenFile(res.Path, os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.WriteAt([]byte{1}, 12345)
+	f.Close()
+	code, out, _ = run(t, env, "verify", caseDir, "--key", pub, "--image", "vol-0a1b2c3d4e5f60002="+res.Path)
+	if code != ExitVerifyFailed || !strings.Contains(out, "MISMATCH") {
+		t.Fatalf("verify of a changed image: %d\n%s", code, out)
+	}
+
+	// A case that fails verification is not exported, unless forced, and the override is recorded.
+	rec := filepath.Join(caseDir, "records", "0000000003.sigstore.json")
+	data, _ := os.ReadFile(rec)
+	os.Chmod(rec, 0o644)
+	os.WriteFile(rec, append(data[:len(data)-1], ' ', '\n'), 0o644)
+	if code, _, stderr := run(t, env, exportArgs("vol-0a1b2c3d4e5f60003")...); code != ExitVerifyFailed || !strings.Contains(stderr, "--force") {
+		t.Fatalf("export of a broken case: %d %s", code, stderr)
+	}
+	if code, _, stderr := run(t, env, exportArgs("vol-0a1b2c3d4e5f60003", "--force")...); code != ExitOK {
+		t.Fatalf("forced export: %d %s", code, stderr)
+	}
+	recs, _, _ = custody.ReadReadableRecords(caseDir)
+	if d := recs[len(recs)-1].Statement.Predicate.Details; d["verificationOverridden"] != true {
+		t.Fatalf("the override is not recorded: %v", d)
+	}
+}
+
+func sha256File(t *testing.T, path string) string {
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		t.Fatal(err)
+	}
+	return hex.EncodeToString(h.Sum(nil))
 }

@@ -51,6 +51,13 @@ func (a *app) emit(v any) error {
 
 func (a *app) printf(format string, args ...any) { fmt.Fprintf(a.Out, format, args...) }
 
+// emitLine writes v as one line of JSON: the last line of a stream of events.
+func (a *app) emitLine(v any) error {
+	enc := json.NewEncoder(a.Out)
+	enc.SetEscapeHTML(false)
+	return enc.Encode(v)
+}
+
 // jsonRaw embeds already-encoded JSON in a value emit writes.
 func jsonRaw(data []byte) json.RawMessage { return json.RawMessage(data) }
 
@@ -96,7 +103,7 @@ as a signed, hash-chained custody record that an auditor can verify with standar
 	}
 	root.PersistentFlags().StringVarP(&a.output, "output", "o", "text", "output format: text or json")
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageErrorf(err) })
-	root.AddCommand(newVersionCmd(a), newKeygenCmd(a), newCustodyCmd(a), newVerifyCmd(a), newAWSCmd(a), newIAMCmd(a))
+	root.AddCommand(newVersionCmd(a), newKeygenCmd(a), newCustodyCmd(a), newVerifyCmd(a), newAWSCmd(a), newIAMCmd(a), newExportCmd(a))
 	return root
 }
 

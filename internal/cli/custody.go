@@ -186,9 +186,12 @@ func newShowCmd(a *app) *cobra.Command {
 		Short: "Print a case's history as a timeline (not a verification: run `acquire verify` for that)",
 		Args:  exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			recs, err := custody.ReadRecords(args[0])
+			recs, bad, err := custody.ReadReadableRecords(args[0])
 			if err != nil {
 				return err
+			}
+			for _, e := range bad {
+				fmt.Fprintf(a.Err, "acquire: unreadable record left out: %v (run `acquire verify`)\n", e)
 			}
 			if a.json() {
 				out := make([]recordJSON, len(recs))

@@ -4,10 +4,27 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"os"
 	"sync"
+
+	"golang.org/x/term"
 
 	"github.com/acquire-forensics/acquire/providers"
 )
+
+// progress picks how engine events are shown: JSON lines on stdout with --output json, bars on a
+// terminal, plain lines otherwise (piped, or CI set). done ends the display; calling it twice is fine.
+func (a *app) progress() (events func(providers.Event), done func()) {
+	if a.json() {
+		return newProgressPrinter(a.Out, true).event, func() {}
+	}
+	if f, ok := a.Err.(*os.File); ok && term.IsTerminal(int(f.Fd())) && a.env("CI") == "" {
+		b := newBarsPrinter(f)
+		var once sync.Once
+		return b.event, func() { once.Do(b.close) }
+	}
+	return newProgressPrinter(a.Err, false).event, func() {}
+}
 
 // progressPrinter renders engine events: JSON lines for machines, or plain lines for people, with
 // percentages thinned out so that a slow snapshot does not flood a log.

@@ -1,13 +1,17 @@
 package cli
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
+	"strings"
 
 	"github.com/spf13/cobra"
 
+	"github.com/acquire-forensics/acquire/analysis/export"
 	"github.com/acquire-forensics/acquire/custody"
+	"github.com/acquire-forensics/acquire/providers"
 )
 
 func newVerifyCmd(a *app) *cobra.Command {
@@ -17,6 +21,9 @@ func newVerifyCmd(a *app) *cobra.Command {
 		tsaRoots    string
 		held        []string
 		workers     int
+		rehash      bool
+		images      []string
+		access      forensicAccess
 	)
 	cmd := &cobra.Command{
 		Use:   "verify CASE",
@@ -63,18 +70,28 @@ Give checkpoints kept elsewhere with --checkpoint to detect a cut tail or a rewr
 			if err != nil {
 				return err
 			}
+			rehashed, err := a.rehash(cmd.Context(), args[0], rehash, images, &access)
+			if err != nil {
+				return err
+			}
+			ok := r.OK()
+			for _, rh := range rehashed {
+				ok = ok && rh.Match
+			}
 			if a.json() {
 				err = a.emit(struct {
 					OK bool `json:"ok"`
 					*custody.Report
-				}{r.OK(), r})
+					Rehash []export.Rehash `json:"rehash,omitempty"`
+				}{ok, r, rehashed})
 			} else {
 				a.printReport(r)
+				a.printRehash(rehashed)
 			}
 			if err != nil {
 				return err
 			}
-			if !r.OK() {
+			if !ok {
 				return &exitError{code: ExitVerifyFailed, err: errors.New("verification failed"), reported: true}
 			}
 			return nil
@@ -86,7 +103,68 @@ Give checkpoints kept elsewhere with --checkpoint to detect a cut tail or a rewr
 	f.StringVar(&tsaRoots, "tsa-roots", "", "PEM file of the time-stamping authority's roots (and intermediates)")
 	f.StringArrayVar(&held, "checkpoint", nil, "a signed checkpoint kept outside the case (repeatable)")
 	f.IntVar(&workers, "workers", 0, "records checked in parallel (default: all cores)")
+	f.BoolVar(&rehash, "rehash", false, "also read every evidence item again (from the forensic account, or from --image) and compare its SHA-256 with the recorded one")
+	f.StringArrayVar(&images, "image", nil, "ITEM=FILE: re-hash this exported image for the item (snapshot or volume ID) instead of reading the cloud (repeatable)")
+	access.addFlags(cmd)
 	return cmd
+}
+
+// rehash reads the evidence again: the images given for some items, the cloud for the others when
+// every item is asked for.
+func (a *app) rehash(ctx context.Context, dir string, all bool, images []string, access *forensicAccess) ([]export.Rehash, error) {
+	if !all && len(images) == 0 {
+		return nil, nil
+	}
+	files := map[string]string{}
+	for _, spec := range images {
+		id, path, ok := strings.Cut(spec, "=")
+		if !ok || id == "" || path == "" {
+			return nil, usageErrorf(fmt.Errorf("--image %q: use ITEM=FILE", spec))
+		}
+		files[id] = path
+	}
+	items, err := export.Items(dir)
+	if err != nil {
+		return nil, err
+	}
+	var out []export.Rehash
+	for _, it := range items {
+		path, ok := files[it.Snapshot]
+		if !ok {
+			path, ok = files[it.SourceVolume]
+		}
+		switch {
+		case ok:
+			out = append(out, export.RehashFile(it, path))
+		case all:
+			d, err := access.driver(ctx, it)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, export.RehashSource(ctx, it, func(ctx context.Context) (string, error) {
+				dg, err := d.Digest(ctx, providers.Snapshot{ID: it.Snapshot, Region: it.Region, Side: providers.Forensic}, nil)
+				return dg.ImageSHA256, err
+			}))
+		}
+	}
+	return out, nil
+}
+
+func (a *app) printRehash(rs []export.Rehash) {
+	if len(rs) == 0 {
+		return
+	}
+	a.printf("\nEvidence read again:\n")
+	for _, r := range rs {
+		verdict := "MATCH"
+		switch {
+		case r.Error != "":
+			verdict = "ERROR: " + r.Error
+		case !r.Match:
+			verdict = "MISMATCH: recorded " + r.Item.ImageSHA256
+		}
+		a.printf("  %s (from %s) read from %s: SHA-256 %s  %s\n", r.Item.Snapshot, r.Item.SourceVolume, r.From, r.SHA256, verdict)
+	}
 }
 
 func (a *app) printReport(r *custody.Report) {

@@ -189,3 +189,38 @@ func TestNoSecretsAnywhere(t *testing.T) {
 		}
 	}
 }
+
+// TestSourceRole: the responder's credentials are the forensic account's; the source side is reached
+// by assuming a role the compromised account trusts the forensic account with, and the records name
+// that session.
+func TestSourceRole(t *testing.T) {
+	sc := scenario(t)
+	sc.Accounts[0].Roles = []awssim.ScenarioRole{{Name: "IncidentResponse", Trust: []string{forensicAccount}}}
+	sim, d, _ := startSim(t, sc, func(c *Config) {
+		c.SourceCredentials = c.ForensicCredentials
+		c.SourceRole = "arn:aws:iam::" + srcAccount + ":role/IncidentResponse"
+		c.SessionName = "IR-TEST-jdoe"
+	})
+	env := harness{}.envFor(d, sim)
+	c := providertest.NewCase(t)
+	res, err := providertest.Acquire(context.Background(), t, env, c, env.Scenarios["unencrypted"], nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	providertest.CheckEndState(t, env, c, env.Scenarios["unencrypted"], res)
+	want := "arn:aws:sts::" + srcAccount + ":assumed-role/IncidentResponse/IR-TEST-jdoe"
+	if got := res.Principals[providers.Source].ID; got != want {
+		t.Fatalf("source principal %s, want %s", got, want)
+	}
+	recs, err := custody.ReadRecords(c.Dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, r := range recs {
+		found = found || r.Statement.Predicate.Action == "snapshot.create" && r.Statement.Predicate.Actor.Principal == want
+	}
+	if !found {
+		t.Error("no snapshot record names the assumed-role session")
+	}
+}

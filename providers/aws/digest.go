@@ -35,3 +35,14 @@ func (d *Driver) Digest(ctx context.Context, s providers.Snapshot, progress func
 		BlockSize: res.BlockSize, ListedBlocks: res.ListedBlocks, ReadBytes: res.ReadBytes, Method: res.Method,
 	}, nil
 }
+
+// OpenSnapshot opens a forensic copy for reading through the EBS direct APIs, paced with the driver's
+// other reads: the reader of `acquire export` and of re-hashing.
+func (d *Driver) OpenSnapshot(ctx context.Context, region, snapshotID string) (*ebsblocks.Reader, error) {
+	opts := d.cfg.Digest
+	opts.Limiter, opts.ListLimiter = d.blockLimiter, d.listLimiter
+	if opts.Logger == nil {
+		opts.Logger = d.log
+	}
+	return ebsblocks.Open(ctx, d.side(providers.Forensic, region).ebs, snapshotID, &opts)
+}

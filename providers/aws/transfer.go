@@ -83,24 +83,24 @@ func (d *Driver) Unstage(ctx context.Context, s providers.Staged) error {
 // Share gives the forensic account, and only it, permission to create volumes from the snapshot, which
 // is what copying it takes.
 func (d *Driver) Share(ctx context.Context, s providers.Snapshot) error {
-	return d.shareOp(ctx, s, ec2types.OperationTypeAdd)
+	return d.shareOp(ctx, s, ec2types.OperationTypeAdd, d.cfg.ForensicAccount)
 }
 
 // Unshare withdraws that permission.
 func (d *Driver) Unshare(ctx context.Context, s providers.Snapshot) error {
-	err := d.shareOp(ctx, s, ec2types.OperationTypeRemove)
+	err := d.shareOp(ctx, s, ec2types.OperationTypeRemove, d.cfg.ForensicAccount)
 	if isCode(err, "InvalidSnapshot.NotFound") {
 		return nil // a deleted snapshot is shared with nobody
 	}
 	return err
 }
 
-func (d *Driver) shareOp(ctx context.Context, s providers.Snapshot, op ec2types.OperationType) error {
+func (d *Driver) shareOp(ctx context.Context, s providers.Snapshot, op ec2types.OperationType, account string) error {
 	_, err := d.side(providers.Source, s.Region).ec2.ModifySnapshotAttribute(ctx, &ec2.ModifySnapshotAttributeInput{
 		SnapshotId:    aws.String(s.ID),
 		Attribute:     ec2types.SnapshotAttributeNameCreateVolumePermission,
 		OperationType: op,
-		UserIds:       []string{d.cfg.ForensicAccount},
+		UserIds:       []string{account},
 	})
 	return err
 }

@@ -25,6 +25,11 @@ const gib = 1 << 30
 // that serving a block costs one read (or one generation) and no hashing.
 type disk struct {
 	sizeGiB int32
+	// origin is the ID of the scenario volume whose content this is, or ""
+	// for a volume that was never written. A saved state names a disk by its
+	// origin and size: content comes from the scenario, which is immutable,
+	// and is never copied into the state.
+	origin  string
 	blocks  []diskBlock   // ascending by index
 	byIndex map[int32]int // index -> position in blocks
 	read    func(index int32, buf []byte) error

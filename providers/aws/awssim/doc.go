@@ -35,6 +35,11 @@
 // KeysPendingDeletion, Grants and CallCounts let a test look at the state
 // without going through the protocol under test.
 //
+// SaveState writes what clients created or changed as a versioned JSON
+// document, and Options.State restores it over the same scenario, so that
+// the simulated AWS survives a restart of its process (cmd/cloudsim
+// --state-dir). Disk content is not copied; times are absolute.
+//
 // The simulator is written from the AWS documentation, never from the
 // driver it tests. See README.md for the scenario format, the rules and what
 // is not simulated.

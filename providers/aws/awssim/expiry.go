@@ -49,6 +49,7 @@ func (st *state) expire(now time.Time) {
 // https://docs.aws.amazon.com/kms/latest/APIReference/API_ScheduleKeyDeletion.html
 // Callers hold Server.mu.
 func (st *state) deleteKey(k *kmsKey) {
+	st.changedAside = true
 	delete(st.keys, k.id)
 	for ref, a := range st.aliases {
 		if a.keyID == k.id {

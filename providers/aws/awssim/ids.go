@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"fmt"
+	"maps"
 	"regexp"
 	"sync"
 )
@@ -43,6 +44,23 @@ func (s *idSource) next(kind string) uint64 {
 	defer s.mu.Unlock()
 	s.counters[kind]++
 	return s.counters[kind]
+}
+
+// counterValues returns every counter, for saving the state.
+func (s *idSource) counterValues() map[string]uint64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return maps.Clone(s.counters)
+}
+
+// advanceCounters moves each counter up to at least the saved value, so that
+// identifiers minted after a restore never repeat those minted before it.
+func (s *idSource) advanceCounters(saved map[string]uint64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for kind, n := range saved {
+		s.counters[kind] = max(s.counters[kind], n)
+	}
 }
 
 // derive returns n lowercase hex digits determined by the seed, a label and

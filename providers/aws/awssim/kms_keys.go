@@ -144,6 +144,7 @@ func (s *Server) awsManagedEBSKey(accountID, region string, now time.Time) *kmsK
 		description: "Default key that protects my EBS volumes when no other key is defined",
 	}, now)
 	s.createAlias(accountID, region, ebsManagedAlias, key, now)
+	s.st.changedAside = true
 	return key
 }
 

@@ -164,6 +164,7 @@ func (s *Server) loadVolume(accountID string, v ScenarioVolume, baseDir string, 
 	if err != nil {
 		return err
 	}
+	d.origin = v.ID
 	vol := &volume{
 		seq: s.st.nextSeq(), id: v.ID, ownerID: accountID, region: v.Region,
 		az: orDefault(v.AvailabilityZone, v.Region+"a"), volumeType: orDefault(v.VolumeType, "gp3"),
@@ -187,6 +188,7 @@ func (s *Server) loadVolume(accountID string, v ScenarioVolume, baseDir string, 
 		vol.encrypted, vol.kmsKeyARN = true, key.arn
 	}
 	s.st.volumes[v.ID] = vol
+	s.scenarioDisks[v.ID] = d
 	return nil
 }
 

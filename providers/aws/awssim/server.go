@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"math"
@@ -41,6 +42,17 @@ type Options struct {
 	// nil waits on the wall clock. A test can count the waits, or advance
 	// its fake clock instead of waiting.
 	Sleep func(ctx context.Context, d time.Duration) error
+	// State is a state written by SaveState for the same scenario; New
+	// restores it over the scenario, so that what clients created or changed
+	// survives a restart of the process. nil starts from the scenario.
+	State io.Reader
+	// OnChange, when set, is called after each request that may have changed
+	// the state, so that the caller can save it: every action but Describe*,
+	// List*, Get*, Sign and Verify, and any request during which a key
+	// reached the end of its deletion window or an AWS managed key was
+	// created on first use. It runs on the request's goroutine and must
+	// return quickly.
+	OnChange func()
 }
 
 // Server is the AWS simulator: one http.Handler serving EC2 (Query), EBS
@@ -56,6 +68,17 @@ type Server struct {
 	tokenKey   []byte // signs block and page tokens
 	snapRate   int64  // bytes per second; < 0 completes at once
 	blockQuota rate.Limit
+	onChange   func()
+	// scenarioDigest names the scenario a saved state belongs to.
+	scenarioDigest string
+	// scenarioDisks are the scenario volumes' disks by volume ID: the
+	// content every other disk derives from. Written by load only.
+	scenarioDisks map[string]*disk
+	// diskDigests are their content digests, computed once on first use.
+	diskDigests func() map[string]string
+	// restored counts what Options.State brought back; nil when nothing was
+	// restored.
+	restored *StateSummary
 
 	// Each service's actions, built once.
 	ec2Actions map[string]ec2Handler
@@ -78,6 +101,7 @@ func New(sc *Scenario, opts *Options) (*Server, error) {
 		log:        opts.Logger,
 		now:        opts.Now,
 		sleep:      opts.Sleep,
+		onChange:   opts.OnChange,
 		verifySig:  !opts.SkipSignatureCheck,
 		ids:        newIDSource(sc.Seed),
 		faults:     newFaultInjector(sc.Faults),
@@ -85,6 +109,8 @@ func New(sc *Scenario, opts *Options) (*Server, error) {
 		kmsActions: kmsHandlers(),
 		st:         newState(),
 		limiters:   map[string]*rate.Limiter{},
+
+		scenarioDisks: map[string]*disk{},
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
@@ -111,10 +137,25 @@ func New(sc *Scenario, opts *Options) (*Server, error) {
 	default:
 		s.blockQuota = rate.Limit(q)
 	}
+	digest, err := sc.stateDigest()
+	if err != nil {
+		return nil, err
+	}
+	s.scenarioDigest = digest
 	if err := s.load(sc); err != nil {
 		s.Close()
 		return nil, err
 	}
+	s.diskDigests = sync.OnceValue(s.computeDiskDigests)
+	if opts.State != nil {
+		if err := s.restore(opts.State); err != nil {
+			s.Close()
+			return nil, fmt.Errorf("%w: %w", ErrStateRefused, err)
+		}
+	}
+	// Loading may have created AWS managed keys; that is the starting point,
+	// not a change.
+	s.st.changedAside = false
 	return s, nil
 }
 
@@ -211,10 +252,15 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			slog.Duration("elapsed", s.now().Sub(start)))
 	}()
 
+	changes := false
+	if s.onChange != nil {
+		defer func() { s.reportChange(changes) }()
+	}
 	if e := s.authenticate(c, svc.authCodes(), start); e != nil {
 		svc.writeError(w, c, e)
 		return
 	}
+	changes = svc.known(c.action) && changesState(c.action)
 	// Only authenticated calls of implemented actions are counted, so that
 	// junk requests cannot grow the table.
 	if svc.known(c.action) {
@@ -231,6 +277,24 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		svc.writeError(w, c, svc.internalError())
 	default:
 		svc.serve(w, c)
+	}
+}
+
+// changesState reports whether an action may change the simulator's state:
+// all but the read-only ones (Describe*, List*, Get*, Sign, Verify).
+func changesState(action string) bool {
+	return !isDescribeAction(action) && action != "Sign" && action != "Verify"
+}
+
+// reportChange calls Options.OnChange after a request that changed the state,
+// by its action or aside from it (see state.changedAside).
+func (s *Server) reportChange(byAction bool) {
+	s.mu.Lock()
+	aside := s.st.changedAside
+	s.st.changedAside = false
+	s.mu.Unlock()
+	if byAction || aside {
+		s.onChange()
 	}
 }
 

@@ -25,6 +25,11 @@ type state struct {
 	// nextDeadline is the earliest moment some state ends by itself (a key
 	// deletion, a session expiry); zero when none is pending.
 	nextDeadline time.Time
+	// changedAside is set when the state changed during a request whose
+	// action does not itself change it: a key deleted at the end of its
+	// waiting period, an AWS managed key created on first use. Options.OnChange
+	// hears of it.
+	changedAside bool
 }
 
 func newState() *state {
@@ -62,6 +67,7 @@ type principal struct {
 	userID    string   // GetCallerIdentity's UserId
 	allow     []string // IAM-like allow list; nil allows everything
 	roleARN   string   // for assumed-role sessions, the role's ARN
+	session   string   // for assumed-role sessions, the session name
 }
 
 type credential struct {
@@ -71,6 +77,9 @@ type credential struct {
 	sessionToken    string    // set for AssumeRole credentials
 	expires         time.Time // zero for long-term keys
 	principal       *principal
+	// session numbers AssumeRole credentials, from which their keys are
+	// derived; zero for long-term keys.
+	session uint64
 }
 
 type role struct {

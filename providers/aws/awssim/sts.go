@@ -189,13 +189,7 @@ func (s *Server) assumeRole(c *call, q queryParams) (any, *apiError) {
 	case lifetime > role.maxSession:
 		return nil, badRequest("ValidationError", "The requested DurationSeconds exceeds the MaxSessionDuration set for this role.")
 	}
-	cred := s.newSession(now.Add(lifetime), &principal{
-		accountID: acct.id,
-		arn:       "arn:aws:sts::" + acct.id + ":assumed-role/" + role.name + "/" + session,
-		userID:    role.id + ":" + session,
-		allow:     role.allow,
-		roleARN:   role.arn,
-	})
+	cred := s.newSession(now.Add(lifetime), sessionPrincipal(acct, role, session))
 	var out assumeRoleResult
 	out.Credentials.AccessKeyID, out.Credentials.SecretAccessKey = cred.accessKeyID, cred.secretAccessKey
 	out.Credentials.SessionToken, out.Credentials.Expiration = cred.sessionToken, cred.expires.UTC().Format(time.RFC3339)

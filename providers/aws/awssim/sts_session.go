@@ -13,18 +13,38 @@ const sessionTokenPrefix = "FwoGZXIvYXdzE"
 // newSession issues temporary credentials for p that expire at expires.
 // Callers hold Server.mu.
 func (s *Server) newSession(expires time.Time, p *principal) *credential {
-	n := strconv.FormatUint(s.ids.next(kindSession), 10)
-	accessKeyID := "ASIA" + strings.ToUpper(s.ids.derive(16, kindSession+"-key", n))
-	cred := &credential{
+	cred := s.sessionCredential(s.ids.next(kindSession), expires, p)
+	s.st.credentials[cred.accessKeyID] = cred
+	s.st.noteDeadline(expires)
+	return cred
+}
+
+// sessionCredential builds the credentials of session number n. Its keys and
+// token derive from the seed, n and expires alone, so that a restored session
+// answers with the credentials it was issued with.
+func (s *Server) sessionCredential(n uint64, expires time.Time, p *principal) *credential {
+	num := strconv.FormatUint(n, 10)
+	accessKeyID := "ASIA" + strings.ToUpper(s.ids.derive(16, kindSession+"-key", num))
+	return &credential{
 		accessKeyID:     accessKeyID,
-		secretAccessKey: s.ids.derive(40, kindSession+"-secret", n),
+		secretAccessKey: s.ids.derive(40, kindSession+"-secret", num),
 		sessionToken:    s.sessionToken(accessKeyID, expires),
 		expires:         expires,
 		principal:       p,
+		session:         n,
 	}
-	s.st.credentials[accessKeyID] = cred
-	s.st.noteDeadline(expires)
-	return cred
+}
+
+// sessionPrincipal is who a session of role named session acts as.
+func sessionPrincipal(acct *account, r *role, session string) *principal {
+	return &principal{
+		accountID: acct.id,
+		arn:       "arn:aws:sts::" + acct.id + ":assumed-role/" + r.name + "/" + session,
+		userID:    r.id + ":" + session,
+		allow:     r.allow,
+		roleARN:   r.arn,
+		session:   session,
+	}
 }
 
 // sessionToken carries the session's expiry, signed together with its

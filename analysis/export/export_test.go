@@ -1,0 +1,217 @@
+package export
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/acquire-forensics/acquire/internal/testenv"
+	"github.com/acquire-forensics/acquire/providers/aws/ebsblocks"
+)
+
+const bs = 512 << 10
+
+// memSource is a snapshot held in memory: some listed blocks in a volume of n blocks.
+type memSource struct {
+	vol    ebsblocks.Volume
+	blocks map[int64][]byte
+	order  []int64
+	// stopAfter cancels the read after this many blocks (0: never), as a crash or Ctrl-C would.
+	stopAfter int
+	cancel    context.CancelFunc
+}
+
+func newMemSource(nblocks int64, listed []int64) *memSource {
+	s := &memSource{vol: ebsblocks.Volume{SnapshotID: "snap-0123456789abcdef0", Size: nblocks * bs, BlockSize: bs}, blocks: map[int64][]byte{}}
+	rng := rand.New(rand.NewPCG(1, 2))
+	for _, i := range listed {
+		b := make([]byte, bs)
+		for j := range b {
+			b[j] = byte(rng.Uint32())
+		}
+		s.blocks[i] = b
+		s.order = append(s.order, i)
+	}
+	return s
+}
+
+func (s *memSource) Volume() ebsblocks.Volume { return s.vol }
+
+func (s *memSource) Read(ctx context.Context, from int64, visit func(ebsblocks.Block) error) error {
+	n := 0
+	for _, i := range s.order {
+		if i < from {
+			continue
+		}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if err := visit(ebsblocks.Block{Index: i, Data: s.blocks[i], SHA256: sha256.Sum256(s.blocks[i])}); err != nil {
+			return err
+		}
+		n++
+		if s.stopAfter > 0 && n == s.stopAfter {
+			s.cancel()
+		}
+	}
+	return ctx.Err()
+}
+
+// image is the raw image the source stands for, and its item.
+func (s *memSource) item() Item {
+	h := sha256.New()
+	zero := make([]byte, bs)
+	for i := int64(0); i < s.vol.Size/bs; i++ {
+		if b, ok := s.blocks[i]; ok {
+			h.Write(b)
+		} else {
+			h.Write(zero)
+		}
+	}
+	return Item{Cloud: "aws", Snapshot: s.vol.SnapshotID, SourceVolume: "vol-1", SizeBytes: s.vol.Size, ImageSHA256: hex.EncodeToString(h.Sum(nil))}
+}
+
+func fileSHA(t *testing.T, path string) string {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := sha256.Sum256(data)
+	return hex.EncodeToString(sum[:])
+}
+
+func TestExportMatchesAndIsSparse(t *testing.T) {
+	src := newMemSource(64, []int64{0, 1, 7, 40, 63})
+	item := src.item()
+	dir := t.TempDir()
+	res, err := Export(context.Background(), item, src, dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !res.Match || res.ImageSHA256 != item.ImageSHA256 || fileSHA(t, res.Path) != item.ImageSHA256 {
+		t.Fatalf("result %+v", res)
+	}
+	sidecar, _ := os.ReadFile(res.Sidecar)
+	if string(sidecar) != item.ImageSHA256+"  "+filepath.Base(res.Path)+"\n" {
+		t.Errorf("sidecar %q", sidecar)
+	}
+	for _, leftover := range []string{".partial", ".journal"} {
+		if _, err := os.Stat(res.Path + leftover); !os.IsNotExist(err) {
+			t.Errorf("%s left behind", leftover)
+		}
+	}
+	// Zero blocks stay holes: the file allocates about the listed blocks only.
+	var st syscallStat
+	if allocated := allocatedBytes(t, res.Path, &st); allocated > 8*bs {
+		t.Errorf("the image allocates %d bytes for 5 listed blocks: holes were written", allocated)
+	}
+	if path, err := exec.LookPath("sha256sum"); err == nil {
+		cmd := exec.Command(path, "-c", filepath.Base(res.Sidecar))
+		cmd.Dir = dir
+		if out, err := cmd.CombinedOutput(); err != nil || !strings.Contains(string(out), "OK") {
+			t.Errorf("sha256sum -c: %v %s", err, out)
+		}
+	} else if testenv.InCI() {
+		t.Fatal("sha256sum is required")
+	}
+	if _, err := Export(context.Background(), item, src, dir, nil); !errors.Is(err, ErrExists) {
+		t.Errorf("exporting over an existing image: %v", err)
+	}
+}
+
+// TestExportResumesTwice interrupts an export twice and finishes it: the image is right, the second
+// and third runs start from what the earlier ones made durable, and they re-check it.
+func TestExportResumesTwice(t *testing.T) {
+	listed := []int64{}
+	for i := int64(0); i < 200; i += 3 {
+		listed = append(listed, i)
+	}
+	src := newMemSource(256, listed)
+	item := src.item()
+	dir := t.TempDir()
+	var resumed []int64
+	for _, stop := range []int{20, 25, 0} {
+		ctx, cancel := context.WithCancel(context.Background())
+		src.stopAfter, src.cancel = stop, cancel
+		res, err := Export(ctx, item, src, dir, &Options{SyncEvery: 8})
+		cancel()
+		if stop > 0 {
+			if !errors.Is(err, context.Canceled) {
+				t.Fatalf("interrupted export: %v", err)
+			}
+			if _, err := os.Stat(filepath.Join(dir, item.Snapshot+".raw")); !os.IsNotExist(err) {
+				t.Fatal("an interrupted export left a file with the final name")
+			}
+			resumed = append(resumed, res.ResumedFrom)
+			continue
+		}
+		if err != nil || !res.Match || fileSHA(t, res.Path) != item.ImageSHA256 {
+			t.Fatalf("final run: %v %+v", err, res)
+		}
+		resumed = append(resumed, res.ResumedFrom)
+	}
+	if !(resumed[0] == 0 && resumed[1] > 0 && resumed[2] > resumed[1]) {
+		t.Fatalf("resumed from %v bytes: each run should start further", resumed)
+	}
+}
+
+// TestTornBlockIsNotTrusted damages data the journal vouches for: the resumed export notices and starts
+// over instead of keeping it.
+func TestTornBlockIsNotTrusted(t *testing.T) {
+	src := newMemSource(64, []int64{0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17})
+	item := src.item()
+	dir := t.TempDir()
+	ctx, cancel := context.WithCancel(context.Background())
+	src.stopAfter, src.cancel = 12, cancel
+	if _, err := Export(ctx, item, src, dir, &Options{SyncEvery: 4}); !errors.Is(err, context.Canceled) {
+		t.Fatal(err)
+	}
+	partial := filepath.Join(dir, item.Snapshot+".raw.partial")
+	f, err := os.OpenFile(partial, os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.WriteAt([]byte("garbage"), 3*bs+100)
+	f.Close()
+	src.stopAfter = 0
+	res, err := Export(context.Background(), item, src, dir, nil)
+	if err != nil || !res.Match || res.ResumedFrom != 0 || fileSHA(t, res.Path) != item.ImageSHA256 {
+		t.Fatalf("after damage: %v %+v", err, res)
+	}
+}
+
+func TestMismatchIsSetAside(t *testing.T) {
+	src := newMemSource(16, []int64{2, 3})
+	item := src.item()
+	item.ImageSHA256 = strings.Repeat("0", 64)
+	dir := t.TempDir()
+	res, err := Export(context.Background(), item, src, dir, nil)
+	if !errors.Is(err, ErrMismatch) || res.Match {
+		t.Fatalf("mismatch: %v %+v", err, res)
+	}
+	if _, err := os.Stat(filepath.Join(dir, item.Snapshot+".raw")); !os.IsNotExist(err) {
+		t.Fatal("a mismatching image got the final name")
+	}
+	if _, err := os.Stat(filepath.Join(dir, item.Snapshot+".raw.mismatch")); err != nil {
+		t.Fatalf("the mismatching image was not set aside: %v", err)
+	}
+}
+
+func TestUnwritableDestination(t *testing.T) {
+	src := newMemSource(4, []int64{1})
+	blocker := filepath.Join(t.TempDir(), "not-a-dir")
+	if err := os.WriteFile(blocker, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, err := Export(context.Background(), src.item(), src, filepath.Join(blocker, "out"), nil)
+	if err == nil || !strings.Contains(err.Error(), "not-a-dir") {
+		t.Fatalf("export into a path under a file: %v", err)
+	}
+}

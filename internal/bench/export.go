@@ -1,0 +1,137 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"runtime"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/credentials"
+
+	"github.com/acquire-forensics/acquire/analysis/export"
+	"github.com/acquire-forensics/acquire/providers"
+	awsdriver "github.com/acquire-forensics/acquire/providers/aws"
+	"github.com/acquire-forensics/acquire/providers/aws/awssim"
+)
+
+// exportFigures: `acquire export` of a 2 GiB volume, half written, through the simulator with the
+// per-snapshot quota enforced, to this machine's disk: MiB/s of data read against the smallest of
+// the quota, the single-core SHA-256 rate and the disk's write rate, all measured in the same run;
+// and the peak heap during the export.
+func exportFigures(ctx context.Context) ([]figure, error) {
+	const gibs = 2
+	var blocks []int32
+	for i := int32(0); i < gibs*2048; i += 2 {
+		blocks = append(blocks, i)
+	}
+	sc := &awssim.Scenario{Seed: 1, SnapshotBytesPerSecond: -1, Accounts: []awssim.ScenarioAccount{{ID: fleetForensic,
+		Users:   []awssim.ScenarioUser{{Name: "examiner", AccessKeyID: "AKIAFLEETFORENSIC001", SecretAccessKey: "fleet-forensic-secret"}},
+		Volumes: []awssim.ScenarioVolume{{ID: "vol-0e0000000000000e1", Region: fleetRegion, SizeGiB: gibs, Synthetic: &awssim.SyntheticContent{Blocks: blocks, Seed: 3}}}}}}
+	sim, err := awssim.New(sc, nil)
+	if err != nil {
+		return nil, err
+	}
+	defer sim.Close()
+	srv := httptest.NewServer(sim)
+	defer srv.Close()
+	creds := credentials.NewStaticCredentialsProvider("AKIAFLEETFORENSIC001", "fleet-forensic-secret", "")
+	d, err := awsdriver.New(ctx, awsdriver.Config{Region: fleetRegion, ForensicAccount: fleetForensic, Endpoint: srv.URL, SourceCredentials: creds, ForensicCredentials: creds})
+	if err != nil {
+		return nil, err
+	}
+	// The same account plays both sides here: the snapshot is taken and read in it.
+	snaps, err := d.CreateSnapshots(ctx, providers.SnapshotRequest{Region: fleetRegion, Volume: &providers.Volume{ID: "vol-0e0000000000000e1"}})
+	if err != nil {
+		return nil, err
+	}
+	snap := snaps[0]
+	// The digest the case would have recorded, taken the same way an acquisition takes it.
+	dg, err := d.Digest(ctx, snap, nil)
+	if err != nil {
+		return nil, err
+	}
+	item := export.Item{Cloud: "aws", Snapshot: snap.ID, SourceVolume: "vol-0e0000000000000e1", Region: fleetRegion, SizeBytes: dg.SizeBytes, ImageSHA256: dg.ImageSHA256}
+
+	dir, err := os.MkdirTemp(".", ".bench-export-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(dir)
+	diskRate, err := diskWriteRate(filepath.Join(dir, "disk-rate"), 512<<20)
+	if err != nil {
+		return nil, err
+	}
+	hashRate := sha256BlockRate(2*time.Second) * (512 << 10)
+	quotaRate := float64(awssim.DefaultGetSnapshotBlockPerSecond) * (512 << 10)
+
+	src, err := d.OpenSnapshot(ctx, fleetRegion, snap.ID)
+	if err != nil {
+		return nil, err
+	}
+	peak := watchHeap()
+	stop := startProfile("export")
+	start := time.Now()
+	res, err := export.Export(ctx, item, src, dir, nil)
+	elapsed := time.Since(start)
+	stop()
+	peakHeap := peak()
+	if err != nil {
+		return nil, err
+	}
+	rate := float64(res.Downloaded) / elapsed.Seconds()
+	limit := min(quotaRate, hashRate, diskRate)
+	mib := func(v float64) float64 { return v / (1 << 20) }
+	return []figure{
+		{area: "export", name: fmt.Sprintf("export of a %d GiB volume, half written", gibs), value: mib(rate), unit: "MiB/s",
+			baseline: mib(limit), baseName: fmt.Sprintf("min(quota %.0f, SHA-256 %.0f, disk %.0f MiB/s)", mib(quotaRate), mib(hashRate), mib(diskRate)),
+			goal: ">= 0.80", pass: rate >= 0.8*limit},
+		{area: "export", name: "peak heap during the export", value: float64(peakHeap) / (1 << 20), unit: "MiB", goal: "bounded by blocks in flight (64 x 0.5 MiB)", pass: peakHeap < 256<<20},
+	}, nil
+}
+
+// diskWriteRate writes n bytes to a file and syncs it: the disk's sequential write rate.
+func diskWriteRate(path string, n int) (float64, error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return 0, err
+	}
+	defer os.Remove(path)
+	defer f.Close()
+	buf := bytes.Repeat([]byte{0xa5}, 1<<20)
+	start := time.Now()
+	for written := 0; written < n; written += len(buf) {
+		if _, err := f.Write(buf); err != nil {
+			return 0, err
+		}
+	}
+	if err := f.Sync(); err != nil {
+		return 0, err
+	}
+	return float64(n) / time.Since(start).Seconds(), nil
+}
+
+// watchHeap samples the in-use heap until the returned function is called, which gives the peak.
+func watchHeap() func() uint64 {
+	stop, done := make(chan struct{}), make(chan uint64)
+	go func() {
+		var peak uint64
+		t := time.NewTicker(20 * time.Millisecond)
+		defer t.Stop()
+		for {
+			var m runtime.MemStats
+			runtime.ReadMemStats(&m)
+			peak = max(peak, m.HeapInuse)
+			select {
+			case <-stop:
+				done <- peak
+				return
+			case <-t.C:
+			}
+		}
+	}()
+	return func() uint64 { close(stop); return <-done }
+}
