@@ -100,9 +100,16 @@ fi
 "$acquire" custody seal "$case_dir" --key "$out/custody.key" >/dev/null
 "$acquire" custody show "$case_dir" | tail -n 3
 
+step "10. The report for counsel: summary, timeline, evidence, verification, certification support"
+"$acquire" report "$case_dir" --key "$out/custody.pub" --checkpoint "$out/checkpoint-held-by-counsel" --out "$out/report.html"
+"$acquire" report "$case_dir" --key "$out/custody.pub" --checkpoint "$out/checkpoint-held-by-counsel" --out "$out/report.md"
+sed -n '1,12p' "$out/report.md"
+echo "  ... the whole report: $out/report.md and $out/report.html"
+
 step "Done"
 cat <<EOF2
-The case is in $case_dir, the forensic copies in account 222222222222 of the range.
+The case is in $case_dir, the forensic copies in account 222222222222 of the range, the report in
+$out/report.html.
 An auditor verifies it with:
   acquire verify $case_dir --key $out/custody.pub --checkpoint $out/checkpoint-held-by-counsel
 or with standard tools only:

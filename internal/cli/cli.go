@@ -103,7 +103,7 @@ as a signed, hash-chained custody record that an auditor can verify with standar
 	}
 	root.PersistentFlags().StringVarP(&a.output, "output", "o", "text", "output format: text or json")
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageErrorf(err) })
-	root.AddCommand(newVersionCmd(a), newKeygenCmd(a), newCustodyCmd(a), newVerifyCmd(a), newAWSCmd(a), newIAMCmd(a), newExportCmd(a))
+	root.AddCommand(newVersionCmd(a), newKeygenCmd(a), newCustodyCmd(a), newVerifyCmd(a), newAWSCmd(a), newIAMCmd(a), newExportCmd(a), newReportCmd(a))
 	return root
 }
 

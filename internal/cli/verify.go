@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -16,14 +15,10 @@ import (
 
 func newVerifyCmd(a *app) *cobra.Command {
 	var (
-		key         string
-		fingerprint string
-		tsaRoots    string
-		held        []string
-		workers     int
-		rehash      bool
-		images      []string
-		access      forensicAccess
+		trust  trustFlags
+		rehash bool
+		images []string
+		access forensicAccess
 	)
 	cmd := &cobra.Command{
 		Use:   "verify CASE",
@@ -37,34 +32,15 @@ everything holds, 10 when something does not.
 Trust comes from outside the case: give the public key (--key) or its fingerprint (--fingerprint),
 and the time-stamping authority's roots (--tsa-roots). Without them the case is checked against the
 key and certificates it carries, which only shows it is consistent with itself; the report says so.
-Give checkpoints kept elsewhere with --checkpoint to detect a cut tail or a rewritten history.`,
+Give checkpoints kept elsewhere with --checkpoint to detect a cut tail or a rewritten history.
+
+With --rehash the evidence itself is read again, from the forensic account (or from exported images
+given with --image) and its SHA-256 compared with the recorded one.`,
 		Args: exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			opts := custody.VerifyOptions{KeyID: fingerprint, Workers: workers}
-			if key != "" {
-				v, err := custody.LoadVerifier(cmd.Context(), key)
-				if err != nil {
-					return err
-				}
-				opts.Verifier = v
-			}
-			if tsaRoots != "" {
-				data, err := os.ReadFile(tsaRoots)
-				if err != nil {
-					return fmt.Errorf("--tsa-roots: %w", err)
-				}
-				trust, err := custody.ParseTSATrust(data)
-				if err != nil {
-					return usageErrorf(fmt.Errorf("--tsa-roots %s: %w", tsaRoots, err))
-				}
-				opts.TSATrust = &trust
-			}
-			for _, p := range held {
-				data, err := os.ReadFile(p)
-				if err != nil {
-					return fmt.Errorf("--checkpoint: %w", err)
-				}
-				opts.Checkpoints = append(opts.Checkpoints, data)
+			opts, err := trust.verifyOptions(cmd.Context())
+			if err != nil {
+				return err
 			}
 			r, err := custody.Verify(cmd.Context(), args[0], opts)
 			if err != nil {
@@ -97,12 +73,8 @@ Give checkpoints kept elsewhere with --checkpoint to detect a cut tail or a rewr
 			return nil
 		},
 	}
+	trust.addFlags(cmd)
 	f := cmd.Flags()
-	f.StringVar(&key, "key", "", "the trusted custody public key: PEM file or KMS URI")
-	f.StringVar(&fingerprint, "fingerprint", "", "pin the key by fingerprint: base64 key hint, or hex SHA-256 of its DER")
-	f.StringVar(&tsaRoots, "tsa-roots", "", "PEM file of the time-stamping authority's roots (and intermediates)")
-	f.StringArrayVar(&held, "checkpoint", nil, "a signed checkpoint kept outside the case (repeatable)")
-	f.IntVar(&workers, "workers", 0, "records checked in parallel (default: all cores)")
 	f.BoolVar(&rehash, "rehash", false, "also read every evidence item again (from the forensic account, or from --image) and compare its SHA-256 with the recorded one")
 	f.StringArrayVar(&images, "image", nil, "ITEM=FILE: re-hash this exported image for the item (snapshot or volume ID) instead of reading the cloud (repeatable)")
 	access.addFlags(cmd)

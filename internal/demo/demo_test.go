@@ -104,6 +104,12 @@ func TestDemo(t *testing.T) {
 	if r.Records < 20 || r.Sealed != int64(r.Records) {
 		t.Errorf("the demo's case has %d records, %d sealed", r.Records, r.Sealed)
 	}
+	for _, name := range []string{"report.md", "report.html"} {
+		data, err := os.ReadFile(filepath.Join(out, name))
+		if err != nil || !strings.Contains(string(data), "VERIFIED") || !strings.Contains(string(data), "vol-0c0ffee0000000001") {
+			t.Errorf("%s: %v, or it lacks the verdict or the evidence", name, err)
+		}
+	}
 	if t.Failed() {
 		t.Log(text)
 	}

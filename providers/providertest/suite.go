@@ -5,10 +5,6 @@ package providertest
 
 import (
 	"context"
-	"crypto"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"errors"
 	"fmt"
 	"path/filepath"
@@ -17,9 +13,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sigstore/sigstore/pkg/signature"
-
 	"github.com/acquire-forensics/acquire/custody"
+	"github.com/acquire-forensics/acquire/custody/custodytest"
 	"github.com/acquire-forensics/acquire/providers"
 )
 
@@ -88,22 +83,7 @@ type Case struct {
 // NewCase makes a signing key and an empty case directory.
 func NewCase(t *testing.T) *Case {
 	t.Helper()
-	priv, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	sv, err := signature.LoadECDSASignerVerifier(priv, crypto.SHA256)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := custody.NewSigner(context.Background(), sv, "file")
-	if err != nil {
-		t.Fatal(err)
-	}
-	v, err := custody.NewVerifier(priv.Public())
-	if err != nil {
-		t.Fatal(err)
-	}
+	s, v := custodytest.NewSigner(t)
 	return &Case{Dir: filepath.Join(t.TempDir(), "case"), signer: s, Verifier: v}
 }
 
