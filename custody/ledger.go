@@ -41,6 +41,10 @@ var (
 // ErrNotACase is returned when a directory holds no case.
 var ErrNotACase = errors.New("not a custody case")
 
+// ErrArtifactExists is returned when an artifact name is taken by other content: artifacts are never
+// overwritten.
+var ErrArtifactExists = errors.New("already exists with other content")
+
 // Options configure a ledger. Signer and Operator are required.
 type Options struct {
 	Signer    *Signer             // signs every record, checkpoint and manifest
@@ -436,7 +440,7 @@ func (l *Ledger) AddArtifact(name string, data []byte, mediaType string) (Subjec
 		if sha256.Sum256(old) == sum {
 			return subject, nil
 		}
-		return Subject{}, fmt.Errorf("artifact %s already exists with other content", rel)
+		return Subject{}, fmt.Errorf("artifact %s: %w", rel, ErrArtifactExists)
 	}
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return Subject{}, err

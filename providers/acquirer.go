@@ -2,6 +2,7 @@ package providers
 
 import (
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"slices"
@@ -217,7 +218,7 @@ func (r *run) describe(ctx context.Context) ([]Volume, error) {
 		var out outcome
 		for _, w := range workloads {
 			for _, a := range w.Artifacts {
-				sub, err := r.opts.Ledger.AddArtifact(a.Name, a.Data, a.MediaType)
+				sub, err := r.addArtifact(a)
 				if err != nil {
 					return outcome{}, err
 				}
@@ -233,6 +234,18 @@ func (r *run) describe(ctx context.Context) ([]Volume, error) {
 		return out, nil
 	})
 	return vols, err
+}
+
+// addArtifact stores a captured artifact. A capture resumed after a crash may find the name taken by
+// what the interrupted run captured, and the workload may have changed since: both captures are kept,
+// the new one under its name with its digest appended.
+func (r *run) addArtifact(a Artifact) (custody.Subject, error) {
+	sub, err := r.opts.Ledger.AddArtifact(a.Name, a.Data, a.MediaType)
+	if errors.Is(err, custody.ErrArtifactExists) {
+		sum := sha256.Sum256(a.Data)
+		return r.opts.Ledger.AddArtifact(fmt.Sprintf("%s.%x", a.Name, sum[:6]), a.Data, a.MediaType)
+	}
+	return sub, err
 }
 
 // exposure records, once per case, every existing snapshot of the target volumes that someone other

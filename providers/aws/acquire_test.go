@@ -224,3 +224,25 @@ func TestSourceRole(t *testing.T) {
 		t.Error("no snapshot record names the assumed-role session")
 	}
 }
+
+// TestResumedCaptureKeepsBoth: a describe resumed after a crash finds its artifact name taken by an
+// earlier capture with other content (the workload changed in between); both are kept, and the case
+// verifies.
+func TestResumedCaptureKeepsBoth(t *testing.T) {
+	env := (harness{}).New(t)
+	c := providertest.NewCase(t)
+	l := c.Open(t)
+	if _, err := l.AddArtifact("aws/vol-00000000000000001/volume.json", []byte("[] \n"), "application/json"); err != nil {
+		t.Fatal(err)
+	}
+	l.Close()
+	res, err := providertest.Acquire(context.Background(), t, env, c, env.Scenarios["unencrypted"], nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	providertest.CheckEndState(t, env, c, env.Scenarios["unencrypted"], res)
+	matches, _ := filepath.Glob(filepath.Join(c.Dir, "artifacts/aws/vol-00000000000000001/volume.json*"))
+	if len(matches) != 2 {
+		t.Fatalf("artifacts %v, want the earlier capture and the new one", matches)
+	}
+}
