@@ -60,10 +60,10 @@ func newSyntheticSource(seed uint64) (*syntheticSource, error) {
 	return &syntheticSource{block: block}, nil
 }
 
-// fill writes block index into buf.
+// fill writes block index into buf, which is at most BlockSize bytes. The plaintext is zeroBlock, so
+// the keystream goes straight into buf, with no pass to clear it first.
 func (g *syntheticSource) fill(buf []byte, index int32) {
 	var iv [aes.BlockSize]byte
 	binary.BigEndian.PutUint64(iv[:8], uint64(index))
-	clear(buf)
-	cipher.NewCTR(g.block, iv[:]).XORKeyStream(buf, buf)
+	cipher.NewCTR(g.block, iv[:]).XORKeyStream(buf, zeroBlock[:len(buf)])
 }
