@@ -20,8 +20,8 @@ func (b *blockBuf) release() {
 	}
 }
 
-// bufferPool hands out at most limit block buffers: when they are all in use, the delivery of blocks
-// waits, and so memory stays bounded whatever the size of the image.
+// bufferPool hands out at most limit block buffers, so that memory stays bounded whatever the size of
+// the image and however far the disk or the hash falls behind: get waits for a release at the limit.
 type bufferPool struct {
 	size, limit, made int
 	free              chan *blockBuf

@@ -27,7 +27,7 @@ type Source interface {
 
 // Options tune an export.
 type Options struct {
-	Progress  func(done, total int64) // bytes of the image settled, of its size
+	Progress  func(done, total int64) // bytes of the image delivered (verified, on their way to disk), of its size
 	SyncEvery int                     // blocks written between durable progress marks; default 128 (64 MiB)
 	Logger    *slog.Logger            // silent when nil
 }
@@ -92,9 +92,11 @@ func Export(ctx context.Context, item Item, src Source, dir string, opts *Option
 	if err := x.resume(); err != nil {
 		return nil, err
 	}
-	x.bufs = newBufferPool(vol.BlockSize, writeQueue+hashQueue+3) // both queues full, one block in each worker, one filling
+	// Every buffer goes through both queues: in use at once are at most the longer queue, the block
+	// each worker holds and the one being handed over.
+	x.bufs = newBufferPool(vol.BlockSize, max(writeQueue, hashQueue)+3)
 	x.hash = startHasher(x.image, x.offset)
-	x.w = newDiskWriter(x.data, x.commit)
+	x.w = newDiskWriter(x.data, x.data.Sync, x.commit)
 	x.res.ResumedFrom = x.next * vol.BlockSize
 	err := src.Read(ctx, x.next, x.write)
 	if err == nil {
@@ -154,64 +156,87 @@ func (x *exporter) open(partial, journalPath, snapshot string) error {
 		return fmt.Errorf("opening %s: %w", journalPath, err)
 	}
 	header := fmt.Sprintf("%s %s %d %d", journalHeader, snapshot, x.vol.Size, x.vol.BlockSize)
-	committed, marks, err := readJournal(x.journal, header)
+	j, err := readJournal(x.journal, header)
 	if err != nil {
 		x.o.Logger.Warn("export journal unreadable; starting over", "journal", journalPath, "error", err)
-		committed, marks = nil, 0
+		j = journalState{}
 	}
-	if marks == 0 {
+	if j.mark == 0 {
 		if err := x.journal.Truncate(0); err != nil {
 			return err
 		}
 		if _, err := x.journal.WriteString(header + "\n"); err != nil {
 			return fmt.Errorf("writing %s: %w", journalPath, err)
 		}
+	} else if err := x.journal.Truncate(j.end); err != nil {
+		// What follows the last mark (a line torn by a crash or a full disk) would otherwise run into
+		// the lines this run appends, and hide them from the next resume.
+		return fmt.Errorf("preparing %s: %w", journalPath, err)
 	}
-	x.written, x.next = committed, marks
+	x.written, x.next = j.committed, j.mark
 	return nil
 }
 
-// readJournal returns the blocks written before the last durable mark, and that mark.
-func readJournal(f *os.File, header string) (map[int64][32]byte, int64, error) {
+// journalState is what a journal vouches for: the blocks written before its last durable mark, that
+// mark, and the length of the journal up to the end of the mark's line.
+type journalState struct {
+	committed map[int64][32]byte
+	mark, end int64
+}
+
+// readJournal reads a journal up to its last durable mark; anything after it does not count.
+func readJournal(f *os.File, header string) (journalState, error) {
 	if _, err := f.Seek(0, io.SeekStart); err != nil {
-		return nil, 0, err
+		return journalState{}, err
 	}
-	sc := bufio.NewScanner(f)
-	if !sc.Scan() {
-		return nil, 0, nil // new
+	r := bufio.NewReader(f)
+	first, err := r.ReadString('\n')
+	if first == "" && err == io.EOF {
+		return journalState{}, nil // new
 	}
-	if sc.Text() != header {
-		return nil, 0, fmt.Errorf("journal is for another export: %q", sc.Text())
+	if strings.TrimSuffix(first, "\n") != header {
+		return journalState{}, fmt.Errorf("journal is for another export: %q", first)
 	}
-	all := map[int64][32]byte{}
-	committed := map[int64][32]byte{}
-	var mark int64
-	for sc.Scan() {
-		fields := strings.Fields(sc.Text())
+	j := journalState{committed: map[int64][32]byte{}}
+	var since map[int64][32]byte // blocks listed after the last mark
+	offset := int64(len(first))
+	for {
+		line, err := r.ReadString('\n')
+		if err != nil {
+			if err == io.EOF {
+				return j, nil // a line without its newline is torn
+			}
+			return j, err
+		}
+		offset += int64(len(line))
+		fields := strings.Fields(line)
 		switch {
 		case len(fields) == 3 && fields[0] == "b":
 			i, err1 := strconv.ParseInt(fields[1], 10, 64)
 			raw, err2 := hex.DecodeString(fields[2])
 			if err1 != nil || err2 != nil || len(raw) != 32 {
-				return committed, mark, nil // a torn last line: what follows the last mark does not count
+				return j, nil
 			}
-			all[i] = [32]byte(raw)
+			if since == nil {
+				since = map[int64][32]byte{}
+			}
+			since[i] = [32]byte(raw)
 		case len(fields) == 2 && fields[0] == "m":
 			m, err := strconv.ParseInt(fields[1], 10, 64)
-			if err != nil || m < mark {
-				return committed, mark, nil
+			if err != nil || m < j.mark {
+				return j, nil
 			}
-			mark = m
-			for i, sum := range all {
-				if i < mark {
-					committed[i] = sum
+			for i, sum := range since {
+				if i < m {
+					j.committed[i] = sum
+					delete(since, i)
 				}
 			}
+			j.mark, j.end = m, offset
 		default:
-			return committed, mark, nil
+			return j, nil
 		}
 	}
-	return committed, mark, sc.Err()
 }
 
 // resume re-reads and re-checks the blocks an interrupted export durably wrote, and drops anything

@@ -129,7 +129,17 @@ func TestExportMatchesAndIsSparse(t *testing.T) {
 // TestExportResumesTwice interrupts an export twice and finishes it: the image is right, the second
 // and third runs start from what the earlier ones made durable, and they re-check it.
 func TestExportResumesTwice(t *testing.T) {
-	listed := []int64{}
+	resumed := exportInterrupted(t, nil)
+	if !(resumed[0] == 0 && resumed[1] > 0 && resumed[2] > resumed[1]) {
+		t.Fatalf("resumed from %v bytes: each run should start further", resumed)
+	}
+}
+
+// exportInterrupted exports a volume in three runs, the first two interrupted, calling between after
+// each run but the last; it returns where each run resumed from.
+func exportInterrupted(t *testing.T, between func(dir string, item Item)) []int64 {
+	t.Helper()
+	var listed []int64
 	for i := int64(0); i < 200; i += 3 {
 		listed = append(listed, i)
 	}
@@ -142,24 +152,24 @@ func TestExportResumesTwice(t *testing.T) {
 		src.stopAfter, src.cancel = stop, cancel
 		res, err := Export(ctx, item, src, dir, &Options{SyncEvery: 8})
 		cancel()
-		if stop > 0 {
-			if !errors.Is(err, context.Canceled) {
-				t.Fatalf("interrupted export: %v", err)
-			}
-			if _, err := os.Stat(filepath.Join(dir, item.Snapshot+".raw")); !os.IsNotExist(err) {
-				t.Fatal("an interrupted export left a file with the final name")
-			}
-			resumed = append(resumed, res.ResumedFrom)
-			continue
-		}
-		if err != nil || !res.Match || fileSHA(t, res.Path) != item.ImageSHA256 {
-			t.Fatalf("final run: %v %+v", err, res)
-		}
 		resumed = append(resumed, res.ResumedFrom)
+		if stop == 0 {
+			if err != nil || !res.Match || fileSHA(t, res.Path) != item.ImageSHA256 {
+				t.Fatalf("final run: %v %+v", err, res)
+			}
+			break
+		}
+		if !errors.Is(err, context.Canceled) {
+			t.Fatalf("interrupted export: %v", err)
+		}
+		if _, err := os.Stat(filepath.Join(dir, item.Snapshot+".raw")); !os.IsNotExist(err) {
+			t.Fatal("an interrupted export left a file with the final name")
+		}
+		if between != nil {
+			between(dir, item)
+		}
 	}
-	if !(resumed[0] == 0 && resumed[1] > 0 && resumed[2] > resumed[1]) {
-		t.Fatalf("resumed from %v bytes: each run should start further", resumed)
-	}
+	return resumed
 }
 
 // TestTornBlockIsNotTrusted damages data the journal vouches for: the resumed export notices and starts
@@ -213,5 +223,23 @@ func TestUnwritableDestination(t *testing.T) {
 	_, err := Export(context.Background(), src.item(), src, filepath.Join(blocker, "out"), nil)
 	if err == nil || !strings.Contains(err.Error(), "not-a-dir") {
 		t.Fatalf("export into a path under a file: %v", err)
+	}
+}
+
+// TestTornJournalTailIsCut: a journal line torn after the last mark (a crash or a full disk in the
+// middle of recording a mark) is cut off on resume, so that what the resumed run records counts the
+// next time.
+func TestTornJournalTailIsCut(t *testing.T) {
+	tear := func(dir string, item Item) {
+		f, err := os.OpenFile(filepath.Join(dir, item.Snapshot+".raw.journal"), os.O_WRONLY|os.O_APPEND, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		f.WriteString("b 130 ab") // torn: the checksum cut short, no newline
+	}
+	resumed := exportInterrupted(t, tear)
+	if !(resumed[1] > 0 && resumed[2] > resumed[1]) {
+		t.Fatalf("resumed from %v bytes: the third run should start where the second left off", resumed)
 	}
 }

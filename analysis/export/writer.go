@@ -9,8 +9,8 @@ import (
 // diskWriter writes blocks to the image and makes them durable on goroutines of its own, so that the
 // image hash and the disk work at once and neither a sync nor a busy disk holds up the download: the
 // writer copies blocks into the page cache, in order, and a flusher syncs the file at each durable
-// mark and then records the mark. Marks come often enough (Options.SyncEvery) that their syncs are
-// what starts the disk writing, early, rather than the kernel's own writeback much later.
+// mark and then records the mark. With marks as frequent as Options.SyncEvery makes them, their syncs
+// keep the disk writing throughout the download.
 //
 // Direct writes (O_DIRECT), which skip the copy, measured slower on virtual disks: one 512 KiB write
 // at a time leaves the disk's queue shallow, and several at once need each block's extent allocated
@@ -18,6 +18,7 @@ import (
 type diskWriter struct {
 	f      *os.File
 	jobs   chan writeJob // in order: blocks, and marks after the blocks they vouch for
+	sync   func() error  // makes the file durable: f.Sync
 	commit func(durableMark) error
 	wg     sync.WaitGroup // blocks queued and not written, marks not yet committed
 	wake   chan struct{}  // the flusher has something to do; closed when the writer ends
@@ -28,8 +29,8 @@ type diskWriter struct {
 	marks []durableMark // reached by the writer, waiting for a sync
 }
 
-// durableMark says that every block before next is written; it is committed (recorded in the
-// journal) once the image file has been synced after those writes.
+// durableMark vouches for every block before next. It is queued behind those blocks, and committed
+// (recorded in the journal) once they are written and a sync has begun after the last of them.
 type durableMark struct {
 	next  int64
 	lines []string // journal lines for the blocks written since the previous mark
@@ -44,9 +45,10 @@ type writeJob struct {
 // writeQueue is how many blocks wait for the writer at most: enough to ride out a slow write.
 const writeQueue = 16
 
-// newDiskWriter starts writing blocks to f; commit records a mark once what it vouches for is durable.
-func newDiskWriter(f *os.File, commit func(durableMark) error) *diskWriter {
-	w := &diskWriter{f: f, jobs: make(chan writeJob, writeQueue), commit: commit,
+// newDiskWriter starts writing blocks to f; sync makes f durable (f.Sync), and commit records a mark
+// once what it vouches for is.
+func newDiskWriter(f *os.File, sync func() error, commit func(durableMark) error) *diskWriter {
+	w := &diskWriter{f: f, jobs: make(chan writeJob, writeQueue), sync: sync, commit: commit,
 		wake: make(chan struct{}, 1), done: make(chan struct{})}
 	go w.writeLoop()
 	go w.flushLoop()
@@ -67,7 +69,7 @@ func (w *diskWriter) writeLoop() {
 		}
 		if w.failed() == nil {
 			if _, err := w.f.WriteAt(j.buf.bytes(), j.offset); err != nil {
-				w.fail(fmt.Errorf("writing %s: %w", w.f.Name(), err))
+				w.fail(fmt.Errorf("writing %s at byte %d: %w", w.f.Name(), j.offset, err))
 			}
 		}
 		j.buf.release()
@@ -84,8 +86,8 @@ func (w *diskWriter) poke() {
 }
 
 // flushLoop syncs the image and commits the marks the writer has reached, all of them with one sync
-// when it is behind. A sync covers every write made before it starts, and those include each mark's
-// blocks.
+// when it is behind. A sync covers every write completed before it starts, and the writer passes a
+// mark on only once its blocks' writes have returned.
 func (w *diskWriter) flushLoop() {
 	defer close(w.done)
 	for range w.wake {
@@ -103,7 +105,7 @@ func (w *diskWriter) flushLoop() {
 }
 
 func (w *diskWriter) syncAndCommit(marks []durableMark) {
-	if err := w.f.Sync(); err != nil {
+	if err := w.sync(); err != nil {
 		w.fail(fmt.Errorf("syncing %s: %w", w.f.Name(), err))
 		return
 	}
