@@ -198,7 +198,7 @@ func readJournal(f *os.File, header string) (journalState, error) {
 		return journalState{}, fmt.Errorf("journal is for another export: %q", first)
 	}
 	j := journalState{committed: map[int64][32]byte{}}
-	var since map[int64][32]byte // blocks listed after the last mark
+	since := map[int64][32]byte{} // blocks listed after the last mark
 	offset := int64(len(first))
 	for {
 		line, err := r.ReadString('\n')
@@ -216,9 +216,6 @@ func readJournal(f *os.File, header string) (journalState, error) {
 			raw, err2 := hex.DecodeString(fields[2])
 			if err1 != nil || err2 != nil || len(raw) != 32 {
 				return j, nil
-			}
-			if since == nil {
-				since = map[int64][32]byte{}
 			}
 			since[i] = [32]byte(raw)
 		case len(fields) == 2 && fields[0] == "m":

@@ -78,15 +78,6 @@ func (s *memSource) item() Item {
 	return Item{Cloud: "aws", Snapshot: s.vol.SnapshotID, SourceVolume: "vol-1", SizeBytes: s.vol.Size, ImageSHA256: hex.EncodeToString(h.Sum(nil))}
 }
 
-func fileSHA(t *testing.T, path string) string {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	sum := sha256.Sum256(data)
-	return hex.EncodeToString(sum[:])
-}
-
 func TestExportMatchesAndIsSparse(t *testing.T) {
 	src := newMemSource(64, []int64{0, 1, 7, 40, 63})
 	item := src.item()
@@ -95,7 +86,7 @@ func TestExportMatchesAndIsSparse(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !res.Match || res.ImageSHA256 != item.ImageSHA256 || fileSHA(t, res.Path) != item.ImageSHA256 {
+	if !res.Match || res.ImageSHA256 != item.ImageSHA256 || testenv.FileSHA256(t, res.Path) != item.ImageSHA256 {
 		t.Fatalf("result %+v", res)
 	}
 	sidecar, _ := os.ReadFile(res.Sidecar)
@@ -154,7 +145,7 @@ func exportInterrupted(t *testing.T, between func(dir string, item Item)) []int6
 		cancel()
 		resumed = append(resumed, res.ResumedFrom)
 		if stop == 0 {
-			if err != nil || !res.Match || fileSHA(t, res.Path) != item.ImageSHA256 {
+			if err != nil || !res.Match || testenv.FileSHA256(t, res.Path) != item.ImageSHA256 {
 				t.Fatalf("final run: %v %+v", err, res)
 			}
 			break
@@ -192,7 +183,7 @@ func TestTornBlockIsNotTrusted(t *testing.T) {
 	f.Close()
 	src.stopAfter = 0
 	res, err := Export(context.Background(), item, src, dir, nil)
-	if err != nil || !res.Match || res.ResumedFrom != 0 || fileSHA(t, res.Path) != item.ImageSHA256 {
+	if err != nil || !res.Match || res.ResumedFrom != 0 || testenv.FileSHA256(t, res.Path) != item.ImageSHA256 {
 		t.Fatalf("after damage: %v %+v", err, res)
 	}
 }

@@ -14,7 +14,7 @@ import (
 //
 // Direct writes (O_DIRECT), which skip the copy, measured slower on virtual disks: one 512 KiB write
 // at a time leaves the disk's queue shallow, and several at once need each block's extent allocated
-// first (175 against 320 MiB/s in `go run ./internal/bench -only export`).
+// first (175 against 320 MiB/s, measured with a variant of the export benchmark).
 type diskWriter struct {
 	f      *os.File
 	jobs   chan writeJob // in order: blocks, and marks after the blocks they vouch for

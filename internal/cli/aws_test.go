@@ -2,10 +2,7 @@ package cli
 
 import (
 	"bufio"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
-	"io"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
@@ -13,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/acquire-forensics/acquire/custody"
+	"github.com/acquire-forensics/acquire/internal/testenv"
 	"github.com/acquire-forensics/acquire/providers/aws/awssim"
 )
 
@@ -217,7 +215,7 @@ func TestExportAndRehash(t *testing.T) {
 	if err := json.Unmarshal([]byte(lines[len(lines)-1]), &res); err != nil || !res.Match {
 		t.Fatalf("export result: %v %s", err, out)
 	}
-	if got := sha256File(t, res.Path); got != res.ImageSHA256 {
+	if got := testenv.FileSHA256(t, res.Path); got != res.ImageSHA256 {
 		t.Fatalf("the exported file hashes to %s, the export said %s", got, res.ImageSHA256)
 	}
 	recs, _ := custody.ReadRecords(caseDir)
@@ -265,17 +263,4 @@ func TestExportAndRehash(t *testing.T) {
 	if d := recs[len(recs)-1].Statement.Predicate.Details; d["verificationOverridden"] != true {
 		t.Fatalf("the override is not recorded: %v", d)
 	}
-}
-
-func sha256File(t *testing.T, path string) string {
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	h := sha256.New()
-	if _, err := io.Copy(h, f); err != nil {
-		t.Fatal(err)
-	}
-	return hex.EncodeToString(h.Sum(nil))
 }

@@ -3,9 +3,6 @@ package demo
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -49,7 +46,7 @@ func TestDemo(t *testing.T) {
 	}
 	for _, line := range strings.Split(strings.TrimSpace(string(golden)), "\n") {
 		want, name, _ := strings.Cut(line, "  ")
-		if got := fileSHA256(t, filepath.Join(images, name)); got != want {
+		if got := testenv.FileSHA256(t, filepath.Join(images, name)); got != want {
 			t.Fatalf("%s: SHA-256 %s, the scenario documents %s: the image build is not reproducible here", name, got, want)
 		}
 	}
@@ -113,17 +110,4 @@ func TestDemo(t *testing.T) {
 	if t.Failed() {
 		t.Log(text)
 	}
-}
-
-func fileSHA256(t *testing.T, path string) string {
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	h := sha256.New()
-	if _, err := io.Copy(h, f); err != nil {
-		t.Fatal(err)
-	}
-	return hex.EncodeToString(h.Sum(nil))
 }

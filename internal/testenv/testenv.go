@@ -1,7 +1,11 @@
-// Package testenv holds the rules tests follow about their environment.
+// Package testenv holds the rules tests follow about their environment, and the checks they make of
+// files with standard means.
 package testenv
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
+	"io"
 	"os"
 	"os/exec"
 	"testing"
@@ -24,4 +28,20 @@ func RequireTool(t testing.TB, name string) string {
 	}
 	t.Skipf("%s not installed: %v", name, err)
 	return ""
+}
+
+// FileSHA256 is the SHA-256 of a file's content in hex, as sha256sum prints it: the independent check
+// of an image against the digest a case recorded.
+func FileSHA256(t testing.TB, path string) string {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		t.Fatal(err)
+	}
+	return hex.EncodeToString(h.Sum(nil))
 }
