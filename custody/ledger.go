@@ -83,6 +83,7 @@ type Ledger struct {
 	lock   *caseLock
 	host   string
 	caseID string
+	nonce  string // random, made when the case was created: see Nonce
 
 	mu     sync.Mutex
 	seq    uint64     // last record written
@@ -124,7 +125,12 @@ func Create(ctx context.Context, dir, caseID string, opts Options) (*Ledger, err
 	if err != nil {
 		return nil, err
 	}
-	l := &Ledger{dir: dir, opts: opts, lock: lock, caseID: caseID, prev: GenesisPrev}
+	nonce, err := newNonce()
+	if err != nil {
+		_ = lock.release()
+		return nil, err
+	}
+	l := &Ledger{dir: dir, opts: opts, lock: lock, caseID: caseID, nonce: nonce, prev: GenesisPrev, tree: &merkleLog{}}
 	l.host, _ = os.Hostname()
 	if err := l.create(ctx); err != nil {
 		_ = lock.release()
@@ -155,7 +161,7 @@ func (l *Ledger) create(ctx context.Context) error {
 	if err := writeNewFile(filepath.Join(l.dir, PublicKeyFile), pubPEM, 0o444); err != nil {
 		return err
 	}
-	_, err = l.Append(ctx, Entry{Action: "case.open", Note: "case opened"})
+	_, err = l.Append(ctx, Entry{Action: "case.open", Note: "case opened", Details: map[string]any{nonceDetail: l.nonce}})
 	return err
 }
 
@@ -183,7 +189,7 @@ func Open(ctx context.Context, dir string, opts Options) (*Ledger, error) {
 	return l, nil
 }
 
-// load reads the case's key and last record and checks the ledger may append to it.
+// load reads the case's key and its whole history, and checks the ledger may append to it.
 func (l *Ledger) load(ctx context.Context) error {
 	pubPEM, err := os.ReadFile(filepath.Join(l.dir, PublicKeyFile))
 	if err != nil {
@@ -209,22 +215,9 @@ func (l *Ledger) load(ctx context.Context) error {
 	}
 	last := seqs[len(seqs)-1]
 	if last != uint64(len(seqs)) {
-		return fmt.Errorf("case %s has %d records but the last is numbered %d: records are missing; run `acquire verify %s`", l.dir, len(seqs), last, l.dir)
+		return historyError(l.dir, "the case has %d records but the last is numbered %d: records are missing", len(seqs), last)
 	}
-	rec, b, err := readRecordFile(l.dir, last)
-	if err != nil {
-		return fmt.Errorf("reading the last record: %w; run `acquire verify %s`", err, l.dir)
-	}
-	if err := v.verify(dsse.PAE(PayloadType, rec.Payload), b.DSSEEnvelope.Signatures[0].Sig); err != nil {
-		return fmt.Errorf("the last record (%s) does not verify: %w; run `acquire verify %s`", rec.Path, err, l.dir)
-	}
-	if rec.Statement.Predicate.Seq != last {
-		return fmt.Errorf("the last record (%s) says it is record %d", rec.Path, rec.Statement.Predicate.Seq)
-	}
-	l.caseID = rec.Statement.Predicate.CaseID
-	l.seq = last
-	l.prev = PayloadDigest(rec.Payload)
-	return nil
+	return l.loadHistory(ctx, v, last)
 }
 
 // Close releases the case's lock.
