@@ -11,19 +11,12 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 
-	"github.com/acquire-forensics/acquire/providers/aws/ebsblocks"
+	"github.com/acquire-forensics/acquire/providers/driver"
+	"github.com/acquire-forensics/acquire/providers/evidence"
 )
-
-// Source reads an evidence copy block by block, verified, in ascending order from a block index
-// (*ebsblocks.Reader does).
-type Source interface {
-	Volume() ebsblocks.Volume
-	Read(ctx context.Context, from int64, visit func(ebsblocks.Block) error) error
-}
 
 // Options tune an export.
 type Options struct {
@@ -56,7 +49,7 @@ var ErrExists = errors.New("already exported")
 // until then the file is <snapshot>.raw.partial, with a journal of what is durably written. An
 // interrupted export resumes from its journal, re-reading and re-checking what is on disk, never
 // trusting a block it did not see synced. A mismatch leaves <snapshot>.raw.mismatch and ErrMismatch.
-func Export(ctx context.Context, item Item, src Source, dir string, opts *Options) (*Result, error) {
+func Export(ctx context.Context, item evidence.Item, src driver.BlockSource, dir string, opts *Options) (*Result, error) {
 	o := Options{}
 	if opts != nil {
 		o = *opts
@@ -72,20 +65,24 @@ func Export(ctx context.Context, item Item, src Source, dir string, opts *Option
 	if o.Progress == nil {
 		o.Progress = func(int64, int64) {}
 	}
-	vol := src.Volume()
+	vol := src.Geometry()
 	if item.SizeBytes != 0 && item.SizeBytes != vol.Size {
 		return nil, fmt.Errorf("the copy %s is %d bytes, the case recorded %d", item.Snapshot, vol.Size, item.SizeBytes)
 	}
-	base := filepath.Join(dir, item.Snapshot+".raw")
-	final, partial, journalPath := base, base+".partial", base+".journal"
-	if _, err := os.Lstat(final); err == nil {
-		return nil, fmt.Errorf("%s: %w (remove it to export again)", final, ErrExists)
+	out, err := openOutDir(dir)
+	if err != nil {
+		return nil, err
 	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return nil, fmt.Errorf("creating %s: %w", dir, err)
+	defer out.close()
+	final, partial, journalName := item.Snapshot+".raw", item.Snapshot+".raw.partial", item.Snapshot+".raw.journal"
+	if ok, err := out.exists(final); err != nil || ok {
+		if err == nil {
+			err = fmt.Errorf("%s: %w", out.join(final), ErrExists)
+		}
+		return &Result{Path: out.join(final), Sidecar: out.join(final + ".sha256"), SizeBytes: vol.Size}, err
 	}
-	x := &exporter{vol: vol, o: o, image: sha256.New(), blocks: sha256.New(), res: &Result{SizeBytes: vol.Size}}
-	if err := x.open(partial, journalPath, item.Snapshot); err != nil {
+	x := &exporter{vol: vol, snapshot: item.Snapshot, o: o, image: sha256.New(), blocks: sha256.New(), res: &Result{SizeBytes: vol.Size}}
+	if err := x.open(out, partial, journalName); err != nil {
 		return nil, err
 	}
 	defer x.close()
@@ -94,11 +91,12 @@ func Export(ctx context.Context, item Item, src Source, dir string, opts *Option
 	}
 	// Every buffer goes through both queues: in use at once are at most the longer queue, the block
 	// each worker holds and the one being handed over.
-	x.bufs = newBufferPool(vol.BlockSize, max(writeQueue, hashQueue)+3)
-	x.hash = startHasher(x.image, x.offset)
+	x.bufs = newBufferPool(vol.BlockSize, max(writeQueue, evidence.HashQueue)+3)
+	x.hash = evidence.NewImageHasher(x.image, x.offset)
 	x.w = newDiskWriter(x.data, x.data.Sync, x.commit)
 	x.res.ResumedFrom = x.next * vol.BlockSize
-	err := src.Read(ctx, x.next, x.write)
+	x.res.Path = out.join(partial)
+	err = src.ReadBlocks(ctx, x.next, x.write)
 	if err == nil {
 		err = x.finish()
 	}
@@ -107,55 +105,59 @@ func Export(ctx context.Context, item Item, src Source, dir string, opts *Option
 	}
 	x.res.BlockListSHA256 = hex.EncodeToString(x.blocks.Sum(nil))
 	x.close()
-	os.Remove(journalPath)
-	if x.res.ImageSHA256 != item.ImageSHA256 {
-		x.res.Path = base + ".mismatch"
-		if err := os.Rename(partial, x.res.Path); err != nil {
-			return x.res, err
-		}
-		return x.res, fmt.Errorf("%w: %s has SHA-256 %s, custody record %d says %s", ErrMismatch, item.Snapshot, x.res.ImageSHA256, item.Record, item.ImageSHA256)
-	}
-	x.res.Match = true
-	if err := os.Rename(partial, final); err != nil {
-		return x.res, fmt.Errorf("naming the image: %w", err)
-	}
-	x.res.Path = final
-	x.res.Sidecar = final + ".sha256"
-	if err := writeSynced(x.res.Sidecar, []byte(x.res.ImageSHA256+"  "+filepath.Base(final)+"\n")); err != nil {
+	if err := out.remove(journalName); err != nil {
 		return x.res, err
 	}
-	return x.res, syncDir(dir)
+	if x.res.ImageSHA256 != item.ImageSHA256() {
+		if err := out.rename(partial, final+".mismatch"); err != nil {
+			return x.res, err
+		}
+		x.res.Path = out.join(final + ".mismatch")
+		return x.res, fmt.Errorf("%w: %s has SHA-256 %s, custody record %d says %s", ErrMismatch, item.Snapshot, x.res.ImageSHA256, item.Record, item.ImageSHA256())
+	}
+	x.res.Match = true
+	if err := out.rename(partial, final); err != nil {
+		return x.res, err
+	}
+	x.res.Path = out.join(final)
+	x.res.Sidecar = out.join(final + ".sha256")
+	if err := out.writeSynced(final+".sha256", []byte(x.res.ImageSHA256+"  "+final+"\n")); err != nil {
+		return x.res, err
+	}
+	return x.res, out.sync()
 }
 
 // exporter is one export in progress.
 type exporter struct {
-	vol     ebsblocks.Volume
-	o       Options
-	data    *os.File
-	journal *os.File
-	image   hash.Hash // SHA-256 of the image so far, zeros included, until the hasher takes it
-	blocks  hash.Hash // SHA-256 over the listed blocks' SHA-256s
-	offset  int64     // bytes of the image delivered so far
-	next    int64     // the block the download resumes from
-	pending []string  // journal lines for the blocks queued since the last mark
-	res     *Result
-	written map[int64][32]byte // blocks journaled before a resume, by index
-	bufs    *bufferPool
-	hash    *imageHasher // hashes the image while the blocks are written
-	w       *diskWriter  // writes blocks while they are hashed
+	vol      driver.Geometry
+	snapshot string
+	o        Options
+	data     *os.File
+	journal  *os.File
+	image    hash.Hash // SHA-256 of the image so far, zeros included, until the hasher takes it
+	blocks   hash.Hash // SHA-256 over the listed blocks' SHA-256s
+	offset   int64     // bytes of the image delivered so far
+	next     int64     // the block the download resumes from
+	pending  []string  // journal lines for the blocks queued since the last mark
+	res      *Result
+	written  map[int64][32]byte // blocks journaled before a resume, by index
+	bufs     *bufferPool
+	hash     *evidence.ImageHasher // hashes the image while the blocks are written
+	w        *diskWriter           // writes blocks while they are hashed
 }
 
 const journalHeader = "acquire-export v1"
 
-func (x *exporter) open(partial, journalPath, snapshot string) error {
+func (x *exporter) open(out *outDir, partial, journalName string) error {
 	var err error
-	if x.data, err = os.OpenFile(partial, os.O_RDWR|os.O_CREATE, 0o644); err != nil {
-		return fmt.Errorf("opening %s: %w", partial, err)
+	if x.data, err = out.open(partial, os.O_RDWR|os.O_CREATE, 0o644); err != nil {
+		return err
 	}
-	if x.journal, err = os.OpenFile(journalPath, os.O_RDWR|os.O_CREATE|os.O_APPEND, 0o644); err != nil {
-		return fmt.Errorf("opening %s: %w", journalPath, err)
+	if x.journal, err = out.open(journalName, os.O_RDWR|os.O_CREATE|os.O_APPEND, 0o644); err != nil {
+		return err
 	}
-	header := fmt.Sprintf("%s %s %d %d", journalHeader, snapshot, x.vol.Size, x.vol.BlockSize)
+	journalPath := out.join(journalName)
+	header := fmt.Sprintf("%s %s %d %d", journalHeader, x.snapshot, x.vol.Size, x.vol.BlockSize)
 	j, err := readJournal(x.journal, header)
 	if err != nil {
 		x.o.Logger.Warn("export journal unreadable; starting over", "journal", journalPath, "error", err)
@@ -249,7 +251,7 @@ func (x *exporter) resume() error {
 			if err := x.journal.Truncate(0); err != nil {
 				return err
 			}
-			if _, err := x.journal.WriteString(fmt.Sprintf("%s %s %d %d\n", journalHeader, x.vol.SnapshotID, x.vol.Size, bs)); err != nil {
+			if _, err := x.journal.WriteString(fmt.Sprintf("%s %s %d %d\n", journalHeader, x.snapshot, x.vol.Size, bs)); err != nil {
 				return err
 			}
 		}
@@ -291,18 +293,23 @@ func (x *exporter) recheck() error {
 
 // write takes one verified block: a copy of it goes to the disk and to the image hash, which work on it
 // at the same time, and its checksum to the block-list hash and the journal.
-func (x *exporter) write(b ebsblocks.Block) error {
+func (x *exporter) write(b driver.Block) error {
 	if err := x.w.failed(); err != nil {
 		return err
 	}
 	at := b.Index * x.vol.BlockSize
+	sum := b.Sum
+	if sum == nil {
+		s := sha256.Sum256(b.Data)
+		sum = &s
+	}
 	buf := x.bufs.get(b.Data, 2)
-	x.hash.add(at, buf)
+	x.hash.Add(at, buf.bytes(), buf.release)
 	x.w.write(buf, at)
-	x.blocks.Write(b.SHA256[:])
+	x.blocks.Write(sum[:])
 	x.offset = at + int64(len(b.Data))
 	x.res.Downloaded += int64(len(b.Data))
-	x.pending = append(x.pending, fmt.Sprintf("b %d %x", b.Index, b.SHA256))
+	x.pending = append(x.pending, fmt.Sprintf("b %d %x", b.Index, *sum))
 	x.o.Progress(x.offset, x.vol.Size)
 	if len(x.pending) >= x.o.SyncEvery {
 		return x.mark(b.Index + 1)
@@ -337,7 +344,7 @@ func (x *exporter) commit(m durableMark) error {
 // finish completes the image hash, waits for every block to be written, gives the image its full
 // size (trailing zeros are holes) and makes it durable.
 func (x *exporter) finish() error {
-	x.res.ImageSHA256 = hex.EncodeToString(x.hash.sum(x.vol.Size))
+	x.res.ImageSHA256 = hex.EncodeToString(x.hash.Sum(x.vol.Size))
 	if err := x.w.flush(); err != nil {
 		return err
 	}
@@ -357,7 +364,7 @@ func (x *exporter) finish() error {
 
 func (x *exporter) close() {
 	if x.hash != nil {
-		x.hash.stop()
+		x.hash.Stop()
 		x.hash = nil
 	}
 	if x.w != nil {
@@ -381,31 +388,4 @@ func allZero(b []byte) bool {
 		}
 	}
 	return true
-}
-
-func writeSynced(path string, data []byte) error {
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
-	if err != nil {
-		return fmt.Errorf("writing %s: %w", path, err)
-	}
-	_, err = f.Write(data)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return fmt.Errorf("writing %s: %w", path, err)
-	}
-	return nil
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
 }

@@ -10,17 +10,20 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/acquire-forensics/acquire/internal/testenv"
-	"github.com/acquire-forensics/acquire/providers/aws/ebsblocks"
+	"github.com/acquire-forensics/acquire/providers/driver"
+	"github.com/acquire-forensics/acquire/providers/evidence"
 )
 
 const bs = 512 << 10
 
 // memSource is a snapshot held in memory: some listed blocks in a volume of n blocks.
 type memSource struct {
-	vol    ebsblocks.Volume
+	id     string
+	vol    driver.Geometry
 	blocks map[int64][]byte
 	order  []int64
 	// stopAfter cancels the read after this many blocks (0: never), as a crash or Ctrl-C would.
@@ -29,7 +32,7 @@ type memSource struct {
 }
 
 func newMemSource(nblocks int64, listed []int64) *memSource {
-	s := &memSource{vol: ebsblocks.Volume{SnapshotID: "snap-0123456789abcdef0", Size: nblocks * bs, BlockSize: bs}, blocks: map[int64][]byte{}}
+	s := &memSource{id: "snap-0123456789abcdef0", vol: driver.Geometry{Size: nblocks * bs, BlockSize: bs}, blocks: map[int64][]byte{}}
 	rng := rand.New(rand.NewPCG(1, 2))
 	for _, i := range listed {
 		b := make([]byte, bs)
@@ -42,9 +45,11 @@ func newMemSource(nblocks int64, listed []int64) *memSource {
 	return s
 }
 
-func (s *memSource) Volume() ebsblocks.Volume { return s.vol }
+func (s *memSource) Geometry() driver.Geometry   { return s.vol }
+func (s *memSource) Info() driver.SourceInfo     { return driver.SourceInfo{Method: "memory"} }
+func (s *memSource) Close(context.Context) error { return nil }
 
-func (s *memSource) Read(ctx context.Context, from int64, visit func(ebsblocks.Block) error) error {
+func (s *memSource) ReadBlocks(ctx context.Context, from int64, visit func(driver.Block) error) error {
 	n := 0
 	for _, i := range s.order {
 		if i < from {
@@ -53,7 +58,7 @@ func (s *memSource) Read(ctx context.Context, from int64, visit func(ebsblocks.B
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		if err := visit(ebsblocks.Block{Index: i, Data: s.blocks[i], SHA256: sha256.Sum256(s.blocks[i])}); err != nil {
+		if err := visit(driver.Block{Index: i, Data: s.blocks[i]}); err != nil {
 			return err
 		}
 		n++
@@ -65,7 +70,7 @@ func (s *memSource) Read(ctx context.Context, from int64, visit func(ebsblocks.B
 }
 
 // image is the raw image the source stands for, and its item.
-func (s *memSource) item() Item {
+func (s *memSource) item() evidence.Item {
 	h := sha256.New()
 	zero := make([]byte, bs)
 	for i := int64(0); i < s.vol.Size/bs; i++ {
@@ -75,7 +80,8 @@ func (s *memSource) item() Item {
 			h.Write(zero)
 		}
 	}
-	return Item{Cloud: "aws", Snapshot: s.vol.SnapshotID, SourceVolume: "vol-1", SizeBytes: s.vol.Size, ImageSHA256: hex.EncodeToString(h.Sum(nil))}
+	return evidence.Item{Cloud: "aws", Snapshot: s.id, SourceVolume: "vol-1", SizeBytes: s.vol.Size, DigestStatus: evidence.DigestComputed,
+		Digest: &driver.Digest{ImageSHA256: hex.EncodeToString(h.Sum(nil))}}
 }
 
 func TestExportMatchesAndIsSparse(t *testing.T) {
@@ -86,11 +92,11 @@ func TestExportMatchesAndIsSparse(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !res.Match || res.ImageSHA256 != item.ImageSHA256 || testenv.FileSHA256(t, res.Path) != item.ImageSHA256 {
+	if !res.Match || res.ImageSHA256 != item.ImageSHA256() || testenv.FileSHA256(t, res.Path) != item.ImageSHA256() {
 		t.Fatalf("result %+v", res)
 	}
 	sidecar, _ := os.ReadFile(res.Sidecar)
-	if string(sidecar) != item.ImageSHA256+"  "+filepath.Base(res.Path)+"\n" {
+	if string(sidecar) != item.ImageSHA256()+"  "+filepath.Base(res.Path)+"\n" {
 		t.Errorf("sidecar %q", sidecar)
 	}
 	for _, leftover := range []string{".partial", ".journal"} {
@@ -128,7 +134,7 @@ func TestExportResumesTwice(t *testing.T) {
 
 // exportInterrupted exports a volume in three runs, the first two interrupted, calling between after
 // each run but the last; it returns where each run resumed from.
-func exportInterrupted(t *testing.T, between func(dir string, item Item)) []int64 {
+func exportInterrupted(t *testing.T, between func(dir string, item evidence.Item)) []int64 {
 	t.Helper()
 	var listed []int64
 	for i := int64(0); i < 200; i += 3 {
@@ -145,7 +151,7 @@ func exportInterrupted(t *testing.T, between func(dir string, item Item)) []int6
 		cancel()
 		resumed = append(resumed, res.ResumedFrom)
 		if stop == 0 {
-			if err != nil || !res.Match || testenv.FileSHA256(t, res.Path) != item.ImageSHA256 {
+			if err != nil || !res.Match || testenv.FileSHA256(t, res.Path) != item.ImageSHA256() {
 				t.Fatalf("final run: %v %+v", err, res)
 			}
 			break
@@ -183,7 +189,7 @@ func TestTornBlockIsNotTrusted(t *testing.T) {
 	f.Close()
 	src.stopAfter = 0
 	res, err := Export(context.Background(), item, src, dir, nil)
-	if err != nil || !res.Match || res.ResumedFrom != 0 || testenv.FileSHA256(t, res.Path) != item.ImageSHA256 {
+	if err != nil || !res.Match || res.ResumedFrom != 0 || testenv.FileSHA256(t, res.Path) != item.ImageSHA256() {
 		t.Fatalf("after damage: %v %+v", err, res)
 	}
 }
@@ -191,7 +197,7 @@ func TestTornBlockIsNotTrusted(t *testing.T) {
 func TestMismatchIsSetAside(t *testing.T) {
 	src := newMemSource(16, []int64{2, 3})
 	item := src.item()
-	item.ImageSHA256 = strings.Repeat("0", 64)
+	item.Digest = &driver.Digest{ImageSHA256: strings.Repeat("0", 64)}
 	dir := t.TempDir()
 	res, err := Export(context.Background(), item, src, dir, nil)
 	if !errors.Is(err, ErrMismatch) || res.Match {
@@ -221,7 +227,7 @@ func TestUnwritableDestination(t *testing.T) {
 // middle of recording a mark) is cut off on resume, so that what the resumed run records counts the
 // next time.
 func TestTornJournalTailIsCut(t *testing.T) {
-	tear := func(dir string, item Item) {
+	tear := func(dir string, item evidence.Item) {
 		f, err := os.OpenFile(filepath.Join(dir, item.Snapshot+".raw.journal"), os.O_WRONLY|os.O_APPEND, 0)
 		if err != nil {
 			t.Fatal(err)
@@ -232,5 +238,86 @@ func TestTornJournalTailIsCut(t *testing.T) {
 	resumed := exportInterrupted(t, tear)
 	if !(resumed[1] > 0 && resumed[2] > resumed[1]) {
 		t.Fatalf("resumed from %v bytes: the third run should start where the second left off", resumed)
+	}
+}
+
+// TestNoWriteThroughLinks: a link planted in the export directory under any name the export writes
+// (the names are known in advance from the snapshot ID) makes the export fail with ErrLink, and the
+// file the link points at is untouched.
+func TestNoWriteThroughLinks(t *testing.T) {
+	for _, suffix := range []string{".raw", ".raw.partial", ".raw.journal", ".raw.sha256", ".raw.mismatch"} {
+		t.Run(suffix, func(t *testing.T) {
+			src := newMemSource(8, []int64{0, 3})
+			item := src.item()
+			if suffix == ".raw.mismatch" {
+				item.Digest = &driver.Digest{ImageSHA256: strings.Repeat("0", 64)}
+			}
+			dir, outside := t.TempDir(), filepath.Join(t.TempDir(), "victim")
+			if err := os.WriteFile(outside, []byte("precious"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Symlink(outside, filepath.Join(dir, item.Snapshot+suffix)); err != nil {
+				t.Fatal(err)
+			}
+			_, err := Export(context.Background(), item, src, dir, nil)
+			if !errors.Is(err, ErrLink) {
+				t.Fatalf("export with a link at %s: %v, want ErrLink", suffix, err)
+			}
+			if data, _ := os.ReadFile(outside); string(data) != "precious" {
+				t.Errorf("the link's target was written: %q", data)
+			}
+		})
+	}
+}
+
+// TestRehashFileRefusesWhatIsNotAnImage: /dev/zero, a FIFO and an image longer than the recorded size
+// end at once with an error, never reading on; a cancelled context stops the read.
+func TestRehashFileRefusesWhatIsNotAnImage(t *testing.T) {
+	src := newMemSource(8, []int64{0, 3})
+	item := src.item()
+	dir := t.TempDir()
+	fifo := filepath.Join(dir, "fifo")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	sparse := filepath.Join(dir, "sparse.raw")
+	f, err := os.Create(sparse)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Truncate(20 << 30); err != nil { // 20 GiB of holes
+		t.Fatal(err)
+	}
+	f.Close()
+	for _, tc := range []struct{ path, want string }{
+		{"/dev/zero", "character device"},
+		{fifo, "named pipe"},
+		{sparse, "more than"},
+		{dir, "directory"},
+	} {
+		r := RehashFile(context.Background(), item, tc.path)
+		if r.Match || !strings.Contains(r.Error, tc.want) {
+			t.Errorf("%s: %+v, want an error saying %q", tc.path, r, tc.want)
+		}
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if r := RehashFile(ctx, item, sparse); r.Match || !strings.Contains(r.Error, "canceled") {
+		t.Errorf("cancelled re-hash: %+v", r)
+	}
+}
+
+func TestRehashFileMatchesExport(t *testing.T) {
+	src := newMemSource(8, []int64{0, 3, 7})
+	item := src.item()
+	res, err := Export(context.Background(), item, src, t.TempDir(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := RehashFile(context.Background(), item, res.Path); !r.Match || r.Error != "" {
+		t.Errorf("re-hash of the exported image: %+v", r)
+	}
+	if r := RehashSource(context.Background(), item, src); !r.Match || r.Error != "" {
+		t.Errorf("re-hash of the source: %+v", r)
 	}
 }

@@ -24,9 +24,10 @@ type diskWriter struct {
 	wake   chan struct{}  // the flusher has something to do; closed when the writer ends
 	done   chan struct{}  // closed when the flusher has ended
 
-	mu    sync.Mutex
-	err   error         // the first write or sync that failed
-	marks []durableMark // reached by the writer, waiting for a sync
+	mu       sync.Mutex
+	err      error         // the first write, sync or commit that failed
+	writeErr bool          // that failure was a write: marks after it vouch for blocks not written
+	marks    []durableMark // reached by the writer, waiting for a sync
 }
 
 // durableMark vouches for every block before next. It is queued behind those blocks, and committed
@@ -62,14 +63,22 @@ func (w *diskWriter) writeLoop() {
 	for j := range w.jobs {
 		if j.mark != nil {
 			w.mu.Lock()
-			w.marks = append(w.marks, *j.mark) // the flusher calls Done
+			if w.err != nil {
+				w.wg.Done() // a mark after a failure vouches for nothing
+			} else {
+				w.marks = append(w.marks, *j.mark) // the flusher calls Done
+			}
 			w.mu.Unlock()
 			w.poke()
 			continue
 		}
 		if w.failed() == nil {
 			if _, err := w.f.WriteAt(j.buf.bytes(), j.offset); err != nil {
-				w.fail(fmt.Errorf("writing %s at byte %d: %w", w.f.Name(), j.offset, err))
+				w.mu.Lock()
+				if w.err == nil {
+					w.err, w.writeErr = fmt.Errorf("writing %s at byte %d: %w", w.f.Name(), j.offset, err), true
+				}
+				w.mu.Unlock()
 			}
 		}
 		j.buf.release()
@@ -95,7 +104,9 @@ func (w *diskWriter) flushLoop() {
 		marks := w.marks
 		w.marks = nil
 		w.mu.Unlock()
-		if len(marks) > 0 && w.failed() == nil {
+		// Marks the writer reached before a write failed still vouch for their blocks: a resumed
+		// export keeps them. After a failed sync or commit, nothing is committed.
+		if len(marks) > 0 && w.committable() {
 			w.syncAndCommit(marks)
 		}
 		for range marks {
@@ -123,6 +134,12 @@ func (w *diskWriter) fail(err error) {
 	if w.err == nil {
 		w.err = err
 	}
+}
+
+func (w *diskWriter) committable() bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.err == nil || w.writeErr
 }
 
 func (w *diskWriter) failed() error {

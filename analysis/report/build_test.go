@@ -170,7 +170,7 @@ func TestAcquisitionCase(t *testing.T) {
 		ImageSHA256:     "1111111111111111111111111111111111111111111111111111111111111111",
 		BlockListSHA256: "2222222222222222222222222222222222222222222222222222222222222222",
 		BlockSize:       524288, ListedBlocks: 3, Method: "EBS direct APIs",
-		DigestRecord: 9, DigestTime: "2026-11-26T12:00:09.000Z", DigestStatus: "ok",
+		DigestRecord: 9, DigestTime: "2026-11-26T12:00:09.000Z", DigestStatus: "computed", Consistency: "crash-consistent",
 		Lock:    &Lock{Mode: "compliance", Days: 365, CoolOffHours: 24, Record: 8, Status: "ok"},
 		Records: []uint64{6, 7, 8, 9, 10, 11, 12, 13},
 	}

@@ -2,67 +2,51 @@ package report
 
 import (
 	"slices"
-	"strconv"
 	"strings"
 
 	"github.com/acquire-forensics/acquire/custody"
+	"github.com/acquire-forensics/acquire/providers/evidence"
 )
 
-// evidenceItems lists the evidence of the case: one item per evidence subject, described by the first
-// record citing it that is not an export or re-hash (the digest record, for the engine).
+// evidenceItems lists the evidence of the case as its evidence records define it, read by the one
+// reader export and verify use too, and describes each from the other records about it.
 func evidenceItems(recs []Record) []Evidence {
-	var items []Evidence
-	seen := map[string]bool{}
+	var crecs []custody.Record
 	for _, rec := range recs {
-		ev := rec.Event
-		if ev == nil || isComparison(ev.Action) {
-			continue
-		}
-		for _, s := range rec.Subjects {
-			if s.Kind() != custody.KindEvidence || seen[s.Name] {
-				continue
-			}
-			seen[s.Name] = true
-			items = append(items, newEvidence(rec, s))
+		if rec.Event != nil {
+			crecs = append(crecs, custody.Record{Seq: rec.Seq, Path: rec.Path, Statement: &custody.Statement{Subject: rec.Subjects, Predicate: *rec.Event}})
 		}
 	}
-	for i := range items {
-		describeCopy(&items[i], recs)
+	found, err := evidence.Items(crecs)
+	if err != nil {
+		return nil // the verification section says what is wrong with the records
+	}
+	byRecord := map[uint64]Record{}
+	for _, rec := range recs {
+		byRecord[rec.Seq] = rec
+	}
+	items := make([]Evidence, 0, len(found))
+	for _, it := range found {
+		e := newEvidence(it, byRecord[it.Record])
+		describeCopy(&e, recs)
+		items = append(items, e)
 	}
 	return items
 }
 
-func newEvidence(rec Record, s custody.Subject) Evidence {
-	ev := rec.Event
-	it := Evidence{
-		Name:         s.Name,
-		SourceVolume: s.Annotations["sourceVolume"],
-		ImageSHA256:  s.Digest["sha256"],
-		DigestRecord: rec.Seq,
-		DigestTime:   ev.Time,
-		DigestStatus: ev.Result.Status,
+func newEvidence(it evidence.Item, rec Record) Evidence {
+	e := Evidence{
+		Name: it.Name, Cloud: it.Cloud, Snapshot: it.Snapshot, SourceVolume: it.SourceVolume, Account: it.Account, Region: it.Location,
+		SizeBytes: it.SizeBytes, ImageSHA256: it.ImageSHA256(), DigestRecord: it.Record, DigestStatus: it.DigestStatus,
+		Consistency: string(it.Consistency), Deferred: it.Deferred,
 	}
-	it.SizeBytes, _ = strconv.ParseInt(s.Annotations["sizeBytes"], 10, 64)
-	// Names are "<cloud>:<kind>:<native ID>".
-	if parts := strings.SplitN(s.Name, ":", 3); len(parts) == 3 {
-		it.Cloud, it.Snapshot = parts[0], parts[2]
+	if rec.Event != nil {
+		e.DigestTime = rec.Event.Time
 	}
-	if p := ev.Provider; p != nil {
-		if it.Cloud == "" {
-			it.Cloud = p.Cloud
-		}
-		it.Account, it.Region = p.Account, p.Region
+	if d := it.Digest; d != nil {
+		e.BlockListSHA256, e.BlockSize, e.ListedBlocks, e.Method = d.BlockListSHA256, d.BlockSize, d.ListedBlocks, d.Method
 	}
-	if d := detailMap(ev.Details["digest"]); d != nil {
-		it.BlockListSHA256 = detailString(d, "blockListSha256")
-		it.BlockSize = detailInt(d, "blockSize")
-		it.ListedBlocks = detailInt(d, "listedBlocks")
-		it.Method = detailString(d, "method")
-		if it.SizeBytes == 0 {
-			it.SizeBytes = detailInt(d, "sizeBytes")
-		}
-	}
-	return it
+	return e
 }
 
 // describeCopy finds what other records say about an item: every record about it, its lock and the key
@@ -124,9 +108,14 @@ func related(it *Evidence, recs []Record) relatedIDs {
 	return r
 }
 
-// ownStep reports whether the record is one of the engine's steps for this volume ("<volume>/...").
+// ownStep reports whether the record is one of the engine's steps for this volume
+// ("a<n>/<volume>/...").
 func (r relatedIDs) ownStep(rec Record) bool {
-	return r.volume != "" && strings.HasPrefix(rec.Event.Step, r.volume+"/")
+	step := rec.Event.Step
+	if _, rest, ok := strings.Cut(step, "/"); ok && strings.HasPrefix(step, "a") {
+		step = rest
+	}
+	return r.volume != "" && strings.HasPrefix(step, r.volume+"/")
 }
 
 func (r relatedIDs) covers(rec Record) bool {

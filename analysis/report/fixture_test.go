@@ -3,6 +3,7 @@ package report
 import (
 	"context"
 	"path/filepath"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -99,7 +100,7 @@ func acquisitionCase(t *testing.T, hostile bool) (dir string, v *custody.Verifie
 		Annotations: map[string]string{"kind": custody.KindEvidence, "sourceVolume": "vol-1", "sizeBytes": "1073741824"},
 	}
 	if hostile { // nothing checks a subject's name or digest when it is written
-		evidence.Name, evidence.Digest["sha256"] = h(evidence.Name), h("1111")
+		evidence.Name, evidence.Digest["sha256"] = "aws:snapshot:"+h("snap-copy"), h("1111")
 		evidence.Annotations["sourceVolume"] = h("vol-1")
 	}
 	exported := evidence
@@ -117,9 +118,12 @@ func acquisitionCase(t *testing.T, hostile bool) (dir string, v *custody.Verifie
 		{Action: "copy", Phase: custody.PhaseResult, Step: "vol-1/t1/copy", Principal: "arn:aws:iam::222222222222:user/analyst", Provider: with(fx, snapRes("snap-src"), snapRes("snap-copy")),
 			Details: map[string]any{"copy": map[string]any{"id": "snap-copy", "keyId": "alias/evidence"}}},
 		{Action: "lock", Phase: custody.PhaseResult, Step: "vol-1/lock", Provider: with(fx, snapRes("snap-copy")), Details: map[string]any{"mode": "compliance", "days": 365, "coolOffHours": 24}},
-		{Action: "digest", Phase: custody.PhaseResult, Step: "vol-1/digest", Provider: with(fx, snapRes("snap-copy")), Subjects: []custody.Subject{evidence},
-			Details: map[string]any{"digest": map[string]any{"imageSha256": evidence.Digest["sha256"], "blockListSha256": "2222222222222222222222222222222222222222222222222222222222222222",
-				"blockSize": 524288, "listedBlocks": 3, "sizeBytes": 1073741824, "method": h("EBS direct APIs")}}},
+		{Action: "evidence", Phase: custody.PhaseResult, Step: "vol-1/evidence", Provider: with(fx, snapRes("snap-copy")), Subjects: []custody.Subject{evidence},
+			Details: map[string]any{"evidence": map[string]any{"name": evidence.Name, "cloud": "aws", "account": "222222222222", "location": "us-east-1",
+				"snapshot": strings.TrimPrefix(evidence.Name, "aws:snapshot:"), "sourceVolume": evidence.Annotations["sourceVolume"], "consistency": "crash-consistent",
+				"sizeBytes": 1073741824, "digestStatus": "computed",
+				"digest": map[string]any{"imageSha256": evidence.Digest["sha256"], "blockListSha256": "2222222222222222222222222222222222222222222222222222222222222222",
+					"blockSize": 524288, "listedBlocks": 3, "sizeBytes": 1073741824, "method": h("EBS direct APIs")}}}},
 		{Action: "unshare", Phase: custody.PhaseIntent, Step: "vol-1/unshare", Provider: with(src, snapRes("snap-src"))},
 		{Action: "unstage", Phase: custody.PhaseResult, Step: "vol-1/unstage", Provider: with(src, snapRes("snap-src")),
 			Result: custody.Result{Status: custody.StatusFailed, Code: "permission-denied", Message: h("AccessDenied")}},

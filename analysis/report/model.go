@@ -85,7 +85,9 @@ type Evidence struct {
 	Method          string   `json:"method,omitempty"` // how the digests were computed, in the record's words
 	DigestRecord    uint64   `json:"digestRecord"`
 	DigestTime      string   `json:"digestTime,omitempty"`
-	DigestStatus    string   `json:"digestStatus,omitempty"`
+	DigestStatus    string   `json:"digestStatus,omitempty"` // computed or deferred
+	Deferred        string   `json:"deferred,omitempty"`     // why the digest was deferred
+	Consistency     string   `json:"consistency,omitempty"`
 	Lock            *Lock    `json:"lock,omitempty"`
 	Records         []uint64 `json:"records"` // every record about this item, in order
 }

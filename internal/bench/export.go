@@ -15,9 +15,10 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 
 	"github.com/acquire-forensics/acquire/analysis/export"
-	"github.com/acquire-forensics/acquire/providers"
 	awsdriver "github.com/acquire-forensics/acquire/providers/aws"
 	"github.com/acquire-forensics/acquire/providers/aws/awssim"
+	"github.com/acquire-forensics/acquire/providers/driver"
+	"github.com/acquire-forensics/acquire/providers/evidence"
 )
 
 // exportFigures: `acquire export` of a 2 GiB volume, half written, through the simulator with the
@@ -47,17 +48,23 @@ func exportFigures(ctx context.Context) ([]figure, error) {
 		return nil, err
 	}
 	// The same account plays both sides here: the snapshot is taken and read in it.
-	snaps, err := d.CreateSnapshots(ctx, providers.SnapshotRequest{Region: fleetRegion, Volume: &providers.Volume{ID: "vol-0e0000000000000e1"}})
+	made, err := d.CreateSnapshots(ctx, driver.SnapshotRequest{Volume: &driver.Volume{ID: "vol-0e0000000000000e1", Location: fleetRegion}})
 	if err != nil {
 		return nil, err
 	}
-	snap := snaps[0]
+	snap := made.Snapshots[0]
+	snap.Side = driver.Forensic // the same account plays both sides
 	// The digest the case would have recorded, taken the same way an acquisition takes it.
-	dg, err := d.Digest(ctx, snap, nil)
+	first, err := d.OpenBlocks(ctx, snap)
 	if err != nil {
 		return nil, err
 	}
-	item := export.Item{Cloud: "aws", Snapshot: snap.ID, SourceVolume: "vol-0e0000000000000e1", Region: fleetRegion, SizeBytes: dg.SizeBytes, ImageSHA256: dg.ImageSHA256}
+	dg, err := evidence.Compute(ctx, first, nil)
+	if err != nil {
+		return nil, err
+	}
+	item := evidence.Item{Cloud: "aws", Snapshot: snap.ID, SourceVolume: "vol-0e0000000000000e1", Location: fleetRegion, SizeBytes: dg.SizeBytes,
+		DigestStatus: evidence.DigestComputed, Digest: &dg}
 
 	dir, err := os.MkdirTemp(".", ".bench-export-")
 	if err != nil {
@@ -81,7 +88,7 @@ func exportFigures(ctx context.Context) ([]figure, error) {
 	var rates, busy []float64 // busy: the share of all cores in use during each export
 	var peakHeap uint64
 	for run := range 3 {
-		src, err := d.OpenSnapshot(ctx, fleetRegion, snap.ID)
+		src, err := d.OpenBlocks(ctx, snap)
 		if err != nil {
 			return nil, err
 		}

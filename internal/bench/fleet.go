@@ -17,9 +17,10 @@ import (
 	"github.com/sigstore/sigstore/pkg/signature"
 
 	"github.com/acquire-forensics/acquire/custody"
-	"github.com/acquire-forensics/acquire/providers"
+	"github.com/acquire-forensics/acquire/providers/acquisition"
 	awsdriver "github.com/acquire-forensics/acquire/providers/aws"
 	"github.com/acquire-forensics/acquire/providers/aws/awssim"
+	"github.com/acquire-forensics/acquire/providers/driver"
 )
 
 const (
@@ -103,9 +104,9 @@ func fleetRun(ctx context.Context, n int, instances []string) (time.Duration, ma
 	}
 	defer l.Close()
 	start := time.Now()
-	res, err := providers.New(d).Run(ctx, providers.Options{
-		Ledger: l, Target: providers.Target{Region: fleetRegion, Workloads: instances},
-		Forensic:     providers.ForensicOptions{Account: fleetForensic, KeyID: fmt.Sprintf("arn:aws:kms:%s:%s:key/%s", fleetRegion, fleetForensic, fleetKey)},
+	res, err := acquisition.New(d).Run(ctx, acquisition.Options{
+		Ledger: l, Target: driver.Target{Location: fleetRegion, Workloads: instances},
+		Destination:  driver.Destination{Account: fleetForensic, Key: fmt.Sprintf("arn:aws:kms:%s:%s:key/%s", fleetRegion, fleetForensic, fleetKey)},
 		PollInterval: time.Second, MaxPollInterval: 5 * time.Second,
 	})
 	elapsed := time.Since(start)
@@ -117,7 +118,7 @@ func fleetRun(ctx context.Context, n int, instances []string) (time.Duration, ma
 	return elapsed, calls, failures, err
 }
 
-func countAcquired(res *providers.Result) int {
+func countAcquired(res *acquisition.Result) int {
 	n := 0
 	for _, v := range res.Volumes {
 		if v.Error == "" && v.Digest != nil {

@@ -4,23 +4,17 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
-	"text/tabwriter"
-	"time"
+	"regexp"
 
 	"github.com/spf13/cobra"
 
-	"github.com/acquire-forensics/acquire/custody"
-	"github.com/acquire-forensics/acquire/providers"
 	awsdriver "github.com/acquire-forensics/acquire/providers/aws"
+	"github.com/acquire-forensics/acquire/providers/driver"
 )
 
 // awsOptions is the flag group of `acquire aws`.
 type awsOptions struct {
-	sign     signingOptions
-	caseDir  string
-	caseID   string
+	acquireOptions
 	region   string
 	instance []string
 	volume   []string
@@ -34,15 +28,8 @@ type awsOptions struct {
 	forensicKey     string
 	shareKey        string
 	endpoint        string
-
-	lockMode    string
-	lockDays    int
-	lockCoolOff int
-	deleteSrc   bool
-	concurrency int
-	timeout     time.Duration
-	poll        time.Duration
-	dryRun      bool
+	deleteSrc       bool
+	concurrency     int
 }
 
 func newAWSCmd(a *app) *cobra.Command {
@@ -56,8 +43,9 @@ under the AWS managed key with a temporary key usable by the forensic account on
 forensic key, optionally lock them, digest their content through the EBS direct APIs, remove everything
 temporary, and seal the case. Every step is a signed custody record.
 
-Running the same command again for the same case continues where it stopped. Ctrl-C stops, withdraws
-shares, removes temporary resources and says what is left where.
+Running the same command again for the same case continues where it stopped; other arguments for a
+case that holds an acquisition are refused, unless --new-acquisition. Ctrl-C stops, withdraws shares,
+removes temporary resources and says what is left where.
 
 Credentials come from the AWS SDK's standard chain: environment, shared config and SSO profiles
 (--source-profile, --forensic-profile), instance roles; --source-role and --forensic-role assume a role.
@@ -69,9 +57,8 @@ Credentials come from the AWS SDK's standard chain: environment, shared config a
 		RunE: func(cmd *cobra.Command, _ []string) error { return o.run(cmd.Context(), a) },
 	}
 	f := cmd.Flags()
-	o.sign.addFlags(cmd)
-	f.StringVar(&o.caseDir, "case", "", "the case directory: created if new, continued if it exists (required)")
-	f.StringVar(&o.caseID, "case-id", "", "the case identifier, for a new case (default: the directory's name)")
+	o.addFlags(cmd, "lock the copies against deletion: governance or compliance (EBS snapshot lock)")
+	f.IntVar(&o.lockCoolOff, "lock-cool-off-hours", 0, "compliance lock cool-off period in hours (1-72)")
 	f.StringVar(&o.region, "region", "", "the region of the instances and volumes (default: the SDK's region)")
 	f.StringArrayVar(&o.instance, "instance", nil, "an EC2 instance ID: all its attached volumes (repeatable)")
 	f.StringArrayVar(&o.volume, "volume", nil, "an EBS volume ID (repeatable)")
@@ -84,18 +71,18 @@ Credentials come from the AWS SDK's standard chain: environment, shared config a
 	f.StringVar(&o.forensicKey, "forensic-kms-key", "", "KMS key of the forensic account for the copies: ID, ARN or alias (required)")
 	f.StringVar(&o.shareKey, "share-kms-key", "", "a source-account KMS key the forensic account may use, for volumes under aws/ebs (default: a temporary key)")
 	f.StringVar(&o.endpoint, "endpoint", "", "AWS endpoint override for every service (the cloud range); AWS_ENDPOINT_URL works too")
-	f.StringVar(&o.lockMode, "lock", "", "lock the copies against deletion: governance or compliance")
-	f.IntVar(&o.lockDays, "lock-days", 30, "lock duration in days, with --lock")
-	f.IntVar(&o.lockCoolOff, "lock-cool-off-hours", 0, "compliance lock cool-off period in hours (1-72)")
-	f.BoolVar(&o.deleteSrc, "delete-source-snapshots", false, "delete the snapshots taken in the source account once their copy is digested (default: keep them, tagged)")
+	f.BoolVar(&o.deleteSrc, "delete-source-snapshots", false, "delete the snapshots taken in the source account once their copy is recorded (default: keep them, tagged)")
 	f.IntVar(&o.concurrency, "max-copies", 20, "transfers in flight at once (AWS allows 20 concurrent copies per region)")
-	f.DurationVar(&o.timeout, "timeout", 6*time.Hour, "give up after this long (the cleanup still runs)")
-	f.DurationVar(&o.poll, "poll-interval", 2*time.Second, "first wait between snapshot status checks (they slow down to 30s while nothing changes)")
-	f.BoolVar(&o.dryRun, "dry-run", false, "print the plan and the permissions it needs; change nothing")
 	return cmd
 }
 
+// regionRule is the shape of an AWS region name: us-east-1, eu-central-2, us-gov-west-1.
+var regionRule = regexp.MustCompile(`^[a-z]{2}(-[a-z]+)+-[0-9]+$`)
+
 func (o *awsOptions) check() error {
+	if err := o.acquireOptions.check(); err != nil {
+		return err
+	}
 	switch {
 	case len(o.instance) == 0 && len(o.volume) == 0:
 		return errors.New("nothing to acquire: give --instance or --volume")
@@ -103,10 +90,11 @@ func (o *awsOptions) check() error {
 		return errors.New("--forensic-account is required: the isolated account the evidence goes to")
 	case !o.dryRun && o.forensicKey == "":
 		return errors.New("--forensic-kms-key is required: the forensic account's key for the copies")
-	case !o.dryRun && o.caseDir == "":
-		return errors.New("--case is required: the case directory")
-	case o.lockMode != "" && o.lockMode != "governance" && o.lockMode != "compliance":
-		return fmt.Errorf("--lock %q: use governance or compliance", o.lockMode)
+	}
+	for flag, r := range map[string]string{"--region": o.region, "--forensic-region": o.forensicRegion} {
+		if r != "" && !regionRule.MatchString(r) {
+			return fmt.Errorf("%s %q is not an AWS region name (like us-east-1)", flag, r)
+		}
 	}
 	for _, id := range o.instance {
 		if !validAWSID(id, "i-") {
@@ -156,175 +144,19 @@ func (o *awsOptions) run(ctx context.Context, a *app) error {
 	d, err := awsdriver.New(ctx, awsdriver.Config{
 		Region: o.region, SourceProfile: o.sourceProfile, SourceRole: o.sourceRole,
 		ForensicProfile: o.forensicProfile, ForensicRole: o.forensicRole, ForensicAccount: o.forensicAccount,
-		Endpoint: o.endpoint,
+		ShareKeyID: o.shareKey, Endpoint: o.endpoint,
 	})
 	if err != nil {
 		return usageErrorf(err)
 	}
-	target := providers.Target{Region: d.Region(), Workloads: o.instance, Volumes: o.volume}
-	if o.dryRun {
-		return a.dryRun(ctx, d, target, o)
+	opts := o.engineOptions(driver.Target{Location: d.Region(), Workloads: o.instance, Volumes: o.volume},
+		driver.Destination{Account: o.forensicAccount, Location: o.forensicRegion, Key: o.forensicKey})
+	opts.DeleteSourceSnapshots = o.deleteSrc
+	opts.TransferConcurrency = o.concurrency
+	if o.shareKey != "" {
+		opts.Settings = map[string]string{"share key": o.shareKey}
 	}
-
-	ledger, err := o.openCase(ctx, a)
-	if err != nil {
-		return err
-	}
-	defer ledger.Close()
-	ctx, cancel := context.WithTimeout(ctx, o.timeout)
-	defer cancel()
-	events, done := a.progress()
-	defer done()
-	opts := providers.Options{
-		Ledger:                ledger,
-		Target:                target,
-		Forensic:              providers.ForensicOptions{Account: o.forensicAccount, Region: o.forensicRegion, KeyID: o.forensicKey},
-		ShareKeyID:            o.shareKey,
-		DeleteSourceSnapshots: o.deleteSrc,
-		CopyConcurrency:       o.concurrency,
-		PollInterval:          o.poll,
-		Progress:              events,
-	}
-	if o.lockMode != "" {
-		opts.Lock = &providers.LockRequest{Mode: o.lockMode, Days: o.lockDays, CoolOffHours: o.lockCoolOff}
-	}
-	res, err := providers.New(d).Run(ctx, opts)
-	done()
-	if res != nil {
-		a.printAcquisition(ledger, res)
-	}
-	return acquisitionError(err)
-}
-
-// openCase continues the case in --case, or creates it.
-func (o *awsOptions) openCase(ctx context.Context, a *app) (*custody.Ledger, error) {
-	opts, err := o.sign.ledgerOptions(ctx, a)
-	if err != nil {
-		return nil, err
-	}
-	if _, err := os.Stat(filepath.Join(o.caseDir, custody.PublicKeyFile)); err == nil {
-		return custody.Open(ctx, o.caseDir, opts)
-	}
-	id := o.caseID
-	if id == "" {
-		id = filepath.Base(filepath.Clean(o.caseDir))
-	}
-	if err := custody.ValidCaseID(id); err != nil {
-		return nil, usageErrorf(err)
-	}
-	return custody.Create(ctx, o.caseDir, id, opts)
-}
-
-// acquisitionError gives an engine error its exit code.
-func acquisitionError(err error) error {
-	if err == nil {
-		return nil
-	}
-	var partial *providers.PartialError
-	if errors.As(err, &partial) {
-		return withCode(ExitPartial, err)
-	}
-	switch providers.CodeOf(err) {
-	case providers.CodePermissionDenied:
-		return withCode(ExitPermissionDenied, err)
-	case providers.CodeNotFound:
-		return withCode(ExitNotFound, err)
-	case providers.CodeInvalid:
-		return withCode(ExitUsage, err)
-	case providers.CodeConflict:
-		return withCode(ExitConflict, err)
-	case providers.CodeCancelled, providers.CodeTimeout:
-		return withCode(ExitCancelled, err)
-	case providers.CodeIntegrity:
-		return withCode(ExitVerifyFailed, err)
-	}
-	return err
-}
-
-func (a *app) printAcquisition(l *custody.Ledger, res *providers.Result) {
-	if a.json() {
-		_ = a.emit(struct {
-			Type string `json:"type"`
-			*providers.Result
-			Case string `json:"case"`
-		}{"result", res, l.Dir()})
-		return
-	}
-	w := a.Out
-	fmt.Fprintf(w, "\nCase %s in %s\n", res.CaseID, l.Dir())
-	if p, ok := res.Principals[providers.Source]; ok {
-		fmt.Fprintf(w, "  source    %s (%s)\n  forensic  %s (%s)\n", p.Account, p.ID, res.Principals[providers.Forensic].Account, res.Principals[providers.Forensic].ID)
-	}
-	if len(res.Findings) > 0 {
-		fmt.Fprintf(w, "\n!!! EXPOSURE: %d snapshots of these volumes can be used by others:\n", len(res.Findings))
-		for _, f := range res.Findings {
-			fmt.Fprintf(w, "    %s\n", f.Detail)
-		}
-	}
-	fmt.Fprintln(w)
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "VOLUME\tSOURCE SNAPSHOT\tFORENSIC COPY\tIMAGE SHA-256\tRESULT")
-	for _, v := range res.Volumes {
-		src, cp, sum, result := "-", "-", "-", "ok"
-		if v.SourceSnapshot != nil {
-			src = v.SourceSnapshot.ID
-		}
-		if v.ForensicCopy != nil {
-			cp = v.ForensicCopy.ID
-			if v.Locked {
-				cp += " (locked)"
-			}
-		}
-		if v.Digest != nil {
-			sum = v.Digest.ImageSHA256
-		}
-		if v.Error != "" {
-			result = "FAILED: " + v.Error
-		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", v.Volume.ID, src, cp, sum, result)
-	}
-	tw.Flush()
-	if len(res.Left) > 0 {
-		fmt.Fprintf(w, "\nLeft in place:\n")
-		for _, l := range res.Left {
-			fmt.Fprintf(w, "  %-8s %-10s %-14s %s  %s\n", l.Side, l.Region, l.Kind, l.ID, l.Note)
-		}
-	}
-	if res.Checkpoint != "" {
-		fmt.Fprintf(w, "\nCheckpoint (keep a copy outside the case):\n%s\n", res.Checkpoint)
-		fmt.Fprintf(w, "An auditor verifies the case with:\n  acquire verify %s --key custody.pub --checkpoint <held copy of the checkpoint>\n", l.Dir())
-	}
-}
-
-// dryRun describes the target with read-only calls and prints the plan and the permissions it needs.
-func (a *app) dryRun(ctx context.Context, d *awsdriver.Driver, t providers.Target, o *awsOptions) error {
-	workloads, err := d.Describe(ctx, t)
-	if err != nil {
-		return acquisitionError(&providers.Error{Code: d.ErrorCode(err), Op: "describe", Err: err})
-	}
-	plan := providers.Plan(d, workloads, providers.Options{Forensic: providers.ForensicOptions{Account: o.forensicAccount, Region: o.forensicRegion, KeyID: o.forensicKey}, ShareKeyID: o.shareKey, DeleteSourceSnapshots: o.deleteSrc, Lock: lockOf(o)})
-	if a.json() {
-		return a.emit(map[string]any{"plan": plan, "permissions": map[string][]string{
-			"source": awsdriver.Permissions(providers.Source), "forensic": awsdriver.Permissions(providers.Forensic)}})
-	}
-	a.printf("Plan (dry run: nothing was changed)\n\n")
-	for _, s := range plan {
-		a.printf("  %-3d %-8s %-22s %s\n", s.N, s.Side, s.Subject, s.Action)
-	}
-	for _, side := range []providers.Side{providers.Source, providers.Forensic} {
-		a.printf("\nPermissions the %s side needs:\n", side)
-		for _, p := range awsdriver.Explain(side) {
-			a.printf("  %-36s %s\n", p[0], p[1])
-		}
-	}
-	return nil
-}
-
-func lockOf(o *awsOptions) *providers.LockRequest {
-	if o.lockMode == "" {
-		return nil
-	}
-	return &providers.LockRequest{Mode: o.lockMode, Days: o.lockDays, CoolOffHours: o.lockCoolOff}
+	return a.acquire(ctx, &o.acquireOptions, d, opts, awsdriver.Explain)
 }
 
 func newIAMCmd(a *app) *cobra.Command {
@@ -336,7 +168,7 @@ func newIAMCmd(a *app) *cobra.Command {
 		Args:  exactArgs(0),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			out := map[string]any{}
-			for _, side := range []providers.Side{providers.Source, providers.Forensic} {
+			for _, side := range []driver.Side{driver.Source, driver.Forensic} {
 				if explain && !a.json() {
 					a.printf("%s side:\n", side)
 					for _, p := range awsdriver.Explain(side) {

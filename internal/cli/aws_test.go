@@ -2,6 +2,7 @@ package cli
 
 import (
 	"bufio"
+	"context"
 	"encoding/json"
 	"net/http/httptest"
 	"os"
@@ -65,7 +66,7 @@ func TestAWSAcquisitionCommand(t *testing.T) {
 	if code != ExitOK {
 		t.Fatalf("acquire aws: exit %d\n%s\n%s", code, out, stderr)
 	}
-	for _, want := range []string{"vol-0a1b2c3d4e5f60001", "vol-0a1b2c3d4e5f60002", "vol-0a1b2c3d4e5f60003", "forensic copy (evidence)", "acquire verify"} {
+	for _, want := range []string{"vol-0a1b2c3d4e5f60001", "vol-0a1b2c3d4e5f60002", "vol-0a1b2c3d4e5f60003", "evidence, encrypted under key", "acquire verify"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("the summary does not mention %q:\n%s", want, out)
 		}
@@ -202,6 +203,32 @@ func TestExportAndRehash(t *testing.T) {
 	exportArgs := func(item string, extra ...string) []string {
 		return append([]string{"export", caseDir, "--item", item, "--out", outDir, "--forensic-profile", "forensics", "--endpoint", endpoint}, extra...)
 	}
+	// Without --item, a case of three items lists them (usage), instead of naming an empty item.
+	if code, _, stderr := run(t, env, "export", caseDir, "--out", outDir, "--forensic-profile", "forensics", "--endpoint", endpoint); code != ExitUsage ||
+		!strings.Contains(stderr, "vol-0a1b2c3d4e5f60001") || !strings.Contains(stderr, "--item") {
+		t.Fatalf("export without --item: %d %s", code, stderr)
+	}
+	// With another writer holding the case, nothing is downloaded: the export could not be recorded.
+	holder, err := custody.Open(context.Background(), caseDir, custody.Options{Signer: mustSigner(t, env), Operator: "other"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	lockedCode, _, lockedErr := run(t, env, exportArgs("vol-0a1b2c3d4e5f60002")...)
+	holder.Close()
+	if lockedCode != ExitConflict || !strings.Contains(lockedErr, "locked") {
+		t.Fatalf("export of a locked case: %d %s", lockedCode, lockedErr)
+	}
+	if m, _ := filepath.Glob(filepath.Join(outDir, "*")); len(m) > 0 {
+		t.Fatalf("the export of a locked case wrote %v", m)
+	}
+	// With another key, the error names the key the case is bound to.
+	other := filepath.Join(t.TempDir(), "other")
+	if code, _, stderr := run(t, env, "keygen", "--out", other); code != ExitOK {
+		t.Fatalf("keygen: %s", stderr)
+	}
+	if code, _, stderr := run(t, env, exportArgs("vol-0a1b2c3d4e5f60002", "--key", other+".key")...); code == ExitOK || !strings.Contains(stderr, "is bound to key") {
+		t.Fatalf("export with another key: %d %s", code, stderr)
+	}
 	code, out, stderr := run(t, env, exportArgs("vol-0a1b2c3d4e5f60002", "-o", "json")...)
 	if code != ExitOK {
 		t.Fatalf("export: %d\n%s\n%s", code, out, stderr)
@@ -219,9 +246,30 @@ func TestExportAndRehash(t *testing.T) {
 		t.Fatalf("the exported file hashes to %s, the export said %s", got, res.ImageSHA256)
 	}
 	recs, _ := custody.ReadRecords(caseDir)
-	last := recs[len(recs)-1].Statement.Predicate
-	if last.Action != "export" || last.Details["match"] != true || last.Actor.Operator != "tester" {
-		t.Fatalf("last record: %+v", last)
+	if last := recs[len(recs)-1].Statement.Predicate; last.Action != "case.seal" {
+		t.Errorf("the export left the case unsealed: last record %+v", last)
+	}
+	if exp := recs[len(recs)-2].Statement.Predicate; exp.Action != "export" || exp.Details["match"] != true || exp.Actor.Operator != "tester" {
+		t.Fatalf("the export record: %+v", exp)
+	}
+	// Exported and recorded: a second export says so, naming the record.
+	if code, _, stderr := run(t, env, exportArgs("vol-0a1b2c3d4e5f60002")...); code != ExitConflict || !strings.Contains(stderr, "as custody record") {
+		t.Fatalf("second export: %d %s", code, stderr)
+	}
+	// An image finished by a run that could not record it (a crash after the rename) is checked
+	// again and recorded by the next run.
+	outDir2 := filepath.Join(t.TempDir(), "export2")
+	os.MkdirAll(outDir2, 0o755)
+	if data, err := os.ReadFile(res.Path); err != nil || os.WriteFile(filepath.Join(outDir2, filepath.Base(res.Path)), data, 0o644) != nil {
+		t.Fatal(err)
+	}
+	code, _, stderr = run(t, env, "export", caseDir, "--item", "vol-0a1b2c3d4e5f60002", "--out", outDir2, "--forensic-profile", "forensics", "--endpoint", endpoint)
+	if code != ExitOK || !strings.Contains(stderr, "recorded now") {
+		t.Fatalf("export over an unrecorded image: %d %s", code, stderr)
+	}
+	recs, _ = custody.ReadRecords(caseDir)
+	if exp := recs[len(recs)-2].Statement.Predicate; exp.Action != "export" || exp.Details["path"] != filepath.Join(outDir2, filepath.Base(res.Path)) {
+		t.Fatalf("the unrecorded export was not recorded: %+v", exp)
 	}
 	if code, _, stderr := run(t, env, exportArgs("vol-0000000000000dead")...); code != ExitNotFound || !strings.Contains(stderr, "vol-0a1b2c3d4e5f60001") {
 		t.Fatalf("unknown item: %d %s", code, stderr)
@@ -249,10 +297,12 @@ func TestExportAndRehash(t *testing.T) {
 	}
 
 	// A case that fails verification is not exported, unless forced, and the override is recorded.
-	rec := filepath.Join(caseDir, "records", "0000000003.sigstore.json")
-	data, _ := os.ReadFile(rec)
-	os.Chmod(rec, 0o644)
-	os.WriteFile(rec, append(data[:len(data)-1], ' ', '\n'), 0o644)
+	arts, _ := filepath.Glob(filepath.Join(caseDir, "artifacts", "aws", "*", "instance.json"))
+	if len(arts) == 0 {
+		t.Fatal("no captured instance description")
+	}
+	os.Chmod(arts[0], 0o644)
+	os.WriteFile(arts[0], []byte("{}\n"), 0o644)
 	if code, _, stderr := run(t, env, exportArgs("vol-0a1b2c3d4e5f60003")...); code != ExitVerifyFailed || !strings.Contains(stderr, "--force") {
 		t.Fatalf("export of a broken case: %d %s", code, stderr)
 	}
@@ -260,7 +310,33 @@ func TestExportAndRehash(t *testing.T) {
 		t.Fatalf("forced export: %d %s", code, stderr)
 	}
 	recs, _, _ = custody.ReadReadableRecords(caseDir)
-	if d := recs[len(recs)-1].Statement.Predicate.Details; d["verificationOverridden"] != true {
+	if d := recs[len(recs)-2].Statement.Predicate.Details; d["verificationOverridden"] != true {
 		t.Fatalf("the override is not recorded: %v", d)
 	}
+
+	// A case whose history was changed cannot be written: a forced export writes the image, says it is
+	// not recorded, and fails.
+	rec := filepath.Join(caseDir, "records", "0000000003.sigstore.json")
+	data, _ := os.ReadFile(rec)
+	os.Chmod(rec, 0o644)
+	os.WriteFile(rec, append(data[:len(data)-1], ' ', '\n'), 0o644)
+	files := func() int { m, _ := filepath.Glob(filepath.Join(caseDir, "records", "*.sigstore.json")); return len(m) }
+	n := files()
+	code, _, stderr = run(t, env, exportArgs("vol-0a1b2c3d4e5f60001", "--force")...)
+	if code != ExitVerifyFailed || !strings.Contains(stderr, "NOT recorded") {
+		t.Fatalf("forced export of a case with a changed record: %d %s", code, stderr)
+	}
+	if files() != n {
+		t.Errorf("records were written on top of a changed history: %d, were %d", files(), n)
+	}
+}
+
+// mustSigner loads the custody key the test environment names.
+func mustSigner(t *testing.T, env map[string]string) *custody.Signer {
+	t.Helper()
+	s, err := custody.LoadSigner(context.Background(), env[envKey], func(bool) ([]byte, error) { return []byte(env[envPassword]), nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
 }

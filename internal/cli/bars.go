@@ -9,7 +9,7 @@ import (
 	"github.com/vbauerster/mpb/v8"
 	"github.com/vbauerster/mpb/v8/decor"
 
-	"github.com/acquire-forensics/acquire/providers"
+	"github.com/acquire-forensics/acquire/providers/acquisition"
 )
 
 // barsPrinter renders engine events on a terminal: one bar per volume showing its current step and
@@ -69,14 +69,14 @@ func (b *barsPrinter) line(colour, format string, args ...any) {
 	fmt.Fprintf(b.p, colour+format+colourReset+"\n", args...)
 }
 
-func (b *barsPrinter) event(e providers.Event) {
+func (b *barsPrinter) event(e acquisition.Event) {
 	if e.Volume == "" {
 		switch e.Kind {
-		case providers.EventFinding:
+		case acquisition.EventFinding:
 			b.line(colourYellow, "!!! FINDING: %s", e.Message)
-		case providers.EventStepError:
+		case acquisition.EventStepError:
 			b.line(colourRed, "%s FAILED (%s): %s", e.Step, e.Code, e.Message)
-		case providers.EventStepDone:
+		case acquisition.EventStepDone:
 			if e.Message != "" {
 				b.line("", "%s: %s", e.Step, e.Message)
 			}
@@ -86,24 +86,24 @@ func (b *barsPrinter) event(e providers.Event) {
 	v := b.bar(e.Volume)
 	step := e.Step[strings.LastIndex(e.Step, "/")+1:]
 	switch e.Kind {
-	case providers.EventStepStart:
+	case acquisition.EventStepStart:
 		v.setLabel(step)
 		v.bar.SetCurrent(0)
-	case providers.EventProgress:
+	case acquisition.EventProgress:
 		if e.Total > 0 {
 			v.bar.SetCurrent(e.Done * 100 / e.Total)
 		}
-	case providers.EventStepDone:
+	case acquisition.EventStepDone:
 		v.bar.SetCurrent(100)
-		if step == "digest" {
+		if step == "evidence" {
 			v.setLabel("done")
 		}
-	case providers.EventStepError:
+	case acquisition.EventStepError:
 		v.setLabel("FAILED")
 		b.line(colourRed, "%s %s FAILED (%s): %s", e.Volume, step, e.Code, e.Message)
-	case providers.EventFinding:
+	case acquisition.EventFinding:
 		b.line(colourYellow, "!!! FINDING: %s", e.Message)
-	case providers.EventInfo:
+	case acquisition.EventInfo:
 		b.line("", "%s: %s", e.Volume, e.Message)
 	}
 }

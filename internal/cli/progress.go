@@ -9,12 +9,12 @@ import (
 
 	"golang.org/x/term"
 
-	"github.com/acquire-forensics/acquire/providers"
+	"github.com/acquire-forensics/acquire/providers/acquisition"
 )
 
 // progress picks how engine events are shown: JSON lines on stdout with --output json, bars on a
 // terminal, plain lines otherwise (piped, or CI set). done ends the display; calling it twice is fine.
-func (a *app) progress() (events func(providers.Event), done func()) {
+func (a *app) progress() (events func(acquisition.Event), done func()) {
 	if a.json() {
 		return newProgressPrinter(a.Out, true).event, func() {}
 	}
@@ -39,13 +39,13 @@ func newProgressPrinter(w io.Writer, asJSON bool) *progressPrinter {
 	return &progressPrinter{w: w, json: asJSON, last: map[string]int64{}}
 }
 
-func (p *progressPrinter) event(e providers.Event) {
+func (p *progressPrinter) event(e acquisition.Event) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.json {
 		data, err := json.Marshal(struct {
 			Type string `json:"type"`
-			providers.Event
+			acquisition.Event
 		}{"event", e})
 		if err == nil {
 			fmt.Fprintf(p.w, "%s\n", data)
@@ -58,19 +58,19 @@ func (p *progressPrinter) event(e providers.Event) {
 		who = "case"
 	}
 	switch e.Kind {
-	case providers.EventStepStart:
+	case acquisition.EventStepStart:
 		fmt.Fprintf(p.w, "%s  %-22s %s ...\n", ts, who, e.Step)
-	case providers.EventStepDone:
+	case acquisition.EventStepDone:
 		if e.Message != "" {
 			fmt.Fprintf(p.w, "%s  %-22s %s: %s\n", ts, who, e.Step, e.Message)
 		}
-	case providers.EventStepError:
+	case acquisition.EventStepError:
 		fmt.Fprintf(p.w, "%s  %-22s %s FAILED (%s): %s\n", ts, who, e.Step, e.Code, e.Message)
-	case providers.EventFinding:
+	case acquisition.EventFinding:
 		fmt.Fprintf(p.w, "%s  !!! FINDING: %s\n", ts, e.Message)
-	case providers.EventInfo:
+	case acquisition.EventInfo:
 		fmt.Fprintf(p.w, "%s  %-22s %s\n", ts, who, e.Message)
-	case providers.EventProgress:
+	case acquisition.EventProgress:
 		if e.Total <= 0 {
 			return
 		}

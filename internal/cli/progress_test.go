@@ -6,18 +6,19 @@ import (
 	"testing"
 	"time"
 
-	"github.com/acquire-forensics/acquire/providers"
+	"github.com/acquire-forensics/acquire/providers/acquisition"
+	"github.com/acquire-forensics/acquire/providers/driver"
 )
 
 func TestProgressRenderers(t *testing.T) {
-	events := []providers.Event{
-		{Kind: providers.EventFinding, Message: "snapshot snap-1 of volume vol-1 is PUBLIC"},
-		{Kind: providers.EventStepStart, Step: "vol-1/snapshot.wait", Volume: "vol-1"},
-		{Kind: providers.EventProgress, Step: "vol-1/snapshot.wait", Volume: "vol-1", Done: 10, Total: 100, Unit: "%"},
-		{Kind: providers.EventProgress, Step: "vol-1/snapshot.wait", Volume: "vol-1", Done: 20, Total: 100, Unit: "%"},
-		{Kind: providers.EventProgress, Step: "vol-1/snapshot.wait", Volume: "vol-1", Done: 60, Total: 100, Unit: "%"},
-		{Kind: providers.EventStepDone, Step: "vol-1/snapshot.wait", Volume: "vol-1", Message: "completed"},
-		{Kind: providers.EventStepError, Step: "vol-2/t1/share", Volume: "vol-2", Code: providers.CodePermissionDenied, Message: "not authorized to perform: ec2:ModifySnapshotAttribute"},
+	events := []acquisition.Event{
+		{Kind: acquisition.EventFinding, Message: "snapshot snap-1 of volume vol-1 is PUBLIC"},
+		{Kind: acquisition.EventStepStart, Step: "vol-1/snapshot.wait", Volume: "vol-1"},
+		{Kind: acquisition.EventProgress, Step: "vol-1/snapshot.wait", Volume: "vol-1", Done: 10, Total: 100, Unit: "%"},
+		{Kind: acquisition.EventProgress, Step: "vol-1/snapshot.wait", Volume: "vol-1", Done: 20, Total: 100, Unit: "%"},
+		{Kind: acquisition.EventProgress, Step: "vol-1/snapshot.wait", Volume: "vol-1", Done: 60, Total: 100, Unit: "%"},
+		{Kind: acquisition.EventStepDone, Step: "vol-1/snapshot.wait", Volume: "vol-1", Message: "completed"},
+		{Kind: acquisition.EventStepError, Step: "vol-2/t1/share", Volume: "vol-2", Code: driver.CodePermissionDenied, Message: "not authorized to perform: ec2:ModifySnapshotAttribute"},
 	}
 	for i := range events {
 		events[i].Time = time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)

@@ -10,7 +10,7 @@ import (
 
 	"github.com/acquire-forensics/acquire/analysis/export"
 	"github.com/acquire-forensics/acquire/custody"
-	"github.com/acquire-forensics/acquire/providers"
+	"github.com/acquire-forensics/acquire/providers/evidence"
 )
 
 func newVerifyCmd(a *app) *cobra.Command {
@@ -18,7 +18,7 @@ func newVerifyCmd(a *app) *cobra.Command {
 		trust  trustFlags
 		rehash bool
 		images []string
-		access forensicAccess
+		access evidenceAccess
 	)
 	cmd := &cobra.Command{
 		Use:   "verify CASE",
@@ -83,7 +83,7 @@ given with --image) and its SHA-256 compared with the recorded one.`,
 
 // rehash reads the evidence again: the images given for some items, the cloud for the others when
 // every item is asked for.
-func (a *app) rehash(ctx context.Context, dir string, all bool, images []string, access *forensicAccess) ([]export.Rehash, error) {
+func (a *app) rehash(ctx context.Context, dir string, all bool, images []string, access *evidenceAccess) ([]export.Rehash, error) {
 	if !all && len(images) == 0 {
 		return nil, nil
 	}
@@ -95,7 +95,11 @@ func (a *app) rehash(ctx context.Context, dir string, all bool, images []string,
 		}
 		files[id] = path
 	}
-	items, err := export.Items(dir)
+	recs, err := custody.ReadRecords(dir)
+	if err != nil {
+		return nil, err
+	}
+	items, err := evidence.Items(recs)
 	if err != nil {
 		return nil, err
 	}
@@ -107,16 +111,14 @@ func (a *app) rehash(ctx context.Context, dir string, all bool, images []string,
 		}
 		switch {
 		case ok:
-			out = append(out, export.RehashFile(it, path))
+			out = append(out, export.RehashFile(ctx, it, path))
 		case all:
-			d, err := access.driver(ctx, it)
+			src, err := access.open(ctx, it)
 			if err != nil {
 				return nil, err
 			}
-			out = append(out, export.RehashSource(ctx, it, func(ctx context.Context) (string, error) {
-				dg, err := d.Digest(ctx, providers.Snapshot{ID: it.Snapshot, Region: it.Region, Side: providers.Forensic}, nil)
-				return dg.ImageSHA256, err
-			}))
+			out = append(out, export.RehashSource(ctx, it, src))
+			_ = src.Close(context.WithoutCancel(ctx))
 		}
 	}
 	return out, nil
@@ -133,7 +135,7 @@ func (a *app) printRehash(rs []export.Rehash) {
 		case r.Error != "":
 			verdict = "ERROR: " + r.Error
 		case !r.Match:
-			verdict = "MISMATCH: recorded " + r.Item.ImageSHA256
+			verdict = "MISMATCH: recorded " + r.Item.ImageSHA256()
 		}
 		a.printf("  %s (from %s) read from %s: SHA-256 %s  %s\n", r.Item.Snapshot, r.Item.SourceVolume, r.From, r.SHA256, verdict)
 	}

@@ -3,16 +3,23 @@ package aws
 import (
 	"bytes"
 	"context"
+	"errors"
 	"log/slog"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
+	"github.com/aws/smithy-go"
+	smithyhttp "github.com/aws/smithy-go/transport/http"
+
 	"github.com/acquire-forensics/acquire/custody"
-	"github.com/acquire-forensics/acquire/providers"
+	"github.com/acquire-forensics/acquire/providers/acquisition"
 	"github.com/acquire-forensics/acquire/providers/aws/awssim"
+	"github.com/acquire-forensics/acquire/providers/driver"
 	"github.com/acquire-forensics/acquire/providers/providertest"
 )
 
@@ -39,7 +46,7 @@ func TestFaultsStillComplete(t *testing.T) {
 func denyScenario(t *testing.T, missing string) *awssim.Scenario {
 	sc := scenario(t)
 	var allow []string
-	for _, a := range Permissions(providers.Source) {
+	for _, a := range Permissions(driver.Source) {
 		if a != missing {
 			allow = append(allow, a)
 		}
@@ -63,14 +70,11 @@ func TestAccessDeniedIsClearAndCleanedUp(t *testing.T) {
 			}
 			c := providertest.NewCase(t)
 			_, err := providertest.Acquire(context.Background(), t, env, c, sc, nil)
-			if providers.CodeOf(err) != providers.CodePermissionDenied || !strings.Contains(err.Error(), missing) {
+			if driver.CodeOf(err) != driver.CodePermissionDenied || !strings.Contains(err.Error(), missing) {
 				t.Fatalf("error %v: want permission-denied naming %s", err, missing)
 			}
-			if s := env.Inspect.SharedSnapshots(); len(s) > 0 {
-				t.Errorf("still shared: %v", s)
-			}
-			if k := env.Inspect.LiveTemporaryKeys(); len(k) > 0 {
-				t.Errorf("temporary keys alive: %v", k)
+			if tmp := env.Inspect.Temporaries(); len(tmp) > 0 {
+				t.Errorf("temporary resources alive: %v", tmp)
 			}
 			for _, s := range sim.Snapshots() {
 				if s.Tags["acquire:role"] == "intermediate-copy" {
@@ -107,24 +111,24 @@ func failureRecorded(t *testing.T, dir, code, text string) bool {
 func TestBadTargets(t *testing.T) {
 	tests := []struct {
 		name   string
-		target providers.Target
-		code   providers.Code
+		target driver.Target
+		code   driver.Code
 		text   string
 	}{
-		{"unknown instance", providers.Target{Region: region, Workloads: []string{"i-0000000000000dead"}}, providers.CodeNotFound, "i-0000000000000dead"},
-		{"malformed instance", providers.Target{Region: region, Workloads: []string{"i-xyz"}}, providers.CodeInvalid, "i-xyz"},
-		{"malformed volume", providers.Target{Region: region, Volumes: []string{"volume-1"}}, providers.CodeInvalid, "volume-1"},
-		{"volume in another region", providers.Target{Region: region, Volumes: []string{"vol-00000000000000007"}}, providers.CodeNotFound, "vol-00000000000000007"},
+		{"unknown instance", driver.Target{Location: region, Workloads: []string{"i-0000000000000dead"}}, driver.CodeNotFound, "i-0000000000000dead"},
+		{"malformed instance", driver.Target{Location: region, Workloads: []string{"i-xyz"}}, driver.CodeInvalid, "i-xyz"},
+		{"malformed volume", driver.Target{Location: region, Volumes: []string{"volume-1"}}, driver.CodeInvalid, "volume-1"},
+		{"volume in another region", driver.Target{Location: region, Volumes: []string{"vol-00000000000000007"}}, driver.CodeNotFound, "vol-00000000000000007"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			env := (harness{}).New(t)
 			c := providertest.NewCase(t)
 			_, err := providertest.Acquire(context.Background(), t, env, c, providertest.Scenario{Target: tc.target}, nil)
-			if providers.CodeOf(err) != tc.code || !strings.Contains(err.Error(), tc.text) {
+			if driver.CodeOf(err) != tc.code || !strings.Contains(err.Error(), tc.text) {
 				t.Fatalf("error %v: want %s naming %s", err, tc.code, tc.text)
 			}
-			if s := env.Inspect.SourceSnapshots(); len(s) > 0 {
+			if s := env.Inspect.Snapshots(driver.Source); len(s) > 0 {
 				t.Errorf("snapshots were made: %v", s)
 			}
 			if r, err := custody.Verify(context.Background(), c.Dir, custody.VerifyOptions{Verifier: c.Verifier}); err != nil || !r.OK() {
@@ -143,8 +147,8 @@ func TestBadTargets(t *testing.T) {
 		_, d, _ := startSim(t, scenario(t), func(c *Config) { c.SourceCredentials = nil })
 		env.Driver = d
 		c := providertest.NewCase(t)
-		_, err := providertest.Acquire(context.Background(), t, env, c, env.Scenarios["unencrypted"], nil)
-		if providers.CodeOf(err) != providers.CodePermissionDenied || !strings.Contains(err.Error(), "credentials") {
+		_, err := providertest.Acquire(context.Background(), t, env, c, env.Scenarios["single-volume"], nil)
+		if driver.CodeOf(err) != driver.CodePermissionDenied || !strings.Contains(err.Error(), "credentials") {
 			t.Fatalf("error %v: want permission-denied about credentials", err)
 		}
 	})
@@ -158,11 +162,11 @@ func TestNoSecretsAnywhere(t *testing.T) {
 	env := (harness{}).New(t)
 	sim, d, _ := startSim(t, denyScenario(t, "ec2:ModifySnapshotAttribute"), func(c *Config) { c.Logger = logger })
 	dirs := []string{}
-	for _, drv := range []providers.Driver{env.Driver, d} {
+	for _, drv := range []driver.Driver{env.Driver, d} {
 		c := providertest.NewCase(t)
 		e := *env
 		e.Driver, e.Inspect = drv, inspector{sim}
-		_, err := providertest.Acquire(context.Background(), t, &e, c, env.Scenarios["default-key"], func(o *providers.Options) { o.Logger = logger })
+		_, err := providertest.Acquire(context.Background(), t, &e, c, env.Scenarios["default-key"], func(o *acquisition.Options) { o.Logger = logger })
 		if err != nil {
 			logs.WriteString(err.Error())
 		}
@@ -203,13 +207,13 @@ func TestSourceRole(t *testing.T) {
 	})
 	env := harness{}.envFor(d, sim)
 	c := providertest.NewCase(t)
-	res, err := providertest.Acquire(context.Background(), t, env, c, env.Scenarios["unencrypted"], nil)
+	res, err := providertest.Acquire(context.Background(), t, env, c, env.Scenarios["single-volume"], nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	providertest.CheckEndState(t, env, c, env.Scenarios["unencrypted"], res)
+	providertest.CheckEndState(t, env, c, env.Scenarios["single-volume"], res)
 	want := "arn:aws:sts::" + srcAccount + ":assumed-role/IncidentResponse/IR-TEST-jdoe"
-	if got := res.Principals[providers.Source].ID; got != want {
+	if got := res.Principals[driver.Source].ID; got != want {
 		t.Fatalf("source principal %s, want %s", got, want)
 	}
 	recs, err := custody.ReadRecords(c.Dir)
@@ -236,13 +240,82 @@ func TestResumedCaptureKeepsBoth(t *testing.T) {
 		t.Fatal(err)
 	}
 	l.Close()
-	res, err := providertest.Acquire(context.Background(), t, env, c, env.Scenarios["unencrypted"], nil)
+	res, err := providertest.Acquire(context.Background(), t, env, c, env.Scenarios["single-volume"], nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	providertest.CheckEndState(t, env, c, env.Scenarios["unencrypted"], res)
+	providertest.CheckEndState(t, env, c, env.Scenarios["single-volume"], res)
 	matches, _ := filepath.Glob(filepath.Join(c.Dir, "artifacts/aws/vol-00000000000000001/volume.json*"))
 	if len(matches) != 2 {
 		t.Fatalf("artifacts %v, want the earlier capture and the new one", matches)
+	}
+}
+
+// errorCases are AWS errors by the engine's code each maps to, as the SDK builds them.
+func errorCases() []providertest.ErrorCase {
+	api := func(code string) error { return &smithy.GenericAPIError{Code: code, Message: "test"} }
+	status := func(n int) error {
+		return &awshttp.ResponseError{ResponseError: &smithyhttp.ResponseError{Response: &smithyhttp.Response{Response: &http.Response{StatusCode: n}}, Err: errors.New("test")}}
+	}
+	return []providertest.ErrorCase{
+		{Name: "snapshot not found", Err: api("InvalidSnapshot.NotFound"), Want: driver.CodeNotFound},
+		{Name: "instance not found", Err: api("InvalidInstanceID.NotFound"), Want: driver.CodeNotFound},
+		{Name: "KMS key not found", Err: api("NotFoundException"), Want: driver.CodeNotFound},
+		{Name: "EC2 denied", Err: api("UnauthorizedOperation"), Want: driver.CodePermissionDenied},
+		{Name: "KMS denied", Err: api("AccessDeniedException"), Want: driver.CodePermissionDenied},
+		{Name: "expired token", Err: api("ExpiredToken"), Want: driver.CodePermissionDenied},
+		{Name: "EC2 throttling", Err: api("RequestLimitExceeded"), Want: driver.CodeThrottled},
+		{Name: "EBS throttling", Err: api("RequestThrottledException"), Want: driver.CodeThrottled},
+		{Name: "per-volume snapshot rate", Err: api("SnapshotCreationPerVolumeRateExceeded"), Want: driver.CodeThrottled},
+		{Name: "EC2 internal error", Err: api("InternalError"), Want: driver.CodeUnavailable},
+		{Name: "KMS internal error", Err: api("KMSInternalException"), Want: driver.CodeUnavailable},
+		{Name: "malformed ID", Err: api("InvalidVolumeID.Malformed"), Want: driver.CodeInvalid},
+		{Name: "bad parameter", Err: api("InvalidParameterValue"), Want: driver.CodeInvalid},
+		{Name: "key disabled", Err: api("DisabledException"), Want: driver.CodeConflict},
+		{Name: "HTTP 503", Err: status(503), Want: driver.CodeUnavailable},
+		{Name: "HTTP 429", Err: status(429), Want: driver.CodeThrottled},
+		{Name: "HTTP 403", Err: status(403), Want: driver.CodePermissionDenied},
+		{Name: "checksum mismatch", Err: &integrityError{SnapshotID: "snap-1", BlockIndex: 3}, Want: driver.CodeIntegrity},
+		{Name: "no credentials", Err: errors.New("failed to retrieve credentials: no source"), Want: driver.CodePermissionDenied},
+	}
+}
+
+// TestPlanRefusals: limits the cloud would refuse only after snapshots and copies were made are
+// refused before anything is made: lock settings outside LockSnapshot's range, and a forensic key that
+// does not exist.
+func TestPlanRefusals(t *testing.T) {
+	tests := []struct {
+		name string
+		code driver.Code
+		text string
+		tune func(*acquisition.Options)
+	}{
+		{"cool-off too long", driver.CodeInvalid, "cool-off period 100 hours", func(o *acquisition.Options) {
+			o.Lock = &driver.LockRequest{Mode: "compliance", Days: 7, CoolOffHours: 100}
+		}},
+		{"cool-off on governance", driver.CodeInvalid, "compliance locks only", func(o *acquisition.Options) {
+			o.Lock = &driver.LockRequest{Mode: "governance", Days: 7, CoolOffHours: 2}
+		}},
+		{"unknown mode", driver.CodeInvalid, "governance or compliance", func(o *acquisition.Options) { o.Lock = &driver.LockRequest{Mode: "legal-hold", Days: 7} }},
+		{"lock too long", driver.CodeInvalid, "1 to 36500", func(o *acquisition.Options) { o.Lock = &driver.LockRequest{Mode: "governance", Days: 40000} }},
+		{"unknown forensic key", driver.CodeNotFound, "alias/nothing", func(o *acquisition.Options) { o.Destination.Key = "alias/nothing" }},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			env := (harness{}).New(t)
+			c := providertest.NewCase(t)
+			_, err := providertest.Acquire(context.Background(), t, env, c, env.Scenarios["default-key"], tc.tune)
+			if driver.CodeOf(err) != tc.code || !strings.Contains(err.Error(), tc.text) {
+				t.Fatalf("error %v: want %s naming %q", err, tc.code, tc.text)
+			}
+			for _, side := range []driver.Side{driver.Source, driver.Forensic} {
+				if s := env.Inspect.Snapshots(side); len(s) > 0 {
+					t.Errorf("snapshots were made on the %s side: %v", side, s)
+				}
+			}
+			if tmp := env.Inspect.Temporaries(); len(tmp) > 0 {
+				t.Errorf("temporary resources were made: %v", tmp)
+			}
+		})
 	}
 }

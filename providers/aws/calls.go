@@ -6,7 +6,7 @@ import (
 	awsmiddleware "github.com/aws/aws-sdk-go-v2/aws/middleware"
 	"github.com/aws/smithy-go/middleware"
 
-	"github.com/acquire-forensics/acquire/providers"
+	"github.com/acquire-forensics/acquire/providers/driver"
 )
 
 // recordCalls adds a middleware that reports every call's operation and request ID to the engine's
@@ -16,7 +16,7 @@ func recordCalls(stack *middleware.Stack) error {
 		func(ctx context.Context, in middleware.InitializeInput, next middleware.InitializeHandler) (middleware.InitializeOutput, middleware.Metadata, error) {
 			out, md, err := next.HandleInitialize(ctx, in)
 			id, _ := awsmiddleware.GetRequestIDMetadata(md)
-			providers.RecordCall(ctx, awsmiddleware.GetServiceID(ctx)+":"+awsmiddleware.GetOperationName(ctx), id)
+			driver.RecordCall(ctx, awsmiddleware.GetServiceID(ctx)+":"+awsmiddleware.GetOperationName(ctx), id)
 			return out, md, err
 		}), middleware.After)
 }

@@ -13,7 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 	kmstypes "github.com/aws/aws-sdk-go-v2/service/kms/types"
 
-	"github.com/acquire-forensics/acquire/providers"
+	"github.com/acquire-forensics/acquire/providers/driver"
 )
 
 const gib = 1 << 30
@@ -21,9 +21,13 @@ const gib = 1 << 30
 // Describe resolves instances (all attached volumes, the boot volume included) and lone volumes, and
 // captures each instance's configuration: its description (network interfaces, security groups,
 // instance profile, block devices), its user data and its volumes' descriptions.
-func (d *Driver) Describe(ctx context.Context, t providers.Target) ([]providers.Workload, error) {
-	c := d.side(providers.Source, t.Region)
-	var workloads []providers.Workload
+func (d *Driver) Describe(ctx context.Context, t driver.Target) ([]driver.Workload, error) {
+	region := t.Location
+	if region == "" {
+		region = d.cfg.Region
+	}
+	c := d.side(driver.Source, region)
+	var workloads []driver.Workload
 	if len(t.Workloads) > 0 {
 		out, err := c.ec2.DescribeInstances(ctx, &ec2.DescribeInstancesInput{InstanceIds: t.Workloads})
 		if err != nil {
@@ -31,7 +35,7 @@ func (d *Driver) Describe(ctx context.Context, t providers.Target) ([]providers.
 		}
 		for _, res := range out.Reservations {
 			for _, inst := range res.Instances {
-				w, err := d.describeInstance(ctx, c, t.Region, inst)
+				w, err := d.describeInstance(ctx, c, region, inst)
 				if err != nil {
 					return nil, err
 				}
@@ -39,16 +43,16 @@ func (d *Driver) Describe(ctx context.Context, t providers.Target) ([]providers.
 			}
 		}
 		if len(workloads) != len(t.Workloads) {
-			return nil, fmt.Errorf("%d instances asked for, %d found in %s", len(t.Workloads), len(workloads), t.Region)
+			return nil, fmt.Errorf("%d instances asked for, %d found in %s", len(t.Workloads), len(workloads), region)
 		}
 	}
 	if len(t.Volumes) > 0 {
-		vols, err := d.describeVolumes(ctx, c, t.Region, t.Volumes, nil)
+		vols, err := d.describeVolumes(ctx, c, region, t.Volumes, nil)
 		if err != nil {
 			return nil, err
 		}
 		for i, v := range vols.volumes {
-			w := providers.Workload{ID: "", Region: t.Region, Zone: v.Zone, Volumes: []providers.Volume{v}}
+			w := driver.Workload{Location: region, Volumes: []driver.Volume{v}}
 			w.Artifacts = append(w.Artifacts, jsonArtifact(fmt.Sprintf("aws/%s/volume.json", v.ID), vols.raw[i]))
 			workloads = append(workloads, w)
 		}
@@ -56,12 +60,9 @@ func (d *Driver) Describe(ctx context.Context, t providers.Target) ([]providers.
 	return workloads, nil
 }
 
-func (d *Driver) describeInstance(ctx context.Context, c *clients, region string, inst ec2types.Instance) (providers.Workload, error) {
+func (d *Driver) describeInstance(ctx context.Context, c *clients, region string, inst ec2types.Instance) (driver.Workload, error) {
 	id := aws.ToString(inst.InstanceId)
-	w := providers.Workload{ID: id, Region: region}
-	if inst.Placement != nil {
-		w.Zone = aws.ToString(inst.Placement.AvailabilityZone)
-	}
+	w := driver.Workload{ID: id, Location: region}
 	w.Artifacts = append(w.Artifacts, jsonArtifact(fmt.Sprintf("aws/%s/instance.json", id), inst))
 
 	ud, err := c.ec2.DescribeInstanceAttribute(ctx, &ec2.DescribeInstanceAttributeInput{InstanceId: inst.InstanceId, Attribute: ec2types.InstanceAttributeNameUserData})
@@ -73,7 +74,7 @@ func (d *Driver) describeInstance(ctx context.Context, c *clients, region string
 		if err != nil {
 			data = []byte(aws.ToString(ud.UserData.Value)) // kept as AWS returned it
 		}
-		w.Artifacts = append(w.Artifacts, providers.Artifact{Name: fmt.Sprintf("aws/%s/user-data", id), Data: data, MediaType: "application/octet-stream"})
+		w.Artifacts = append(w.Artifacts, driver.Artifact{Name: fmt.Sprintf("aws/%s/user-data", id), Data: data, MediaType: "application/octet-stream"})
 	}
 
 	var ids []string
@@ -102,7 +103,7 @@ func (d *Driver) describeInstance(ctx context.Context, c *clients, region string
 }
 
 type describedVolumes struct {
-	volumes []providers.Volume
+	volumes []driver.Volume
 	raw     []ec2types.Volume
 }
 
@@ -117,15 +118,16 @@ func (d *Driver) describeVolumes(ctx context.Context, c *clients, region string,
 		out.raw = append(out.raw, page.Volumes...)
 	}
 	sort.Slice(out.raw, func(i, j int) bool { return aws.ToString(out.raw[i].VolumeId) < aws.ToString(out.raw[j].VolumeId) })
-	keys := map[string]providers.KeyKind{}
+	keys := map[string]driver.KeyKind{}
 	for _, v := range out.raw {
-		vol := providers.Volume{
+		vol := driver.Volume{
 			ID:        aws.ToString(v.VolumeId),
 			Device:    devices[aws.ToString(v.VolumeId)],
-			Region:    region,
+			Location:  region,
 			Zone:      aws.ToString(v.AvailabilityZone),
 			SizeBytes: int64(aws.ToInt32(v.Size)) * gib,
-			KeyKind:   providers.KeyNone,
+			KeyKind:   driver.KeyNone,
+			Type:      string(v.VolumeType),
 		}
 		if aws.ToBool(v.Encrypted) {
 			vol.KeyID = aws.ToString(v.KmsKeyId)
@@ -145,21 +147,21 @@ func (d *Driver) describeVolumes(ctx context.Context, c *clients, region string,
 }
 
 // keyKind tells an AWS managed key (aws/ebs, which cannot be shared) from a customer managed one.
-func (d *Driver) keyKind(ctx context.Context, c *clients, keyID string) (providers.KeyKind, error) {
+func (d *Driver) keyKind(ctx context.Context, c *clients, keyID string) (driver.KeyKind, error) {
 	out, err := c.kms.DescribeKey(ctx, &kms.DescribeKeyInput{KeyId: aws.String(keyID)})
 	if err != nil {
 		return "", err
 	}
 	if out.KeyMetadata.KeyManager == kmstypes.KeyManagerTypeAws {
-		return providers.KeyProviderDefault, nil
+		return driver.KeyProviderDefault, nil
 	}
-	return providers.KeyCustomer, nil
+	return driver.KeyCustomer, nil
 }
 
-func jsonArtifact(name string, v any) providers.Artifact {
+func jsonArtifact(name string, v any) driver.Artifact {
 	data, err := json.MarshalIndent(v, "", "  ")
 	if err != nil {
 		data = []byte(fmt.Sprintf("%q", fmt.Sprint(v)))
 	}
-	return providers.Artifact{Name: name, Data: append(data, '\n'), MediaType: "application/json"}
+	return driver.Artifact{Name: name, Data: append(data, '\n'), MediaType: "application/json"}
 }

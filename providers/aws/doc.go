@@ -1,6 +1,6 @@
 // Package aws is the AWS driver of the acquisition engine: EC2 snapshots, cross-account sharing and
 // copies, KMS keys and grants, and content digests through the EBS direct APIs. It is the only package
-// that imports the AWS SDK for acquisition; the engine in package providers decides the order of the
+// that imports the AWS SDK for acquisition; the engine (package acquisition) decides the order of the
 // calls, this package makes them.
 //
 // Moving a snapshot to the forensic account depends on its encryption:

@@ -22,8 +22,8 @@ import (
 
 	"golang.org/x/time/rate"
 
-	"github.com/acquire-forensics/acquire/providers"
 	"github.com/acquire-forensics/acquire/providers/aws/ebsblocks"
+	"github.com/acquire-forensics/acquire/providers/driver"
 )
 
 // Config says how to reach both sides. Credentials come from the SDK's standard chain (environment,
@@ -35,8 +35,13 @@ type Config struct {
 	ForensicProfile string
 	ForensicRole    string
 	ForensicAccount string // the account the copies go to
-	Endpoint        string // base endpoint for every service (the cloud range); AWS_ENDPOINT_URL also works
-	SessionName     string // the session name of assumed roles, visible in CloudTrail; default "acquire"
+	// ShareKeyID is a source-account key the forensic account may use, for volumes under the AWS
+	// managed key (aws/ebs), which cannot be shared. When empty and one is needed, a temporary key is
+	// made for the acquisition, usable by the forensic account only, and scheduled for deletion when
+	// the acquisition no longer needs it.
+	ShareKeyID  string
+	Endpoint    string // base endpoint for every service (the cloud range); AWS_ENDPOINT_URL also works
+	SessionName string // the session name of assumed roles, visible in CloudTrail; default "acquire"
 
 	// For tests and the cloud range: explicit credentials instead of the chain, and an HTTP client.
 	SourceCredentials   aws.CredentialsProvider
@@ -53,7 +58,7 @@ type Config struct {
 type Driver struct {
 	cfg  Config
 	log  *slog.Logger
-	base map[providers.Side]aws.Config
+	base map[driver.Side]aws.Config
 
 	// blockLimiter and listLimiter pace the EBS direct reads of all digests together, under the
 	// per-account quotas (https://docs.aws.amazon.com/ebs/latest/userguide/ebs-resource-quotas.html).
@@ -70,7 +75,14 @@ type clients struct {
 	sts *sts.Client
 }
 
-var _ providers.Driver = (*Driver)(nil)
+var (
+	_ driver.Driver          = (*Driver)(nil)
+	_ driver.Transferer      = (*Driver)(nil)
+	_ driver.BlockReader     = (*Driver)(nil)
+	_ driver.Locker          = (*Driver)(nil)
+	_ driver.ExposureChecker = (*Driver)(nil)
+	_ driver.Preflighter     = (*Driver)(nil)
+)
 
 // New loads both sides' configuration. It makes no call: a bad profile or missing credentials show at
 // the first one (the identity step), with the SDK's own explanation.
@@ -97,7 +109,7 @@ func New(ctx context.Context, cfg Config) (*Driver, error) {
 	if cfg.SessionName == "" {
 		cfg.SessionName = "acquire"
 	}
-	d := &Driver{cfg: cfg, log: cfg.Logger, base: map[providers.Side]aws.Config{}, clients: map[string]*clients{},
+	d := &Driver{cfg: cfg, log: cfg.Logger, base: map[driver.Side]aws.Config{}, clients: map[string]*clients{},
 		blockLimiter: cfg.Digest.Limiter, listLimiter: cfg.Digest.ListLimiter}
 	if d.blockLimiter == nil {
 		d.blockLimiter = rate.NewLimiter(ebsblocks.DefaultBlocksPerSecond, 1)
@@ -108,9 +120,9 @@ func New(ctx context.Context, cfg Config) (*Driver, error) {
 	if d.log == nil {
 		d.log = slog.New(slog.DiscardHandler)
 	}
-	for _, side := range []providers.Side{providers.Source, providers.Forensic} {
+	for _, side := range []driver.Side{driver.Source, driver.Forensic} {
 		profile, role, creds := cfg.SourceProfile, cfg.SourceRole, cfg.SourceCredentials
-		if side == providers.Forensic {
+		if side == driver.Forensic {
 			profile, role, creds = cfg.ForensicProfile, cfg.ForensicRole, cfg.ForensicCredentials
 		}
 		opts := []func(*config.LoadOptions) error{
@@ -166,7 +178,7 @@ func noRetry[O any](set func(*O, aws.Retryer)) func(*O) {
 	return func(o *O) { set(o, aws.NopRetryer{}) }
 }
 
-func (d *Driver) side(side providers.Side, region string) *clients {
+func (d *Driver) side(side driver.Side, region string) *clients {
 	if region == "" {
 		region = d.cfg.Region
 	}
@@ -189,8 +201,8 @@ func (d *Driver) Region() string { return d.cfg.Region }
 // Cloud names the provider.
 func (d *Driver) Cloud() string { return "aws" }
 
-// Capabilities of AWS: CreateSnapshots is crash-consistent across an instance's volumes; snapshot lock;
-// EBS direct block reads with per-block checksums; copies across regions.
-func (d *Driver) Capabilities() providers.Capabilities {
-	return providers.Capabilities{CrashConsistentGroups: true, SnapshotLock: true, BlockDigest: true, CrossRegionCopy: true}
+// Capabilities of AWS: snapshots are taken in the source account and transferred; CreateSnapshots is
+// crash-consistent across an instance's volumes and makes nothing else; copies may go to another region.
+func (d *Driver) Capabilities() driver.Capabilities {
+	return driver.Capabilities{SnapshotSide: driver.Source, Crash: driver.CrashNative, CrossLocation: true}
 }

@@ -8,70 +8,70 @@ import (
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/smithy-go"
 
-	"github.com/acquire-forensics/acquire/providers"
+	"github.com/acquire-forensics/acquire/providers/driver"
 )
 
 // Error codes of the EC2, EBS, KMS and STS APIs, by the engine's code they map to.
 // (https://docs.aws.amazon.com/AWSEC2/latest/APIReference/errors-overview.html,
 // https://docs.aws.amazon.com/ebs/latest/APIReference/CommonErrors.html,
 // https://docs.aws.amazon.com/kms/latest/APIReference/CommonErrors.html)
-var errorCodes = map[string]providers.Code{
-	"UnauthorizedOperation":                 providers.CodePermissionDenied,
-	"AccessDenied":                          providers.CodePermissionDenied,
-	"AccessDeniedException":                 providers.CodePermissionDenied,
-	"AuthFailure":                           providers.CodePermissionDenied,
-	"InvalidClientTokenId":                  providers.CodePermissionDenied,
-	"UnrecognizedClientException":           providers.CodePermissionDenied,
-	"SignatureDoesNotMatch":                 providers.CodePermissionDenied,
-	"InvalidSignatureException":             providers.CodePermissionDenied,
-	"ExpiredToken":                          providers.CodePermissionDenied,
-	"ExpiredTokenException":                 providers.CodePermissionDenied,
-	"RequestExpired":                        providers.CodePermissionDenied,
-	"OptInRequired":                         providers.CodePermissionDenied,
-	"RequestLimitExceeded":                  providers.CodeThrottled,
-	"Throttling":                            providers.CodeThrottled,
-	"ThrottlingException":                   providers.CodeThrottled,
-	"RequestThrottledException":             providers.CodeThrottled,
-	"TooManyRequestsException":              providers.CodeThrottled,
-	"SnapshotCreationPerVolumeRateExceeded": providers.CodeThrottled,
-	"ConcurrentLimitExceededException":      providers.CodeThrottled,
-	"ServiceQuotaExceededException":         providers.CodeThrottled,
-	"InternalError":                         providers.CodeUnavailable,
-	"InternalFailure":                       providers.CodeUnavailable,
-	"InternalServerException":               providers.CodeUnavailable,
-	"ServiceUnavailable":                    providers.CodeUnavailable,
-	"Unavailable":                           providers.CodeUnavailable,
-	"KMSInternalException":                  providers.CodeUnavailable,
-	"DependencyTimeoutException":            providers.CodeUnavailable,
-	"IncorrectState":                        providers.CodeConflict,
-	"IncorrectInstanceState":                providers.CodeConflict,
-	"IdempotentParameterMismatch":           providers.CodeConflict,
-	"KMSInvalidStateException":              providers.CodeConflict,
-	"DisabledException":                     providers.CodeConflict,
-	"AlreadyExistsException":                providers.CodeConflict,
-	"NotFoundException":                     providers.CodeNotFound,
-	"ResourceNotFoundException":             providers.CodeNotFound,
-	"OperationNotPermitted":                 providers.CodeInvalid,
-	"InvalidParameterValue":                 providers.CodeInvalid,
-	"InvalidParameterCombination":           providers.CodeInvalid,
-	"InvalidParameter":                      providers.CodeInvalid,
-	"MissingParameter":                      providers.CodeInvalid,
-	"InvalidParameterDependency":            providers.CodeInvalid,
-	"ValidationException":                   providers.CodeInvalid,
-	"ValidationError":                       providers.CodeInvalid,
-	"InvalidPaginationToken":                providers.CodeInvalid,
-	"MalformedPolicyDocumentException":      providers.CodeInvalid,
-	"UnsupportedOperationException":         providers.CodeInvalid,
-	"InvalidKeyUsageException":              providers.CodeInvalid,
-	"InvalidArnException":                   providers.CodeInvalid,
+var errorCodes = map[string]driver.Code{
+	"UnauthorizedOperation":                 driver.CodePermissionDenied,
+	"AccessDenied":                          driver.CodePermissionDenied,
+	"AccessDeniedException":                 driver.CodePermissionDenied,
+	"AuthFailure":                           driver.CodePermissionDenied,
+	"InvalidClientTokenId":                  driver.CodePermissionDenied,
+	"UnrecognizedClientException":           driver.CodePermissionDenied,
+	"SignatureDoesNotMatch":                 driver.CodePermissionDenied,
+	"InvalidSignatureException":             driver.CodePermissionDenied,
+	"ExpiredToken":                          driver.CodePermissionDenied,
+	"ExpiredTokenException":                 driver.CodePermissionDenied,
+	"RequestExpired":                        driver.CodePermissionDenied,
+	"OptInRequired":                         driver.CodePermissionDenied,
+	"RequestLimitExceeded":                  driver.CodeThrottled,
+	"Throttling":                            driver.CodeThrottled,
+	"ThrottlingException":                   driver.CodeThrottled,
+	"RequestThrottledException":             driver.CodeThrottled,
+	"TooManyRequestsException":              driver.CodeThrottled,
+	"SnapshotCreationPerVolumeRateExceeded": driver.CodeThrottled,
+	"ConcurrentLimitExceededException":      driver.CodeThrottled,
+	"ServiceQuotaExceededException":         driver.CodeThrottled,
+	"InternalError":                         driver.CodeUnavailable,
+	"InternalFailure":                       driver.CodeUnavailable,
+	"InternalServerException":               driver.CodeUnavailable,
+	"ServiceUnavailable":                    driver.CodeUnavailable,
+	"Unavailable":                           driver.CodeUnavailable,
+	"KMSInternalException":                  driver.CodeUnavailable,
+	"DependencyTimeoutException":            driver.CodeUnavailable,
+	"IncorrectState":                        driver.CodeConflict,
+	"IncorrectInstanceState":                driver.CodeConflict,
+	"IdempotentParameterMismatch":           driver.CodeConflict,
+	"KMSInvalidStateException":              driver.CodeConflict,
+	"DisabledException":                     driver.CodeConflict,
+	"AlreadyExistsException":                driver.CodeConflict,
+	"NotFoundException":                     driver.CodeNotFound,
+	"ResourceNotFoundException":             driver.CodeNotFound,
+	"OperationNotPermitted":                 driver.CodeInvalid,
+	"InvalidParameterValue":                 driver.CodeInvalid,
+	"InvalidParameterCombination":           driver.CodeInvalid,
+	"InvalidParameter":                      driver.CodeInvalid,
+	"MissingParameter":                      driver.CodeInvalid,
+	"InvalidParameterDependency":            driver.CodeInvalid,
+	"ValidationException":                   driver.CodeInvalid,
+	"ValidationError":                       driver.CodeInvalid,
+	"InvalidPaginationToken":                driver.CodeInvalid,
+	"MalformedPolicyDocumentException":      driver.CodeInvalid,
+	"UnsupportedOperationException":         driver.CodeInvalid,
+	"InvalidKeyUsageException":              driver.CodeInvalid,
+	"InvalidArnException":                   driver.CodeInvalid,
 }
 
 // ErrorCode maps an AWS SDK error to the engine's codes: by the API's error code first (EC2's
 // "InvalidSnapshot.NotFound" family by its suffix), then by HTTP status.
-func (d *Driver) ErrorCode(err error) providers.Code {
+func (d *Driver) ErrorCode(err error) driver.Code {
 	var integrity *integrityError
 	if errors.As(err, &integrity) {
-		return providers.CodeIntegrity
+		return driver.CodeIntegrity
 	}
 	var api smithy.APIError
 	if errors.As(err, &api) {
@@ -81,26 +81,26 @@ func (d *Driver) ErrorCode(err error) providers.Code {
 		}
 		switch {
 		case strings.HasSuffix(code, ".NotFound"):
-			return providers.CodeNotFound
+			return driver.CodeNotFound
 		case strings.HasSuffix(code, ".Malformed"), strings.HasPrefix(code, "Invalid"):
-			return providers.CodeInvalid
+			return driver.CodeInvalid
 		}
 	}
 	var re *awshttp.ResponseError
 	if errors.As(err, &re) {
 		switch s := re.HTTPStatusCode(); {
 		case s == http.StatusTooManyRequests:
-			return providers.CodeThrottled
+			return driver.CodeThrottled
 		case s >= 500:
-			return providers.CodeUnavailable
+			return driver.CodeUnavailable
 		case s == http.StatusForbidden || s == http.StatusUnauthorized:
-			return providers.CodePermissionDenied
+			return driver.CodePermissionDenied
 		case s == http.StatusNotFound:
-			return providers.CodeNotFound
+			return driver.CodeNotFound
 		}
 	}
 	if strings.Contains(err.Error(), "failed to retrieve credentials") || strings.Contains(err.Error(), "no EC2 IMDS role found") {
-		return providers.CodePermissionDenied
+		return driver.CodePermissionDenied
 	}
-	return providers.CodeUnknown
+	return driver.CodeUnknown
 }

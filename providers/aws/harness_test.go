@@ -10,15 +10,16 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
-	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/credentials"
 
-	"github.com/acquire-forensics/acquire/providers"
+	"github.com/acquire-forensics/acquire/providers/acquisition"
 	"github.com/acquire-forensics/acquire/providers/aws/awssim"
+	"github.com/acquire-forensics/acquire/providers/driver"
 	"github.com/acquire-forensics/acquire/providers/providertest"
 )
 
@@ -195,25 +196,29 @@ func (h harness) New(t *testing.T) *providertest.Env {
 // envFor is the suite's view of a driver and its simulator (nil in a helper process, which only acts).
 func (h harness) envFor(d *Driver, sim *awssim.Server) *providertest.Env {
 	one := func(v string) providertest.Scenario {
-		return providertest.Scenario{Target: providers.Target{Region: region, Volumes: []string{v}}, Volumes: []string{v}}
+		return providertest.Scenario{Target: driver.Target{Location: region, Volumes: []string{v}}, Volumes: []string{v}}
 	}
 	return &providertest.Env{
-		Driver:   d,
-		Region:   region,
-		Forensic: providers.ForensicOptions{Account: forensicAccount, Region: region, KeyID: keyARN(region, forensicAccount, forensicKeyID)},
+		Driver:      d,
+		Destination: driver.Destination{Account: forensicAccount, Location: region, Key: keyARN(region, forensicAccount, forensicKeyID)},
 		Scenarios: map[string]providertest.Scenario{
-			"unencrypted":  one("vol-00000000000000001"),
-			"customer-key": one("vol-00000000000000002"),
-			"default-key":  one("vol-00000000000000003"),
-			"two-volume-instance": {Target: providers.Target{Region: region, Workloads: []string{"i-00000000000000001"}},
+			"single-volume": one("vol-00000000000000001"),
+			"customer-key":  one("vol-00000000000000002"),
+			"default-key":   one("vol-00000000000000003"),
+			"two-volume-instance": {Target: driver.Target{Location: region, Workloads: []string{"i-00000000000000001"}},
 				Volumes: []string{"vol-00000000000000004", "vol-00000000000000005"}},
-			"cross-region": {Target: providers.Target{Region: region, Volumes: []string{"vol-00000000000000002"}}, Volumes: []string{"vol-00000000000000002"},
-				ForensicRegion: otherRegion, ForensicKeyID: keyARN(otherRegion, forensicAccount, forensicKeyID2)},
-			"two-instances": {Target: providers.Target{Region: region, Workloads: []string{"i-00000000000000001", "i-00000000000000002"}},
+			"cross-location": {Target: driver.Target{Location: region, Volumes: []string{"vol-00000000000000002"}}, Volumes: []string{"vol-00000000000000002"},
+				Destination: &driver.Destination{Account: forensicAccount, Location: otherRegion, Key: keyARN(otherRegion, forensicAccount, forensicKeyID2)}},
+			"two-instances": {Target: driver.Target{Location: region, Workloads: []string{"i-00000000000000001", "i-00000000000000002"}},
 				Volumes: []string{"vol-00000000000000004", "vol-00000000000000005", "vol-00000000000000006"}},
 		},
-		Inspect: inspector{sim},
-		Tune: func(o *providers.Options) {
+		Inspect:       inspector{sim},
+		Faults:        &simFaults{sim: sim, base: h.faults},
+		CreatingCalls: []string{"ec2:CreateSnapshots", "ec2:CreateSnapshot", "ec2:CopySnapshot", "kms:CreateKey", "kms:CreateGrant"},
+		LockMode:      &driver.LockRequest{Mode: "governance", Days: 1},
+		Cannot:        map[providertest.Ability]string{},
+		ErrorCodes:    errorCases(),
+		Tune: func(o *acquisition.Options) {
 			o.PollInterval, o.MaxPollInterval, o.RetryBackoff, o.MissingTimeout = 5*time.Millisecond, 50*time.Millisecond, 5*time.Millisecond, 2*time.Second
 		},
 	}
@@ -221,40 +226,91 @@ func (h harness) envFor(d *Driver, sim *awssim.Server) *providertest.Env {
 
 type inspector struct{ sim *awssim.Server }
 
-func (i inspector) SharedSnapshots() []string {
+func (i inspector) Snapshots(side driver.Side) []providertest.SnapshotInfo {
+	account := srcAccount
+	if side == driver.Forensic {
+		account = forensicAccount
+	}
+	var out []providertest.SnapshotInfo
+	for _, s := range i.sim.Snapshots() {
+		if s.OwnerID != account || s.Tags["acquire:role"] == driver.RoleTemporary {
+			continue
+		}
+		vol := s.Tags["acquire:source-volume"]
+		if vol == "" {
+			vol = s.VolumeID
+		}
+		out = append(out, providertest.SnapshotInfo{ID: s.ID, Location: s.Region, SourceVolume: vol, KeyID: s.KMSKeyARN,
+			State: s.State, Encrypted: s.Encrypted, Locked: s.LockState != "", Case: s.Tags["acquire:case"]})
+	}
+	return out
+}
+
+// Temporaries: shares of source snapshots, grants on source keys for the forensic account, keys the
+// acquisition made that are not pending deletion, and intermediate copies.
+func (i inspector) Temporaries() []string {
 	var out []string
 	for _, s := range i.sim.Shares() {
 		if s.OwnerID == srcAccount {
-			out = append(out, fmt.Sprintf("%s with %v (public %v)", s.SnapshotID, s.AccountIDs, s.Public))
+			out = append(out, fmt.Sprintf("share of %s with %v (public %v)", s.SnapshotID, s.AccountIDs, s.Public))
 		}
 	}
-	return out
-}
-
-func (i inspector) LiveTemporaryKeys() []string {
-	var out []string
+	for _, g := range i.sim.Grants() {
+		if strings.Contains(g.KeyARN, ":"+srcAccount+":") && g.Grantee == "arn:aws:iam::"+forensicAccount+":root" {
+			out = append(out, "grant "+g.GrantID+" on "+g.KeyARN)
+		}
+	}
 	for _, k := range i.sim.Keys() {
 		if k.AccountID == srcAccount && !k.AWSManaged && k.State != "PendingDeletion" && k.ARN != keyARN(region, srcAccount, srcKeyID) {
-			out = append(out, k.ARN)
+			out = append(out, "key "+k.ARN)
 		}
 	}
-	return out
-}
-
-func (i inspector) snapshots(account string) []providertest.Copy {
-	var out []providertest.Copy
 	for _, s := range i.sim.Snapshots() {
-		if s.OwnerID == account {
-			out = append(out, providertest.Copy{ID: s.ID, Region: s.Region, SourceVolume: s.Tags["acquire:source-volume"], KeyID: s.KMSKeyARN,
-				State: s.State, Encrypted: s.Encrypted, Case: s.Tags["acquire:case"]})
+		if s.OwnerID == srcAccount && s.Tags["acquire:role"] == driver.RoleTemporary {
+			out = append(out, "intermediate copy "+s.ID)
 		}
 	}
 	return out
 }
 
-func (i inspector) ForensicCopies() []providertest.Copy  { return i.snapshots(forensicAccount) }
-func (i inspector) SourceSnapshots() []providertest.Copy { return i.snapshots(srcAccount) }
-func (i inspector) ImageSHA256(volumeID string) string   { return images.sha256[volumeID] }
+func (i inspector) ImageSHA256(volumeID string) string { return images.sha256[volumeID] }
+
+// simFaults adds the suite's faults to the harness's own.
+type simFaults struct {
+	sim  *awssim.Server
+	base awssim.Faults
+	cur  awssim.Faults
+}
+
+func (f *simFaults) apply() {
+	f.sim.SetFaults(f.cur)
+}
+
+func (f *simFaults) LoseReplies(call string, n int) {
+	f.cur = f.merged()
+	f.cur.LostReplies = append(f.cur.LostReplies, awssim.LostReply{Action: call, Rate: 1, Max: n})
+	f.apply()
+}
+
+func (f *simFaults) FailSnapshots(vols ...string) {
+	f.cur = f.merged()
+	f.cur.FailSnapshotVolumes = append(f.cur.FailSnapshotVolumes, vols...)
+	f.apply()
+}
+
+func (f *simFaults) merged() awssim.Faults {
+	if f.cur.Seed == 0 && len(f.cur.LostReplies) == 0 && len(f.cur.FailSnapshotVolumes) == 0 {
+		return f.base
+	}
+	return f.cur
+}
+
+func (f *simFaults) Clear() {
+	f.cur = f.base
+	f.apply()
+}
+
+func (f *simFaults) Calls() map[string]int { return f.sim.CallCounts() }
 
 func TestConformance(t *testing.T) {
 	providertest.RunConformanceTests(t, harness{})
@@ -267,5 +323,3 @@ func TestMain(m *testing.M) {
 	}
 	os.Exit(code)
 }
-
-var _ = slices.Contains[[]string]

@@ -5,7 +5,7 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/acquire-forensics/acquire/providers"
+	"github.com/acquire-forensics/acquire/providers/driver"
 )
 
 // permission is an IAM action the driver needs, and why.
@@ -18,8 +18,8 @@ type permission struct {
 // not call itself are authorized by AWS on its behalf: tags given at creation (ec2:CreateTags,
 // kms:TagResource) and the KMS operations EBS performs for a copy under a key
 // (https://docs.aws.amazon.com/ebs/latest/userguide/ebs-encryption-requirements.html).
-var permissions = map[providers.Side][]permission{
-	providers.Source: {
+var permissions = map[driver.Side][]permission{
+	driver.Source: {
 		{"sts:GetCallerIdentity", "who the source credentials are, for the record"},
 		{"ec2:DescribeInstances", "capture the instance's configuration"},
 		{"ec2:DescribeInstanceAttribute", "capture the instance's user data"},
@@ -43,7 +43,7 @@ var permissions = map[providers.Side][]permission{
 		{"kms:ReEncrypt*", "EBS re-encrypts the intermediate copy"},
 		{"kms:GenerateDataKeyWithoutPlaintext", "EBS encrypts the intermediate copy"},
 	},
-	providers.Forensic: {
+	driver.Forensic: {
 		{"sts:GetCallerIdentity", "who the forensic credentials are, for the record"},
 		{"ec2:CopySnapshot", "copy the shared snapshot into the forensic account"},
 		{"ec2:CreateTags", "tag the copy with the case when it is created"},
@@ -61,7 +61,7 @@ var permissions = map[providers.Side][]permission{
 }
 
 // Permissions returns the IAM actions a side needs, sorted.
-func Permissions(side providers.Side) []string {
+func Permissions(side driver.Side) []string {
 	var out []string
 	for _, p := range permissions[side] {
 		out = append(out, p.Action)
@@ -71,7 +71,7 @@ func Permissions(side providers.Side) []string {
 }
 
 // Policy returns a least-privilege IAM policy document for a side's role, one statement per service.
-func Policy(side providers.Side) ([]byte, error) {
+func Policy(side driver.Side) ([]byte, error) {
 	byService := map[string][]string{}
 	for _, a := range Permissions(side) {
 		svc, _, _ := strings.Cut(a, ":")
@@ -92,7 +92,7 @@ func Policy(side providers.Side) ([]byte, error) {
 }
 
 // Explain lists each action with the reason it is needed, for `acquire iam aws --explain` and dry runs.
-func Explain(side providers.Side) [][2]string {
+func Explain(side driver.Side) [][2]string {
 	var out [][2]string
 	for _, p := range permissions[side] {
 		out = append(out, [2]string{p.Action, p.Why})

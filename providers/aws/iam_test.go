@@ -5,8 +5,13 @@ import (
 	"slices"
 	"testing"
 
-	"github.com/acquire-forensics/acquire/providers"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/ec2"
+	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
+
+	"github.com/acquire-forensics/acquire/providers/acquisition"
 	"github.com/acquire-forensics/acquire/providers/aws/awssim"
+	"github.com/acquire-forensics/acquire/providers/driver"
 	"github.com/acquire-forensics/acquire/providers/providertest"
 )
 
@@ -14,22 +19,22 @@ import (
 // policy grants.
 func leastPrivilege(t *testing.T) *awssim.Scenario {
 	sc := scenario(t)
-	sc.Accounts[0].Users[0].Allow = Permissions(providers.Source)
-	sc.Accounts[1].Users[0].Allow = Permissions(providers.Forensic)
+	sc.Accounts[0].Users[0].Allow = Permissions(driver.Source)
+	sc.Accounts[1].Users[0].Allow = Permissions(driver.Forensic)
 	return sc
 }
 
 // TestPoliciesAreSufficient acquires every kind of volume, with a lock, under principals limited to
 // the policies `acquire iam aws` prints.
 func TestPoliciesAreSufficient(t *testing.T) {
-	for _, name := range []string{"default-key", "customer-key", "two-volume-instance", "cross-region"} {
+	for _, name := range []string{"default-key", "customer-key", "two-volume-instance", "cross-location"} {
 		t.Run(name, func(t *testing.T) {
 			sim, d, _ := startSim(t, leastPrivilege(t), nil)
 			env := harness{}.envFor(d, sim)
 			sc := env.Scenarios[name]
 			c := providertest.NewCase(t)
-			res, err := providertest.Acquire(context.Background(), t, env, c, sc, func(o *providers.Options) {
-				o.Lock = &providers.LockRequest{Mode: "governance", Days: 1}
+			res, err := providertest.Acquire(context.Background(), t, env, c, sc, func(o *acquisition.Options) {
+				o.Lock = &driver.LockRequest{Mode: "governance", Days: 1}
 			})
 			if err != nil {
 				t.Fatalf("under the published policies: %v", err)
@@ -46,13 +51,13 @@ func TestPoliciesCoverEveryCall(t *testing.T) {
 	env := harness{}.envFor(d, sim)
 	for _, name := range []string{"default-key", "customer-key", "two-volume-instance"} {
 		c := providertest.NewCase(t)
-		if _, err := providertest.Acquire(context.Background(), t, env, c, env.Scenarios[name], func(o *providers.Options) {
-			o.Lock = &providers.LockRequest{Mode: "governance", Days: 1}
+		if _, err := providertest.Acquire(context.Background(), t, env, c, env.Scenarios[name], func(o *acquisition.Options) {
+			o.Lock = &driver.LockRequest{Mode: "governance", Days: 1}
 		}); err != nil {
 			t.Fatal(err)
 		}
 	}
-	allowed := append(Permissions(providers.Source), Permissions(providers.Forensic)...)
+	allowed := append(Permissions(driver.Source), Permissions(driver.Forensic)...)
 	for action := range sim.CallCounts() {
 		if !slices.Contains(allowed, action) {
 			t.Errorf("the driver calls %s, which neither policy grants", action)
@@ -66,22 +71,24 @@ func TestExposureFinding(t *testing.T) {
 	env := (harness{}).New(t)
 	d := env.Driver.(*Driver)
 	// An existing snapshot of the volume, shared with an outside account before the acquisition.
-	snaps, err := d.CreateSnapshots(context.Background(), providers.SnapshotRequest{Region: region, Volume: &providers.Volume{ID: "vol-00000000000000001"}, Tags: providers.Tags{"Name": "old backup"}})
+	made, err := d.CreateSnapshots(context.Background(), driver.SnapshotRequest{Volume: &driver.Volume{ID: "vol-00000000000000001", Location: region}, Labels: driver.Labels{"name": "old backup"}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	shared := snaps[0]
-	for _, account := range []string{forensicAccount, "999988887777"} { // the forensic account's is no finding; the other's is
-		if err := d.shareOp(context.Background(), shared, "add", account); err != nil {
-			t.Fatal(err)
-		}
+	shared := made.Snapshots[0]
+	// The forensic account's share is no finding; the other account's is.
+	if _, err := d.side(driver.Source, region).ec2.ModifySnapshotAttribute(context.Background(), &ec2.ModifySnapshotAttributeInput{
+		SnapshotId: aws.String(shared.ID), Attribute: ec2types.SnapshotAttributeNameCreateVolumePermission,
+		OperationType: ec2types.OperationTypeAdd, UserIds: []string{forensicAccount, "999988887777"},
+	}); err != nil {
+		t.Fatal(err)
 	}
 	c := providertest.NewCase(t)
-	res, err := providertest.Acquire(context.Background(), t, env, c, env.Scenarios["unencrypted"], nil)
+	res, err := providertest.Acquire(context.Background(), t, env, c, env.Scenarios["single-volume"], nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(res.Findings) != 1 || res.Findings[0].Snapshot != shared.ID || !slices.Equal(res.Findings[0].Accounts, []string{"999988887777"}) {
+	if len(res.Findings) != 1 || res.Findings[0].Resource != shared.ID || !slices.Equal(res.Findings[0].Accounts, []string{"999988887777"}) {
 		t.Fatalf("findings %+v, want the snapshot shared with 999988887777", res.Findings)
 	}
 }

@@ -6,14 +6,14 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 
-	"github.com/acquire-forensics/acquire/providers"
+	"github.com/acquire-forensics/acquire/providers/driver"
 )
 
 // Identity asks STS who the side's credentials are.
-func (d *Driver) Identity(ctx context.Context, side providers.Side) (providers.Principal, error) {
+func (d *Driver) Identity(ctx context.Context, side driver.Side) (driver.Principal, error) {
 	out, err := d.side(side, "").sts.GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
 	if err != nil {
-		return providers.Principal{}, err
+		return driver.Principal{}, err
 	}
-	return providers.Principal{Side: side, Account: aws.ToString(out.Account), ID: aws.ToString(out.Arn)}, nil
+	return driver.Principal{Side: side, Account: aws.ToString(out.Account), ID: aws.ToString(out.Arn)}, nil
 }

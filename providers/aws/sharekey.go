@@ -3,13 +3,14 @@ package aws
 import (
 	"context"
 	"encoding/json"
+	"slices"
 	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 	kmstypes "github.com/aws/aws-sdk-go-v2/service/kms/types"
 
-	"github.com/acquire-forensics/acquire/providers"
+	"github.com/acquire-forensics/acquire/providers/driver"
 )
 
 // shareKeyOps are what the forensic account may do with a share key: describe it and use it to copy a
@@ -17,19 +18,29 @@ import (
 // Unlike the comparable tools, it gets no administrative right on the key.
 var shareKeyOps = []string{"kms:DescribeKey", "kms:Decrypt", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:CreateGrant"}
 
-// NeedsShareKey: snapshots under the AWS managed key cannot be shared; they are re-encrypted first.
-func (d *Driver) NeedsShareKey(v providers.Volume) bool {
-	return v.KeyKind == providers.KeyProviderDefault
-}
+// keyPendingDays is how long a retired temporary key waits for deletion: the shortest KMS allows
+// (https://docs.aws.amazon.com/kms/latest/APIReference/API_ScheduleKeyDeletion.html).
+const keyPendingDays = 7
 
-// CreateShareKey creates a temporary symmetric key in the source account whose policy lets the source
+// PrepareTransfers makes the temporary share key when a volume is under the AWS managed key and no
+// --share-kms-key was given: a symmetric key in the source account whose policy lets the source
 // account administer it and the forensic account use it, and nothing else. The token in its
-// description lets FindShareKey find it after an interruption.
-func (d *Driver) CreateShareKey(ctx context.Context, region, token string) (providers.Key, error) {
-	c := d.side(providers.Source, region)
-	who, err := d.Identity(ctx, providers.Source)
+// description lets a later call find it.
+func (d *Driver) PrepareTransfers(ctx context.Context, req driver.PrepareRequest) ([]driver.Resource, error) {
+	region := d.cfg.Region
+	if req.Retry || req.FindOnly {
+		k, err := d.findShareKey(ctx, region, req.Token)
+		if err != nil || k != nil || req.FindOnly {
+			return k, err
+		}
+	}
+	if d.cfg.ShareKeyID != "" || !slices.ContainsFunc(req.Volumes, func(v driver.Volume) bool { return v.KeyKind == driver.KeyProviderDefault }) {
+		return nil, nil
+	}
+	c := d.side(driver.Source, region)
+	who, err := d.Identity(ctx, driver.Source)
 	if err != nil {
-		return providers.Key{}, err
+		return nil, err
 	}
 	policy, err := json.Marshal(map[string]any{
 		"Version": "2012-10-17",
@@ -39,24 +50,30 @@ func (d *Driver) CreateShareKey(ctx context.Context, region, token string) (prov
 		},
 	})
 	if err != nil {
-		return providers.Key{}, err
+		return nil, err
 	}
 	out, err := c.kms.CreateKey(ctx, &kms.CreateKeyInput{
-		Description: aws.String("acquire temporary share key " + token),
+		Description: aws.String("acquire temporary share key " + req.Token),
 		KeyUsage:    kmstypes.KeyUsageTypeEncryptDecrypt,
 		KeySpec:     kmstypes.KeySpecSymmetricDefault,
 		Policy:      aws.String(string(policy)),
-		Tags:        []kmstypes.Tag{{TagKey: aws.String(tokenTag), TagValue: aws.String(token)}},
+		Tags:        []kmstypes.Tag{{TagKey: aws.String(tokenTag), TagValue: aws.String(req.Token)}},
 	}, noRetry(func(o *kms.Options, r aws.Retryer) { o.Retryer = r }))
 	if err != nil {
-		return providers.Key{}, err
+		return nil, err
 	}
-	return providers.Key{ID: aws.ToString(out.KeyMetadata.KeyId), ARN: aws.ToString(out.KeyMetadata.Arn), Region: region}, nil
+	return []driver.Resource{shareKey(region, aws.ToString(out.KeyMetadata.KeyId), aws.ToString(out.KeyMetadata.Arn))}, nil
 }
 
-// FindShareKey looks through the account's keys for an enabled one made with the token.
-func (d *Driver) FindShareKey(ctx context.Context, region, token string) (*providers.Key, error) {
-	c := d.side(providers.Source, region)
+func shareKey(region, id, arn string) driver.Resource {
+	return driver.Resource{Side: driver.Source, Location: region, Kind: kindKey, ID: id, Parent: arn,
+		Note:    "temporary key, usable by the forensic account only, to re-encrypt snapshots under the AWS managed key",
+		Remains: "temporary share key, disabled: deleted in 7 days (the shortest KMS allows)"}
+}
+
+// findShareKey looks through the account's keys for an enabled one made with the token.
+func (d *Driver) findShareKey(ctx context.Context, region, token string) ([]driver.Resource, error) {
+	c := d.side(driver.Source, region)
 	p := kms.NewListKeysPaginator(c.kms, &kms.ListKeysInput{})
 	for p.HasMorePages() {
 		page, err := p.NextPage(ctx)
@@ -73,23 +90,47 @@ func (d *Driver) FindShareKey(ctx context.Context, region, token string) (*provi
 			}
 			m := out.KeyMetadata
 			if m.KeyState == kmstypes.KeyStateEnabled && strings.HasSuffix(aws.ToString(m.Description), " "+token) {
-				return &providers.Key{ID: aws.ToString(m.KeyId), ARN: aws.ToString(m.Arn), Region: region}, nil
+				return []driver.Resource{shareKey(region, aws.ToString(m.KeyId), aws.ToString(m.Arn))}, nil
 			}
 		}
 	}
 	return nil, nil
 }
 
-// RetireShareKey schedules the temporary key's deletion after the shortest waiting period KMS allows
-// (7 days, https://docs.aws.amazon.com/kms/latest/APIReference/API_ScheduleKeyDeletion.html); a key
+// retireKey schedules the temporary key's deletion after the shortest waiting period KMS allows; a key
 // pending deletion cannot be used, so it is out of service at once.
-func (d *Driver) RetireShareKey(ctx context.Context, k providers.Key) error {
-	_, err := d.side(providers.Source, k.Region).kms.ScheduleKeyDeletion(ctx, &kms.ScheduleKeyDeletionInput{
-		KeyId:               aws.String(k.ID),
-		PendingWindowInDays: aws.Int32(7),
-	})
-	if isCode(err, "KMSInvalidStateException") {
-		return nil // already pending deletion
+func (d *Driver) retireKey(ctx context.Context, c *clients, keyID string) error {
+	_, err := c.kms.ScheduleKeyDeletion(ctx, &kms.ScheduleKeyDeletionInput{KeyId: aws.String(keyID), PendingWindowInDays: aws.Int32(keyPendingDays)})
+	if isCode(err, "KMSInvalidStateException", "NotFoundException") {
+		return nil // already pending deletion, or gone
 	}
 	return err
+}
+
+// revokeGrant withdraws a grant; one already gone is fine.
+func (d *Driver) revokeGrant(ctx context.Context, c *clients, keyID, grantID string) error {
+	_, err := c.kms.RevokeGrant(ctx, &kms.RevokeGrantInput{KeyId: aws.String(keyID), GrantId: aws.String(grantID)})
+	if isCode(err, "NotFoundException") {
+		return nil
+	}
+	return err
+}
+
+// findGrant looks through a key's grants for the one named with the token.
+func (d *Driver) findGrant(ctx context.Context, region, keyID, token string) (*driver.Resource, error) {
+	c := d.side(driver.Source, region)
+	p := kms.NewListGrantsPaginator(c.kms, &kms.ListGrantsInput{KeyId: aws.String(keyID)})
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			return nil, err
+		}
+		for _, g := range page.Grants {
+			if aws.ToString(g.Name) == token {
+				return &driver.Resource{Side: driver.Source, Location: region, Kind: kindGrant, ID: aws.ToString(g.GrantId), Parent: keyID,
+					Note: "grant on key " + keyID + " for the forensic account"}, nil
+			}
+		}
+	}
+	return nil, nil
 }

@@ -10,7 +10,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 	kmstypes "github.com/aws/aws-sdk-go-v2/service/kms/types"
 
-	"github.com/acquire-forensics/acquire/providers"
+	"github.com/acquire-forensics/acquire/providers/driver"
 )
 
 // grantOps are what the forensic account needs on a customer managed key to copy a snapshot encrypted
@@ -20,118 +20,217 @@ var grantOps = []kmstypes.GrantOperation{
 	kmstypes.GrantOperationGenerateDataKeyWithoutPlaintext, kmstypes.GrantOperationReEncryptFrom, kmstypes.GrantOperationReEncryptTo,
 }
 
-// Stage readies a source snapshot for the forensic account according to its encryption.
-func (d *Driver) Stage(ctx context.Context, req providers.StageRequest) (providers.Staged, error) {
+// Transfer moves a completed source snapshot into the forensic account, by its encryption:
+//
+//   - unencrypted, phase 1: share it with the forensic account, copy it there;
+//   - under a customer managed key, phase 1: grant the forensic account use of the key, share, copy;
+//   - under the AWS managed key, phase 1: copy it in the source account under the share key and wait
+//     for that intermediate copy; phase 2: share the intermediate copy, copy it.
+//
+// With Retry, each piece an earlier call may have made is looked up first: copies by their token tag,
+// grants by their name (the token), and a share is the same share made twice.
+func (d *Driver) Transfer(ctx context.Context, req driver.TransferRequest) (driver.TransferResult, error) {
+	if req.FindOnly {
+		return d.findTransfer(ctx, req)
+	}
+	var res driver.TransferResult
 	src := req.Snapshot
+	if req.Volume.KeyKind == driver.KeyProviderDefault {
+		if req.Phase == 1 {
+			inter, err := d.intermediateCopy(ctx, req)
+			if err != nil {
+				return res, err
+			}
+			res.Made = append(res.Made, driver.Resource{Side: driver.Source, Location: src.Location, Kind: kindSnapshot, ID: inter.ID, Volume: req.Volume.ID,
+				Note: "intermediate copy under the share key"})
+			res.Wait = inter
+			return res, nil
+		}
+		if req.Waited == nil {
+			return res, fmt.Errorf("aws: transfer phase %d of %s without the intermediate copy it follows", req.Phase, req.Volume.ID)
+		}
+		src = *req.Waited
+	} else if req.Volume.KeyKind == driver.KeyCustomer {
+		g, err := d.grant(ctx, req)
+		if err != nil {
+			return res, err
+		}
+		res.Made = append(res.Made, g)
+	}
+	if err := d.shareOp(ctx, src.Location, src.ID, ec2types.OperationTypeAdd); err != nil {
+		return res, err
+	}
+	res.Made = append(res.Made, driver.Resource{Side: driver.Source, Location: src.Location, Kind: kindShare, ID: src.ID, Volume: req.Volume.ID,
+		Note: "shared with the forensic account " + d.cfg.ForensicAccount + " only"})
+	cp, err := d.forensicCopy(ctx, req, src)
+	if err != nil {
+		return res, err
+	}
+	res.Copy = cp
+	return res, nil
+}
+
+// intermediateCopy re-encrypts a snapshot under the AWS managed key with the share key, in the source
+// account: only snapshots under a customer managed key can be shared.
+func (d *Driver) intermediateCopy(ctx context.Context, req driver.TransferRequest) (*driver.Snapshot, error) {
+	src := req.Snapshot
+	if req.Retry {
+		if found, err := d.findRole(ctx, driver.Source, src.Location, req.Token, req.Volume.ID, driver.RoleTemporary); err != nil || found != nil {
+			return found, err
+		}
+	}
+	keyID := d.cfg.ShareKeyID
+	for _, p := range req.Prepared {
+		if p.Kind == kindKey {
+			keyID = p.Parent // its ARN
+		}
+	}
+	if keyID == "" {
+		return nil, fmt.Errorf("snapshot %s is under the AWS managed key, and no share key was prepared", src.ID)
+	}
+	out, err := d.side(driver.Source, src.Location).ec2.CopySnapshot(ctx, &ec2.CopySnapshotInput{
+		SourceSnapshotId:  aws.String(src.ID),
+		SourceRegion:      aws.String(src.Location),
+		Encrypted:         aws.Bool(true),
+		KmsKeyId:          aws.String(keyID),
+		Description:       aws.String(req.Description + " (intermediate copy, deleted after the transfer)"),
+		TagSpecifications: tagSpec(ec2types.ResourceTypeSnapshot, withRole(req.Labels, driver.RoleTemporary)),
+	}, noRetry(func(o *ec2.Options, r aws.Retryer) { o.Retryer = r }))
+	if err != nil {
+		return nil, err
+	}
+	return &driver.Snapshot{ID: aws.ToString(out.SnapshotId), VolumeID: req.Volume.ID, Side: driver.Source, Location: src.Location,
+		State: driver.StatePending, Encrypted: true, KeyID: keyID}, nil
+}
+
+// grant lets the forensic account use the volume's customer managed key for the copy. The grant's name
+// is the token, and KMS answers a CreateGrant with the same name and parameters with the same grant,
+// so a repeated call makes nothing more
+// (https://docs.aws.amazon.com/kms/latest/APIReference/API_CreateGrant.html).
+func (d *Driver) grant(ctx context.Context, req driver.TransferRequest) (driver.Resource, error) {
+	out, err := d.side(driver.Source, req.Snapshot.Location).kms.CreateGrant(ctx, &kms.CreateGrantInput{
+		KeyId:            aws.String(req.Volume.KeyID),
+		GranteePrincipal: aws.String("arn:aws:iam::" + d.cfg.ForensicAccount + ":root"),
+		Operations:       grantOps,
+		Name:             aws.String(req.Token),
+	})
+	if err != nil {
+		return driver.Resource{}, err
+	}
+	return driver.Resource{Side: driver.Source, Location: req.Snapshot.Location, Kind: kindGrant, ID: aws.ToString(out.GrantId), Parent: req.Volume.KeyID,
+		Volume: req.Volume.ID, Note: "grant on key " + req.Volume.KeyID + " for the forensic account"}, nil
+}
+
+// forensicCopy copies a shared snapshot into the forensic account and region under the forensic key,
+// tagged with the case. It is called in the destination region; the SDK adds the presigned URL a
+// cross-region copy needs (https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_CopySnapshot.html).
+func (d *Driver) forensicCopy(ctx context.Context, req driver.TransferRequest, src driver.Snapshot) (*driver.Snapshot, error) {
+	region := req.Destination.Location
+	if region == "" {
+		region = src.Location
+	}
+	if req.Retry {
+		if found, err := d.findRole(ctx, driver.Forensic, region, req.Token, req.Volume.ID, driver.RoleEvidence); err != nil || found != nil {
+			return found, err
+		}
+	}
+	out, err := d.side(driver.Forensic, region).ec2.CopySnapshot(ctx, &ec2.CopySnapshotInput{
+		SourceSnapshotId:  aws.String(src.ID),
+		SourceRegion:      aws.String(src.Location),
+		Encrypted:         aws.Bool(true),
+		KmsKeyId:          aws.String(req.Destination.Key),
+		Description:       aws.String(req.Description),
+		TagSpecifications: tagSpec(ec2types.ResourceTypeSnapshot, withRole(req.Labels, driver.RoleEvidence)),
+	}, noRetry(func(o *ec2.Options, r aws.Retryer) { o.Retryer = r }))
+	if err != nil {
+		return nil, err
+	}
+	return &driver.Snapshot{ID: aws.ToString(out.SnapshotId), VolumeID: req.Volume.ID, Side: driver.Forensic, Account: d.cfg.ForensicAccount, Location: region,
+		State: driver.StatePending, Encrypted: true, KeyID: req.Destination.Key}, nil
+}
+
+// findTransfer reports what the calls of a transfer made, making nothing: the intermediate copy and
+// the forensic copy by their tags, the grant by its name, the shares by the snapshots' attributes.
+func (d *Driver) findTransfer(ctx context.Context, req driver.TransferRequest) (driver.TransferResult, error) {
+	var res driver.TransferResult
+	src := req.Snapshot
+	shared := []string{src.ID}
 	switch req.Volume.KeyKind {
-	case providers.KeyNone:
-		return providers.Staged{Snapshot: src}, nil
-	case providers.KeyCustomer:
-		c := d.side(providers.Source, src.Region)
-		out, err := c.kms.CreateGrant(ctx, &kms.CreateGrantInput{
-			KeyId:            aws.String(req.Volume.KeyID),
-			GranteePrincipal: aws.String("arn:aws:iam::" + d.cfg.ForensicAccount + ":root"),
-			Operations:       grantOps,
-			Name:             aws.String(req.Token), // the same name makes the same grant: safe to repeat
-		})
+	case driver.KeyProviderDefault:
+		inter, err := d.findRole(ctx, driver.Source, src.Location, req.Token, req.Volume.ID, driver.RoleTemporary)
 		if err != nil {
-			return providers.Staged{}, err
+			return res, err
 		}
-		return providers.Staged{Snapshot: src, Grants: []providers.Grant{{KeyID: req.Volume.KeyID, ID: aws.ToString(out.GrantId)}}}, nil
-	case providers.KeyProviderDefault:
-		if req.ShareKey == nil {
-			return providers.Staged{}, fmt.Errorf("snapshot %s is under the AWS managed key and needs a share key", src.ID)
+		if inter != nil {
+			res.Made = append(res.Made, driver.Resource{Side: driver.Source, Location: src.Location, Kind: kindSnapshot, ID: inter.ID, Volume: req.Volume.ID, Note: "intermediate copy under the share key"})
+			shared = []string{inter.ID}
 		}
-		keyID := req.ShareKey.ARN
-		if keyID == "" {
-			keyID = req.ShareKey.ID
-		}
-		c := d.side(providers.Source, src.Region)
-		out, err := c.ec2.CopySnapshot(ctx, &ec2.CopySnapshotInput{
-			SourceSnapshotId:  aws.String(src.ID),
-			SourceRegion:      aws.String(src.Region),
-			Encrypted:         aws.Bool(true),
-			KmsKeyId:          aws.String(keyID),
-			Description:       aws.String("acquire intermediate copy of " + src.ID + " under the share key"),
-			TagSpecifications: tagSpec(ec2types.ResourceTypeSnapshot, req.Tags),
-		}, noRetry(func(o *ec2.Options, r aws.Retryer) { o.Retryer = r }))
+	case driver.KeyCustomer:
+		g, err := d.findGrant(ctx, src.Location, req.Volume.KeyID, req.Token)
 		if err != nil {
-			return providers.Staged{}, err
+			return res, err
 		}
-		inter := providers.Snapshot{ID: aws.ToString(out.SnapshotId), VolumeID: src.VolumeID, Side: providers.Source, Region: src.Region,
-			State: providers.StatePending, Encrypted: true, KeyID: keyID}
-		return providers.Staged{Snapshot: inter, Intermediate: true}, nil
-	}
-	return providers.Staged{}, fmt.Errorf("volume %s: unknown key kind %q", req.Volume.ID, req.Volume.KeyKind)
-}
-
-// Unstage deletes the intermediate copy and revokes the grants Stage made; what is gone already is fine.
-func (d *Driver) Unstage(ctx context.Context, s providers.Staged) error {
-	c := d.side(providers.Source, s.Snapshot.Region)
-	for _, g := range s.Grants {
-		_, err := c.kms.RevokeGrant(ctx, &kms.RevokeGrantInput{KeyId: aws.String(g.KeyID), GrantId: aws.String(g.ID)})
-		if err != nil && !isCode(err, "NotFoundException") {
-			return err
+		if g != nil {
+			g.Volume = req.Volume.ID
+			res.Made = append(res.Made, *g)
 		}
 	}
-	if s.Intermediate {
-		return d.DeleteSnapshot(ctx, providers.Source, s.Snapshot.Region, s.Snapshot.ID)
+	for _, id := range shared {
+		ok, err := d.sharedWithForensic(ctx, src.Location, id)
+		if err != nil {
+			return res, err
+		}
+		if ok {
+			res.Made = append(res.Made, driver.Resource{Side: driver.Source, Location: src.Location, Kind: kindShare, ID: id, Volume: req.Volume.ID, Note: "shared with the forensic account"})
+		}
 	}
-	return nil
+	region := req.Destination.Location
+	if region == "" {
+		region = src.Location
+	}
+	cp, err := d.findRole(ctx, driver.Forensic, region, req.Token, req.Volume.ID, driver.RoleEvidence)
+	res.Copy = cp
+	return res, err
 }
 
-// Share gives the forensic account, and only it, permission to create volumes from the snapshot, which
-// is what copying it takes.
-func (d *Driver) Share(ctx context.Context, s providers.Snapshot) error {
-	return d.shareOp(ctx, s, ec2types.OperationTypeAdd, d.cfg.ForensicAccount)
-}
-
-// Unshare withdraws that permission.
-func (d *Driver) Unshare(ctx context.Context, s providers.Snapshot) error {
-	err := d.shareOp(ctx, s, ec2types.OperationTypeRemove, d.cfg.ForensicAccount)
+func (d *Driver) sharedWithForensic(ctx context.Context, region, snapshotID string) (bool, error) {
+	out, err := d.side(driver.Source, region).ec2.DescribeSnapshotAttribute(ctx, &ec2.DescribeSnapshotAttributeInput{
+		SnapshotId: aws.String(snapshotID), Attribute: ec2types.SnapshotAttributeNameCreateVolumePermission,
+	})
 	if isCode(err, "InvalidSnapshot.NotFound") {
-		return nil // a deleted snapshot is shared with nobody
+		return false, nil
 	}
-	return err
+	if err != nil {
+		return false, err
+	}
+	for _, p := range out.CreateVolumePermissions {
+		if aws.ToString(p.UserId) == d.cfg.ForensicAccount {
+			return true, nil
+		}
+	}
+	return false, nil
 }
 
-func (d *Driver) shareOp(ctx context.Context, s providers.Snapshot, op ec2types.OperationType, account string) error {
-	_, err := d.side(providers.Source, s.Region).ec2.ModifySnapshotAttribute(ctx, &ec2.ModifySnapshotAttributeInput{
-		SnapshotId:    aws.String(s.ID),
+func (d *Driver) shareOp(ctx context.Context, region, snapshotID string, op ec2types.OperationType) error {
+	_, err := d.side(driver.Source, region).ec2.ModifySnapshotAttribute(ctx, &ec2.ModifySnapshotAttributeInput{
+		SnapshotId:    aws.String(snapshotID),
 		Attribute:     ec2types.SnapshotAttributeNameCreateVolumePermission,
 		OperationType: op,
-		UserIds:       []string{account},
+		UserIds:       []string{d.cfg.ForensicAccount},
 	})
 	return err
 }
 
-// Copy copies a shared snapshot into the forensic account and region, encrypted under the forensic
-// key, tagged with the case. It is called in the destination region; the SDK adds the presigned URL a
-// cross-region copy needs (https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_CopySnapshot.html).
-func (d *Driver) Copy(ctx context.Context, req providers.CopyRequest) (providers.Snapshot, error) {
-	c := d.side(providers.Forensic, req.Region)
-	out, err := c.ec2.CopySnapshot(ctx, &ec2.CopySnapshotInput{
-		SourceSnapshotId:  aws.String(req.Source.ID),
-		SourceRegion:      aws.String(req.Source.Region),
-		Encrypted:         aws.Bool(true),
-		KmsKeyId:          aws.String(req.KeyID),
-		Description:       aws.String(req.Description),
-		TagSpecifications: tagSpec(ec2types.ResourceTypeSnapshot, req.Tags),
-	}, noRetry(func(o *ec2.Options, r aws.Retryer) { o.Retryer = r }))
-	if err != nil {
-		return providers.Snapshot{}, err
+// TransferPlan says what moving v involves.
+func (d *Driver) TransferPlan(v driver.Volume) []string {
+	var steps []string
+	switch v.KeyKind {
+	case driver.KeyProviderDefault:
+		steps = append(steps, "copy the snapshot under the share key (it is under the AWS managed key, which cannot be shared)")
+	case driver.KeyCustomer:
+		steps = append(steps, fmt.Sprintf("grant the forensic account use of key %s for the copy", v.KeyID))
 	}
-	return providers.Snapshot{ID: aws.ToString(out.SnapshotId), VolumeID: req.Source.VolumeID, Side: providers.Forensic, Region: req.Region,
-		State: providers.StatePending, Encrypted: true, KeyID: req.KeyID}, nil
-}
-
-// Lock protects a forensic copy with a snapshot lock
-// (https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_LockSnapshot.html).
-func (d *Driver) Lock(ctx context.Context, s providers.Snapshot, req providers.LockRequest) error {
-	in := &ec2.LockSnapshotInput{SnapshotId: aws.String(s.ID), LockMode: ec2types.LockMode(req.Mode), LockDuration: aws.Int32(int32(req.Days))}
-	if req.Mode == "compliance" && req.CoolOffHours > 0 {
-		in.CoolOffPeriod = aws.Int32(int32(req.CoolOffHours))
-	}
-	_, err := d.side(providers.Forensic, s.Region).ec2.LockSnapshot(ctx, in)
-	return err
+	return append(steps, fmt.Sprintf("share the snapshot with account %s only", d.cfg.ForensicAccount),
+		"copy it into the forensic account under the forensic key",
+		"withdraw the share; remove the intermediate copy and grants")
 }

@@ -1,21 +1,24 @@
 // Package providertest is the conformance suite every driver passes against its simulator: the same
-// acquisitions, interruptions and failures on every cloud, checked from the outside (the simulator's
-// state and the custody case), not from the driver's own account of them.
+// acquisitions, interruptions, lost replies and failures on every cloud, checked from the outside (the
+// simulator's state on both sides and the custody case), not from the driver's own account of them.
+// A cloud declares what it cannot do (Env.Cannot, rclone's "unimplementable" list) with the reason;
+// the suite then checks that the plan refuses it before anything is made, so nothing is skipped
+// silently.
 package providertest
 
 import (
 	"context"
 	"errors"
-	"fmt"
 	"path/filepath"
 	"slices"
-	"sync/atomic"
+	"strings"
 	"testing"
-	"time"
 
 	"github.com/acquire-forensics/acquire/custody"
 	"github.com/acquire-forensics/acquire/custody/custodytest"
-	"github.com/acquire-forensics/acquire/providers"
+	"github.com/acquire-forensics/acquire/providers/acquisition"
+	"github.com/acquire-forensics/acquire/providers/driver"
+	"github.com/acquire-forensics/acquire/providers/evidence"
 )
 
 // Harness starts a fresh simulated cloud per test, seeded with the suite's fixture.
@@ -25,45 +28,82 @@ type Harness interface {
 
 // Env is one simulated cloud and what the suite needs to act on it and check it.
 type Env struct {
-	Driver   providers.Driver
-	Region   string                    // the target region
-	Forensic providers.ForensicOptions // account, default region and key of the forensic side
-	// Scenarios are the fixture's targets by name. The suite needs: "unencrypted", "customer-key",
-	// "default-key" (single volumes), "two-volume-instance", "cross-region" (Target plus a
-	// ForensicRegion), "two-instances".
+	Driver      driver.Driver
+	Destination driver.Destination // forensic account, default location and key
+	// Scenarios are the fixture's targets by name. The suite needs "single-volume",
+	// "two-volume-instance" (one workload, two volumes) and "two-instances" (two workloads), and
+	// "cross-location" unless Cannot says so; it acquires every other scenario given too.
 	Scenarios map[string]Scenario
 	Inspect   Inspector
+	Faults    Faults
+	// CreatingCalls are the cloud API calls that make something, by the names Faults takes: the
+	// suite loses the reply of each.
+	CreatingCalls []string
+	// LockMode is a lock the driver accepts, when it has a locker.
+	LockMode *driver.LockRequest
+	// Cannot lists what the cloud cannot do, with the reason.
+	Cannot map[Ability]string
+	// ErrorCodes are the driver's errors with the code each must map to.
+	ErrorCodes []ErrorCase
 	// Tune shortens the engine's waits for the simulator (poll intervals, backoffs).
-	Tune func(*providers.Options)
+	Tune func(*acquisition.Options)
+}
+
+// Ability is something a cloud may be unable to do.
+type Ability string
+
+// Abilities the suite checks.
+const (
+	CanLock            Ability = "lock"
+	CanCrashConsistent Ability = "crash-consistent"
+	CanCrossLocation   Ability = "cross-location"
+	CanDigest          Ability = "digest" // compute digests during the acquisition
+)
+
+// ErrorCase is one driver error and the code it must map to.
+type ErrorCase struct {
+	Name string
+	Err  error
+	Want driver.Code
 }
 
 // Scenario is a target and the volumes it resolves to.
 type Scenario struct {
-	Target         providers.Target
-	Volumes        []string
-	ForensicRegion string // when the copy goes to another region
-	ForensicKeyID  string // the forensic key in that region
+	Target      driver.Target
+	Volumes     []string
+	Destination *driver.Destination // when the evidence goes elsewhere than Env.Destination
 }
 
 // Inspector reads the simulator's state directly.
 type Inspector interface {
-	// SharedSnapshots lists source-side snapshots anyone else may use.
-	SharedSnapshots() []string
-	// LiveTemporaryKeys lists keys the acquisition created that are neither deleted nor pending deletion.
-	LiveTemporaryKeys() []string
-	// ForensicCopies lists the snapshots in the forensic account.
-	ForensicCopies() []Copy
-	// SourceSnapshots lists the snapshots in the source account.
-	SourceSnapshots() []Copy
+	// Snapshots lists the snapshots on a side that are not deleted.
+	Snapshots(side driver.Side) []SnapshotInfo
+	// Temporaries lists what is alive, on either side, that an acquisition makes only for its own use:
+	// shares, key grants, temporary keys, intermediate copies, worker VMs, open access grants.
+	Temporaries() []string
 	// ImageSHA256 is the hex SHA-256 of a volume's content, read from its backing image.
 	ImageSHA256(volumeID string) string
 }
 
-// Copy is a snapshot as the simulator holds it.
-type Copy struct {
-	ID, Region, SourceVolume, KeyID, State string
-	Encrypted                              bool
-	Case                                   string
+// SnapshotInfo is a snapshot as the simulator holds it.
+type SnapshotInfo struct {
+	ID, Location, SourceVolume, State string
+	KeyID                             string
+	Encrypted, Locked                 bool
+	Case                              string // the case label
+}
+
+// Faults injects the simulator's faults.
+type Faults interface {
+	// LoseReplies makes the next count calls of an API call do their work and then close the
+	// connection before the answer.
+	LoseReplies(call string, count int)
+	// FailSnapshots makes the snapshots and copies of these volumes end in error.
+	FailSnapshots(volumes ...string)
+	// Clear removes every fault.
+	Clear()
+	// Calls counts the API calls made so far, by the names LoseReplies takes.
+	Calls() map[string]int
 }
 
 // RunConformanceTests runs the suite.
@@ -71,20 +111,26 @@ func RunConformanceTests(t *testing.T, h Harness) {
 	t.Run("Acquisitions", func(t *testing.T) { testAcquisitions(t, h) })
 	t.Run("Capabilities", func(t *testing.T) { testCapabilities(t, h) })
 	t.Run("Interrupted", func(t *testing.T) { testInterrupted(t, h) })
+	t.Run("LostReplies", func(t *testing.T) { testLostReplies(t, h) })
+	t.Run("SnapshotsInError", func(t *testing.T) { testSnapshotsInError(t, h) })
+	t.Run("SameCaseID", func(t *testing.T) { testSameCaseID(t, h) })
+	t.Run("ChangedArguments", func(t *testing.T) { testChangedArguments(t, h) })
+	t.Run("ErrorCodes", func(t *testing.T) { testErrorCodes(t, h) })
 }
 
 // Case is a custody case for a test, with the key that verifies it.
 type Case struct {
 	Dir      string
+	CaseID   string
 	signer   *custody.Signer
 	Verifier *custody.Verifier
 }
 
-// NewCase makes a signing key and an empty case directory.
+// NewCase makes a signing key and an empty case directory, for case ID IR-TEST.
 func NewCase(t *testing.T) *Case {
 	t.Helper()
 	s, v := custodytest.NewSigner(t)
-	return &Case{Dir: filepath.Join(t.TempDir(), "case"), signer: s, Verifier: v}
+	return &Case{Dir: filepath.Join(t.TempDir(), "case"), CaseID: "IR-TEST", signer: s, Verifier: v}
 }
 
 // CaseWithKey is a case signed by the private key in a file (unencrypted PEM), so that another process
@@ -99,7 +145,7 @@ func CaseWithKey(t *testing.T, dir, keyFile string) *Case {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &Case{Dir: dir, signer: s, Verifier: v}
+	return &Case{Dir: dir, CaseID: "IR-TEST", signer: s, Verifier: v}
 }
 
 // Open creates the case, or opens it for a resumed run.
@@ -108,7 +154,7 @@ func (c *Case) Open(t *testing.T) *custody.Ledger {
 	opts := custody.Options{Signer: c.signer, Operator: "conformance", Tool: custody.Tool{Name: "acquire", Version: "test"}}
 	l, err := custody.Open(context.Background(), c.Dir, opts)
 	if errors.Is(err, custody.ErrNotACase) {
-		l, err = custody.Create(context.Background(), c.Dir, "IR-TEST", opts)
+		l, err = custody.Create(context.Background(), c.Dir, c.CaseID, opts)
 	}
 	if err != nil {
 		t.Fatal(err)
@@ -116,55 +162,76 @@ func (c *Case) Open(t *testing.T) *custody.Ledger {
 	return l
 }
 
-// Acquire runs one acquisition of a scenario in the case.
-func Acquire(ctx context.Context, t *testing.T, env *Env, c *Case, sc Scenario, tune func(*providers.Options)) (*providers.Result, error) {
-	t.Helper()
-	l := c.Open(t)
-	defer l.Close()
-	opts := providers.Options{Ledger: l, Target: sc.Target, Forensic: env.Forensic}
-	if sc.ForensicRegion != "" {
-		opts.Forensic.Region, opts.Forensic.KeyID = sc.ForensicRegion, sc.ForensicKeyID
+// Options are the engine's options for a scenario, tuned for the simulator.
+func (env *Env) Options(l *custody.Ledger, sc Scenario) acquisition.Options {
+	opts := acquisition.Options{Ledger: l, Target: sc.Target, Destination: env.Destination}
+	if sc.Destination != nil {
+		opts.Destination = *sc.Destination
 	}
 	if env.Tune != nil {
 		env.Tune(&opts)
 	}
+	return opts
+}
+
+// Acquire runs one acquisition of a scenario in the case.
+func Acquire(ctx context.Context, t *testing.T, env *Env, c *Case, sc Scenario, tune func(*acquisition.Options)) (*acquisition.Result, error) {
+	t.Helper()
+	l := c.Open(t)
+	defer l.Close()
+	opts := env.Options(l, sc)
 	if tune != nil {
 		tune(&opts)
 	}
-	return providers.New(env.Driver).Run(ctx, opts)
+	return acquisition.New(env.Driver).Run(ctx, opts)
 }
 
-// CheckEndState asserts what every successful acquisition leaves: one forensic copy per volume,
-// encrypted with the forensic key, nothing shared, no temporary key alive, a case that verifies, and
-// recorded digests equal to the volumes' content.
-func CheckEndState(t *testing.T, env *Env, c *Case, sc Scenario, res *providers.Result) {
+func scenario(t *testing.T, env *Env, name string) Scenario {
 	t.Helper()
-	copies := map[string][]Copy{}
-	for _, cp := range env.Inspect.ForensicCopies() {
-		if cp.State != "error" {
-			copies[cp.SourceVolume] = append(copies[cp.SourceVolume], cp)
-		}
+	sc, ok := env.Scenarios[name]
+	if !ok {
+		t.Fatalf("the harness has no scenario %q", name)
 	}
-	wantRegion, wantKey := env.Forensic.Region, env.Forensic.KeyID
-	if sc.ForensicRegion != "" {
-		wantRegion, wantKey = sc.ForensicRegion, sc.ForensicKeyID
+	return sc
+}
+
+// CheckEndState asserts what every successful acquisition leaves, on both sides: exactly one
+// completed forensic snapshot per volume, labelled with the case, under the forensic key where one was
+// given; on the source side, exactly one snapshot per volume where the cloud snapshots there (kept, as
+// by default), none where it snapshots straight into the forensic side; nothing temporary alive
+// anywhere; a case that verifies; and recorded digests equal to the volumes' content.
+func CheckEndState(t *testing.T, env *Env, c *Case, sc Scenario, res *acquisition.Result) {
+	t.Helper()
+	dest := env.Destination
+	if sc.Destination != nil {
+		dest = *sc.Destination
+	}
+	byVolume := func(side driver.Side) map[string][]SnapshotInfo {
+		out := map[string][]SnapshotInfo{}
+		for _, s := range env.Inspect.Snapshots(side) {
+			out[s.SourceVolume] = append(out[s.SourceVolume], s)
+		}
+		return out
+	}
+	forensic, source := byVolume(driver.Forensic), byVolume(driver.Source)
+	wantSource := 0
+	if env.Driver.Capabilities().SnapshotSide == driver.Source {
+		wantSource = 1
 	}
 	for _, v := range sc.Volumes {
-		got := copies[v]
+		got := forensic[v]
 		if len(got) != 1 {
-			t.Errorf("volume %s: %d forensic copies, want exactly 1: %+v", v, len(got), got)
-			continue
+			t.Errorf("volume %s: %d forensic snapshots, want exactly 1: %+v", v, len(got), got)
+		} else if cp := got[0]; cp.State != string(driver.StateCompleted) || cp.Case != c.CaseID || (dest.Key != "" && cp.KeyID != dest.Key) ||
+			(dest.Location != "" && cp.Location != dest.Location) {
+			t.Errorf("volume %s: forensic snapshot %+v, want completed, labelled with case %s, under key %q in %q", v, cp, c.CaseID, dest.Key, dest.Location)
 		}
-		cp := got[0]
-		if !cp.Encrypted || cp.KeyID != wantKey || cp.Region != wantRegion || cp.Case != "IR-TEST" {
-			t.Errorf("volume %s: forensic copy %+v, want encrypted with %s in %s, tagged with the case", v, cp, wantKey, wantRegion)
+		if n := len(source[v]); n != wantSource {
+			t.Errorf("volume %s: %d snapshots on the source side, want %d: %+v", v, n, wantSource, source[v])
 		}
 	}
-	if s := env.Inspect.SharedSnapshots(); len(s) > 0 {
-		t.Errorf("snapshots still shared: %v", s)
-	}
-	if k := env.Inspect.LiveTemporaryKeys(); len(k) > 0 {
-		t.Errorf("temporary keys still alive: %v", k)
+	if tmp := env.Inspect.Temporaries(); len(tmp) > 0 {
+		t.Errorf("temporary resources still alive: %v", tmp)
 	}
 	r, err := custody.Verify(context.Background(), c.Dir, custody.VerifyOptions{Verifier: c.Verifier})
 	if err != nil {
@@ -173,48 +240,83 @@ func CheckEndState(t *testing.T, env *Env, c *Case, sc Scenario, res *providers.
 	if !r.OK() {
 		t.Errorf("the case does not verify: %v", r.Problems)
 	}
-	digests := recordedDigests(t, c.Dir)
+	items := RecordedEvidence(t, c.Dir)
+	digested := !slices.Contains(slices.Collect(mapsKeys(env.Cannot)), CanDigest)
 	for _, v := range sc.Volumes {
-		want := env.Inspect.ImageSHA256(v)
-		if got := digests[v]; got != want {
-			t.Errorf("volume %s: recorded image SHA-256 %s, the volume's content is %s", v, got, want)
+		it, ok := items[v]
+		switch {
+		case !ok:
+			t.Errorf("volume %s: no evidence record", v)
+		case digested && it.ImageSHA256() != env.Inspect.ImageSHA256(v):
+			t.Errorf("volume %s: recorded image SHA-256 %q, the volume's content is %s", v, it.ImageSHA256(), env.Inspect.ImageSHA256(v))
+		case !digested && it.DigestStatus != evidence.DigestDeferred:
+			t.Errorf("volume %s: digest status %q, want deferred", v, it.DigestStatus)
 		}
 	}
 	if res != nil {
 		for _, vr := range res.Volumes {
-			if vr.Digest == nil || vr.Digest.ImageSHA256 != env.Inspect.ImageSHA256(vr.Volume.ID) {
+			if vr.Error != "" || !vr.Recorded {
+				t.Errorf("volume %s: result %+v", vr.Volume.ID, vr)
+			}
+			if digested && (vr.Digest == nil || vr.Digest.ImageSHA256 != env.Inspect.ImageSHA256(vr.Volume.ID)) {
 				t.Errorf("volume %s: result digest %+v", vr.Volume.ID, vr.Digest)
 			}
 		}
 	}
 }
 
-// recordedDigests reads the evidence subjects of the case's digest records, by source volume.
-func recordedDigests(t *testing.T, dir string) map[string]string {
+func mapsKeys(m map[Ability]string) func(func(Ability) bool) {
+	return func(yield func(Ability) bool) {
+		for k := range m {
+			if !yield(k) {
+				return
+			}
+		}
+	}
+}
+
+// RecordedEvidence reads the case's evidence items, by source volume.
+func RecordedEvidence(t *testing.T, dir string) map[string]evidence.Item {
 	t.Helper()
 	recs, err := custody.ReadRecords(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	out := map[string]string{}
-	for _, r := range recs {
-		for _, s := range r.Statement.Subject {
-			if s.Kind() == custody.KindEvidence {
-				out[s.Annotations["sourceVolume"]] = s.Digest["sha256"]
-			}
+	items, err := evidence.Items(recs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]evidence.Item{}
+	for _, it := range items {
+		if _, dup := out[it.SourceVolume]; dup {
+			t.Errorf("volume %s has two evidence items", it.SourceVolume)
 		}
+		out[it.SourceVolume] = it
 	}
 	return out
 }
 
 func testAcquisitions(t *testing.T, h Harness) {
-	for _, name := range []string{"unencrypted", "customer-key", "default-key", "two-volume-instance", "cross-region", "two-instances"} {
+	probe := h.New(t)
+	names := slices.Sorted(func(yield func(string) bool) {
+		for n := range probe.Scenarios {
+			if !yield(n) {
+				return
+			}
+		}
+	})
+	for _, required := range []string{"single-volume", "two-volume-instance", "two-instances"} {
+		if !slices.Contains(names, required) {
+			t.Errorf("the harness has no scenario %q", required)
+		}
+	}
+	if _, cannot := probe.Cannot[CanCrossLocation]; !cannot && !slices.Contains(names, "cross-location") {
+		t.Errorf("the harness has no scenario cross-location and does not declare that the cloud cannot place evidence elsewhere")
+	}
+	for _, name := range names {
 		t.Run(name, func(t *testing.T) {
 			env := h.New(t)
-			sc, ok := env.Scenarios[name]
-			if !ok {
-				t.Fatalf("the harness has no scenario %q", name)
-			}
+			sc := scenario(t, env, name)
 			c := NewCase(t)
 			res, err := Acquire(context.Background(), t, env, c, sc, nil)
 			if err != nil {
@@ -228,133 +330,159 @@ func testAcquisitions(t *testing.T, h Harness) {
 	}
 }
 
-// testCapabilities checks that the driver does what it declares.
+// nothingMade asserts the cloud holds no snapshot and nothing temporary: a refusal at the plan.
+func nothingMade(t *testing.T, env *Env) {
+	t.Helper()
+	for _, side := range []driver.Side{driver.Source, driver.Forensic} {
+		if s := env.Inspect.Snapshots(side); len(s) > 0 {
+			t.Errorf("the refused acquisition made snapshots on the %s side: %+v", side, s)
+		}
+	}
+	if tmp := env.Inspect.Temporaries(); len(tmp) > 0 {
+		t.Errorf("the refused acquisition made %v", tmp)
+	}
+}
+
+func refused(t *testing.T, what string, err error) {
+	t.Helper()
+	if driver.CodeOf(err) != driver.CodeInvalid {
+		t.Errorf("%s: error %v, want it refused at the plan (invalid)", what, err)
+	}
+}
+
+// testCapabilities checks that the driver does what it declares, and refuses what it declares it
+// cannot do before anything is made.
 func testCapabilities(t *testing.T, h Harness) {
-	env := h.New(t)
-	caps := env.Driver.Capabilities()
-	sc := env.Scenarios["two-volume-instance"]
-	c := NewCase(t)
-	res, err := Acquire(context.Background(), t, env, c, sc, func(o *providers.Options) {
-		if caps.SnapshotLock {
-			o.Lock = &providers.LockRequest{Mode: "governance", Days: 1}
+	t.Run("Declared", func(t *testing.T) {
+		env := h.New(t)
+		caps := env.Driver.Capabilities()
+		f := driver.FeaturesOf(env.Driver)
+		sc := scenario(t, env, "two-volume-instance")
+		c := NewCase(t)
+		res, err := Acquire(context.Background(), t, env, c, sc, func(o *acquisition.Options) {
+			if f.Lock != nil && env.LockMode != nil {
+				o.Lock = env.LockMode
+			}
+			if caps.Crash != driver.CrashNone {
+				o.Consistency = driver.CrashConsistent
+			}
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if caps.Crash != driver.CrashNone {
+			for _, v := range res.Volumes {
+				if v.Consistency != driver.CrashConsistent {
+					t.Errorf("crash consistency declared, but %s's snapshot is %q", v.Volume.ID, v.Consistency)
+				}
+			}
+		}
+		if f.Lock != nil {
+			if env.LockMode == nil {
+				t.Fatal("the driver has a locker, but the harness gives no lock mode to try")
+			}
+			locked := map[string]bool{}
+			for _, s := range env.Inspect.Snapshots(driver.Forensic) {
+				locked[s.SourceVolume] = s.Locked
+			}
+			for _, v := range res.Volumes {
+				if v.Locked == "" || !locked[v.Volume.ID] {
+					t.Errorf("a lock was asked, but %s's evidence is not locked (result %q, cloud %v)", v.Volume.ID, v.Locked, locked[v.Volume.ID])
+				}
+			}
+		}
+		if f.Blocks != nil || f.Digest != nil {
+			for _, v := range res.Volumes {
+				if v.Digest == nil || v.Digest.ImageSHA256 == "" {
+					t.Errorf("the driver can digest, but %s has no digest", v.Volume.ID)
+				}
+			}
 		}
 	})
-	if err != nil {
+	t.Run("Cannot", func(t *testing.T) {
+		probe := h.New(t)
+		f := driver.FeaturesOf(probe.Driver)
+		caps := probe.Driver.Capabilities()
+		checks := map[Ability]struct {
+			declared bool // the driver's own declaration says it can
+			tune     func(*acquisition.Options)
+		}{
+			CanLock:            {f.Lock != nil, func(o *acquisition.Options) { o.Lock = &driver.LockRequest{Mode: "governance", Days: 1} }},
+			CanCrashConsistent: {caps.Crash != driver.CrashNone, func(o *acquisition.Options) { o.Consistency = driver.CrashConsistent }},
+			CanCrossLocation:   {caps.CrossLocation, func(o *acquisition.Options) { o.Destination.Location = "elsewhere-" + o.Destination.Location + "-1" }},
+			CanDigest:          {f.Blocks != nil || f.Digest != nil, nil},
+		}
+		for ability, reason := range probe.Cannot {
+			c, ok := checks[ability]
+			if !ok {
+				t.Errorf("Cannot names %q, which the suite does not know", ability)
+				continue
+			}
+			if c.declared {
+				t.Errorf("the harness says the cloud cannot %s (%s), but the driver declares it can", ability, reason)
+			}
+			if strings.TrimSpace(reason) == "" {
+				t.Errorf("the harness says the cloud cannot %s without saying why", ability)
+			}
+		}
+		for ability, c := range checks {
+			if _, cannot := probe.Cannot[ability]; !cannot && !c.declared {
+				t.Errorf("the driver cannot %s, and the harness does not declare it in Cannot", ability)
+			}
+			if c.declared || c.tune == nil {
+				continue
+			}
+			t.Run(string(ability), func(t *testing.T) {
+				env := h.New(t)
+				_, err := Acquire(context.Background(), t, env, NewCase(t), scenario(t, env, "two-volume-instance"), c.tune)
+				refused(t, string(ability), err)
+				nothingMade(t, env)
+			})
+		}
+	})
+}
+
+// testChangedArguments: a re-run of a case with other arguments is refused with what differs; with
+// NewAcquisition it starts a second acquisition in the same case.
+func testChangedArguments(t *testing.T, h Harness) {
+	env := h.New(t)
+	c := NewCase(t)
+	first := scenario(t, env, "single-volume")
+	if _, err := Acquire(context.Background(), t, env, c, first, nil); err != nil {
 		t.Fatal(err)
 	}
-	if caps.CrashConsistentGroups {
-		var starts []time.Time
-		for _, v := range res.Volumes {
-			starts = append(starts, v.SourceSnapshot.StartTime)
-		}
-		if len(starts) < 2 || slices.ContainsFunc(starts, func(s time.Time) bool { return !s.Equal(starts[0]) }) {
-			t.Errorf("crash-consistent groups declared, but the snapshots of one instance started at %v", starts)
+	other := scenario(t, env, "two-volume-instance")
+	_, err := Acquire(context.Background(), t, env, c, other, nil)
+	refused(t, "a re-run with other targets", err)
+	if err != nil && !strings.Contains(err.Error(), "differs") {
+		t.Errorf("the refusal does not say what differs: %v", err)
+	}
+	res, err := Acquire(context.Background(), t, env, c, other, func(o *acquisition.Options) { o.NewAcquisition = true })
+	if err != nil {
+		t.Fatalf("a new acquisition in the same case: %v", err)
+	}
+	if res.Acquisition != 2 {
+		t.Errorf("the new acquisition is number %d, want 2", res.Acquisition)
+	}
+	all := Scenario{Volumes: append(append([]string(nil), first.Volumes...), other.Volumes...), Destination: first.Destination}
+	CheckEndState(t, env, c, all, nil)
+}
+
+func testErrorCodes(t *testing.T, h Harness) {
+	env := h.New(t)
+	if len(env.ErrorCodes) == 0 {
+		t.Fatal("the harness gives no error cases: every driver maps its cloud's errors, and the table checks them")
+	}
+	seen := map[driver.Code]bool{}
+	for _, tc := range env.ErrorCodes {
+		seen[tc.Want] = true
+		if got := env.Driver.ErrorCode(tc.Err); got != tc.Want {
+			t.Errorf("%s: ErrorCode(%v) = %s, want %s", tc.Name, tc.Err, got, tc.Want)
 		}
 	}
-	for _, v := range res.Volumes {
-		if caps.SnapshotLock && !v.Locked {
-			t.Errorf("snapshot lock declared, but %s's copy was not locked", v.Volume.ID)
-		}
-		if caps.BlockDigest && (v.Digest == nil || v.Digest.ImageSHA256 == "") {
-			t.Errorf("block digest declared, but %s has none", v.Volume.ID)
-		}
-	}
-}
-
-// interrupt wraps a driver and cancels the run at a chosen call: before it is made, or after it
-// returned (the cloud did it; the journal holds only its intent).
-type interrupt struct {
-	providers.Driver
-	method string
-	after  bool
-	cancel context.CancelFunc
-	hits   atomic.Int32
-}
-
-func (d *interrupt) at(name string, call func() error) error {
-	if name != d.method || d.hits.Add(1) != 1 {
-		return call()
-	}
-	if !d.after {
-		d.cancel()
-		return context.Canceled
-	}
-	err := call()
-	d.cancel()
-	return err
-}
-
-func (d *interrupt) CreateSnapshots(ctx context.Context, req providers.SnapshotRequest) (s []providers.Snapshot, err error) {
-	err = d.at("CreateSnapshots", func() error { s, err = d.Driver.CreateSnapshots(ctx, req); return err })
-	return s, err
-}
-
-func (d *interrupt) CreateShareKey(ctx context.Context, region, tok string) (k providers.Key, err error) {
-	err = d.at("CreateShareKey", func() error { k, err = d.Driver.CreateShareKey(ctx, region, tok); return err })
-	return k, err
-}
-
-func (d *interrupt) Stage(ctx context.Context, req providers.StageRequest) (s providers.Staged, err error) {
-	err = d.at("Stage", func() error { s, err = d.Driver.Stage(ctx, req); return err })
-	return s, err
-}
-
-func (d *interrupt) Share(ctx context.Context, s providers.Snapshot) error {
-	return d.at("Share", func() error { return d.Driver.Share(ctx, s) })
-}
-
-func (d *interrupt) Copy(ctx context.Context, req providers.CopyRequest) (s providers.Snapshot, err error) {
-	err = d.at("Copy", func() error { s, err = d.Driver.Copy(ctx, req); return err })
-	return s, err
-}
-
-func (d *interrupt) Digest(ctx context.Context, s providers.Snapshot, p func(int64, int64)) (dg providers.Digest, err error) {
-	err = d.at("Digest", func() error { dg, err = d.Driver.Digest(ctx, s, p); return err })
-	return dg, err
-}
-
-func (d *interrupt) Unshare(ctx context.Context, s providers.Snapshot) error {
-	return d.at("Unshare", func() error { return d.Driver.Unshare(ctx, s) })
-}
-
-func (d *interrupt) Unstage(ctx context.Context, s providers.Staged) error {
-	return d.at("Unstage", func() error { return d.Driver.Unstage(ctx, s) })
-}
-
-// testInterrupted cancels an acquisition at every step boundary, before and after the cloud call, then
-// runs it again in the same case: the end state must be the same as an uninterrupted run's.
-func testInterrupted(t *testing.T, h Harness) {
-	for _, method := range []string{"CreateSnapshots", "CreateShareKey", "Stage", "Share", "Copy", "Digest", "Unshare", "Unstage"} {
-		for _, after := range []bool{false, true} {
-			name := fmt.Sprintf("%s/before", method)
-			if after {
-				name = fmt.Sprintf("%s/after", method)
-			}
-			t.Run(name, func(t *testing.T) {
-				env := h.New(t)
-				sc := env.Scenarios["default-key"]
-				c := NewCase(t)
-				ctx, cancel := context.WithCancel(context.Background())
-				defer cancel()
-				d := &interrupt{Driver: env.Driver, method: method, after: after, cancel: cancel}
-				first := *env
-				first.Driver = d
-				_, err := Acquire(ctx, t, &first, c, sc, nil)
-				if d.hits.Load() == 0 {
-					t.Fatalf("the acquisition never called %s", method)
-				}
-				if providers.CodeOf(err) != providers.CodeCancelled {
-					t.Fatalf("interrupted run: %v, want cancelled", err)
-				}
-				if s := env.Inspect.SharedSnapshots(); len(s) > 0 {
-					t.Errorf("after the interruption, snapshots are still shared: %v", s)
-				}
-				res, err := Acquire(context.Background(), t, env, c, sc, nil)
-				if err != nil {
-					t.Fatalf("resumed run: %v", err)
-				}
-				CheckEndState(t, env, c, sc, res)
-			})
+	for _, c := range []driver.Code{driver.CodeNotFound, driver.CodePermissionDenied, driver.CodeThrottled, driver.CodeUnavailable, driver.CodeInvalid} {
+		if !seen[c] {
+			t.Errorf("no error case maps to %s", c)
 		}
 	}
 }

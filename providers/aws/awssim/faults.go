@@ -1,8 +1,10 @@
 package awssim
 
 import (
+	"fmt"
 	"math/rand/v2"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 )
@@ -42,6 +44,40 @@ type Faults struct {
 	// FailSnapshotVolumes: snapshots and copies of these volumes end in state
 	// "error" instead of "completed".
 	FailSnapshotVolumes []string `json:"failSnapshotVolumes,omitempty"`
+
+	// LostReplies carry a call out, then close the connection before the
+	// answer, as a network failure after the request reached AWS does: the
+	// client cannot tell whether the call happened.
+	LostReplies []LostReply `json:"lostReplies,omitempty"`
+}
+
+// LostReply loses the replies of one action ("ec2:CopySnapshot") with a
+// probability, at most Max times (0: no limit).
+type LostReply struct {
+	Action string  `json:"action"`
+	Rate   float64 `json:"rate"`
+	Max    int     `json:"max,omitempty"`
+}
+
+// check refuses faults outside their ranges, naming the field.
+func (f Faults) check() error {
+	for name, rate := range map[string]float64{"throttleMutatingRate": f.ThrottleMutatingRate, "throttleDescribeRate": f.ThrottleDescribeRate,
+		"serverErrorRate": f.ServerErrorRate, "wrongChecksumRate": f.WrongChecksumRate} {
+		if rate < 0 || rate > 1 {
+			return fmt.Errorf("faults.%s %v: a probability, 0 to 1", name, rate)
+		}
+	}
+	for i, l := range f.LostReplies {
+		switch {
+		case !strings.Contains(l.Action, ":"):
+			return fmt.Errorf("faults.lostReplies[%d].action %q: name it as service:Action, e.g. ec2:CopySnapshot", i, l.Action)
+		case l.Rate < 0 || l.Rate > 1:
+			return fmt.Errorf("faults.lostReplies[%d].rate %v: a probability, 0 to 1", i, l.Rate)
+		case l.Max < 0:
+			return fmt.Errorf("faults.lostReplies[%d].max %d: a count, 0 for no limit", i, l.Max)
+		}
+	}
+	return nil
 }
 
 // faultInjector holds the current Faults and their random source.
@@ -49,6 +85,7 @@ type faultInjector struct {
 	mu     sync.Mutex
 	faults Faults
 	rng    *rand.Rand
+	lost   map[string]int // replies lost so far, by action
 }
 
 func newFaultInjector(f Faults) *faultInjector {
@@ -63,7 +100,25 @@ func (fi *faultInjector) set(f Faults) {
 	fi.faults = f
 	fi.faults.Actions = slices.Clone(f.Actions)
 	fi.faults.FailSnapshotVolumes = slices.Clone(f.FailSnapshotVolumes)
+	fi.faults.LostReplies = slices.Clone(f.LostReplies)
 	fi.rng = rand.New(rand.NewPCG(uint64(f.Seed), 0x5eed))
+	fi.lost = map[string]int{}
+}
+
+// loseReply decides whether the reply to one call of an action is lost.
+func (fi *faultInjector) loseReply(qualifiedAction string) bool {
+	fi.mu.Lock()
+	defer fi.mu.Unlock()
+	for _, l := range fi.faults.LostReplies {
+		if l.Action != qualifiedAction || (l.Max > 0 && fi.lost[l.Action] >= l.Max) {
+			continue
+		}
+		if l.Rate > 0 && fi.rng.Float64() < l.Rate {
+			fi.lost[l.Action]++
+			return true
+		}
+	}
+	return false
 }
 
 func (fi *faultInjector) get() Faults {

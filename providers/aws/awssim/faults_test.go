@@ -329,3 +329,37 @@ func TestCallCountsIgnoreJunk(t *testing.T) {
 		t.Errorf("counts %v", counts)
 	}
 }
+
+// A lost reply: the call is carried out and the connection closes before the answer. The client sees a
+// transport error, and the snapshot exists; Max bounds how many replies are lost.
+func TestLostReply(t *testing.T) {
+	ts := startServer(t, fixture(t), nil)
+	client := ts.ec2(t, responder, region)
+	ts.SetFaults(Faults{LostReplies: []LostReply{{Action: "ec2:CreateSnapshot", Rate: 1, Max: 1}}})
+	tags := []types.TagSpecification{{ResourceType: types.ResourceTypeSnapshot, Tags: []types.Tag{{Key: aws.String("probe"), Value: aws.String("lost")}}}}
+	_, err := client.CreateSnapshot(t.Context(), &ec2.CreateSnapshotInput{VolumeId: aws.String(dataVolume), TagSpecifications: tags},
+		func(o *ec2.Options) { o.Retryer = aws.NopRetryer{} })
+	var api smithy.APIError
+	if err == nil || errors.As(err, &api) {
+		t.Fatalf("CreateSnapshot with its reply lost: %v, want a transport error", err)
+	}
+	out := must[*ec2.DescribeSnapshotsOutput](t)(client.DescribeSnapshots(t.Context(), &ec2.DescribeSnapshotsInput{
+		OwnerIds: []string{"self"}, Filters: []types.Filter{{Name: aws.String("tag:probe"), Values: []string{"lost"}}}}))
+	if len(out.Snapshots) != 1 {
+		t.Fatalf("%d snapshots made by the call whose reply was lost, want 1", len(out.Snapshots))
+	}
+	// The second call's reply arrives: Max is 1.
+	must[*ec2.CreateSnapshotOutput](t)(client.CreateSnapshot(t.Context(), &ec2.CreateSnapshotInput{VolumeId: aws.String(dataVolume)},
+		func(o *ec2.Options) { o.Retryer = aws.NopRetryer{} }))
+}
+
+func TestFaultRangesChecked(t *testing.T) {
+	for _, f := range []Faults{{ServerErrorRate: 5}, {ThrottleMutatingRate: -0.1}, {LostReplies: []LostReply{{Action: "CopySnapshot", Rate: 1}}},
+		{LostReplies: []LostReply{{Action: "ec2:CopySnapshot", Rate: 2}}}} {
+		sc := fixture(t)
+		sc.Faults = f
+		if _, err := New(sc, nil); err == nil || !strings.Contains(err.Error(), "faults.") {
+			t.Errorf("faults %+v: error %v, want one naming the field", f, err)
+		}
+	}
+}

@@ -97,6 +97,9 @@ func New(sc *Scenario, opts *Options) (*Server, error) {
 	if opts == nil {
 		opts = &Options{}
 	}
+	if err := sc.Faults.check(); err != nil {
+		return nil, err
+	}
 	s := &Server{
 		log:        opts.Logger,
 		now:        opts.Now,
@@ -275,10 +278,21 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		svc.writeError(w, c, svc.throttled())
 	case fault.serverError:
 		svc.writeError(w, c, svc.internalError())
+	case s.faults.loseReply(c.service + ":" + c.action):
+		// The call is carried out; its answer never leaves: the connection is closed instead.
+		svc.serve(discardWriter{header: http.Header{}}, c)
+		panic(http.ErrAbortHandler)
 	default:
 		svc.serve(w, c)
 	}
 }
+
+// discardWriter takes the answer of a call whose reply is lost.
+type discardWriter struct{ header http.Header }
+
+func (d discardWriter) Header() http.Header         { return d.header }
+func (d discardWriter) Write(b []byte) (int, error) { return len(b), nil }
+func (d discardWriter) WriteHeader(int)             {}
 
 // changesState reports whether an action may change the simulator's state:
 // all but the read-only ones (Describe*, List*, Get*, Sign, Verify).

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"crypto/sha256"
+	"github.com/acquire-forensics/acquire/providers/driver"
 	"iter"
 	"math/rand/v2"
 	"os"
@@ -51,11 +52,11 @@ func benchmarkDigest(b *testing.B, gib int64) {
 	runtime.ReadMemStats(&before)
 	peak := watchHeap()
 	cpuBefore := cpuTime()
-	var res *Result
+	var res *driver.Digest
 	b.ResetTimer()
 	for b.Loop() {
 		var err error
-		if res, err = Digest(b.Context(), snap.client, snap.snapshotID, nil); err != nil {
+		if res, err = digest(b.Context(), snap.client, snap.snapshotID, nil); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -68,7 +69,7 @@ func benchmarkDigest(b *testing.B, gib int64) {
 	secs := b.Elapsed().Seconds() / float64(b.N)
 	read := float64(res.ReadBytes) / secs
 	b.ReportMetric(read/(1<<20), "read-MiB/s")
-	b.ReportMetric(float64(res.VolumeBytes)/secs/(1<<20), "image-MiB/s")
+	b.ReportMetric(float64(res.SizeBytes)/secs/(1<<20), "image-MiB/s")
 	b.ReportMetric(hashRate/(1<<20), "sha256-MiB/s")
 	b.ReportMetric(quotaRate/(1<<20), "quota-MiB/s")
 	b.ReportMetric(read/limit, "ratio")

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"github.com/acquire-forensics/acquire/providers/driver"
 	"os/exec"
 	"strings"
 	"testing"
@@ -15,7 +16,7 @@ func TestDigestMatchesImage(t *testing.T) {
 	img := sharedImage(t)
 	snap := startSnapshot(t, img, simSetup{})
 	var last Progress
-	res, err := Digest(t.Context(), snap.client, snap.snapshotID, &Options{Concurrency: 16, Progress: func(p Progress) { last = p }})
+	res, err := digest(t.Context(), snap.client, snap.snapshotID, &Options{Concurrency: 16, Progress: func(p Progress) { last = p }})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -25,17 +26,18 @@ func TestDigestMatchesImage(t *testing.T) {
 	if res.BlockListSHA256 != img.blockListSHA {
 		t.Errorf("BlockListSHA256 %s, want %s", res.BlockListSHA256, img.blockListSHA)
 	}
-	want := Result{VolumeBytes: img.size, BlockSize: testBlockSize, ListedBlocks: int64(len(img.listed)), ReadBytes: int64(len(img.listed)) * testBlockSize}
-	if res.VolumeBytes != want.VolumeBytes || res.BlockSize != want.BlockSize || res.ListedBlocks != want.ListedBlocks || res.ReadBytes != want.ReadBytes {
-		t.Errorf("got %d bytes, %d-byte blocks, %d listed, %d read; want %d, %d, %d, %d", res.VolumeBytes, res.BlockSize, res.ListedBlocks,
-			res.ReadBytes, want.VolumeBytes, want.BlockSize, want.ListedBlocks, want.ReadBytes)
+	want := driver.Digest{SizeBytes: img.size, BlockSize: testBlockSize, ListedBlocks: int64(len(img.listed)), ReadBytes: int64(len(img.listed)) * testBlockSize}
+	if res.SizeBytes != want.SizeBytes || res.BlockSize != want.BlockSize || res.ListedBlocks != want.ListedBlocks || res.ReadBytes != want.ReadBytes {
+		t.Errorf("got %d bytes, %d-byte blocks, %d listed, %d read; want %d, %d, %d, %d", res.SizeBytes, res.BlockSize, res.ListedBlocks,
+			res.ReadBytes, want.SizeBytes, want.BlockSize, want.ListedBlocks, want.ReadBytes)
 	}
 	for _, s := range []string{snap.snapshotID, "x-amz-Checksum", "sha256sum", "LINEAR"} {
 		if !strings.Contains(res.Method, s) {
 			t.Errorf("Method does not mention %q: %s", s, res.Method)
 		}
 	}
-	if last.Offset != img.size || last.Size != img.size || last.Blocks != want.ListedBlocks || last.BytesRead != want.ReadBytes {
+	lastEnd := (img.listed[len(img.listed)-1] + 1) * testBlockSize
+	if last.Offset != lastEnd || last.Size != img.size || last.Blocks != want.ListedBlocks || last.BytesRead != want.ReadBytes {
 		t.Errorf("last progress %+v", last)
 	}
 	if n := snap.calls("GetSnapshotBlock"); n != len(img.listed) {
@@ -55,7 +57,7 @@ func TestDigestEqualsSha256sum(t *testing.T) {
 	if err := cmd.Start(); err != nil { // meanwhile, the digest
 		t.Fatal(err)
 	}
-	res, err := Digest(t.Context(), snap.client, snap.snapshotID, nil)
+	res, err := digest(t.Context(), snap.client, snap.snapshotID, nil)
 	if err := cmd.Wait(); err != nil {
 		t.Fatal(err)
 	}
@@ -77,7 +79,7 @@ func TestDigestPartialLastBlock(t *testing.T) {
 		7:    filled(blockSize, 2),
 		last: filled(int(1<<30-last*blockSize), 3),
 	}}
-	res, err := Digest(t.Context(), c, "snap-0123456789abcdef0", nil)
+	res, err := digest(t.Context(), c, "snap-0123456789abcdef0", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -105,12 +107,12 @@ func TestDigestPartialLastBlock(t *testing.T) {
 
 // A snapshot of a volume never written lists no block: its image is zeros.
 func TestDigestEmptyVolume(t *testing.T) {
-	res, err := Digest(context.Background(), &memClient{sizeGiB: 1, blockSize: testBlockSize}, "snap-0123456789abcdef0", nil)
+	res, err := digest(context.Background(), &memClient{sizeGiB: 1, blockSize: testBlockSize}, "snap-0123456789abcdef0", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	h := sha256.New()
-	hashZeros(h, 1<<30)
+	h.Write(make([]byte, 1<<30))
 	if res.ImageSHA256 != hex.EncodeToString(h.Sum(nil)) || res.ListedBlocks != 0 {
 		t.Errorf("empty volume: %+v", res)
 	}

@@ -11,20 +11,25 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/acquire-forensics/acquire/providers/aws/ebsblocks"
+	"github.com/acquire-forensics/acquire/providers/evidence"
 )
 
-// Digest a forensic copy. One limiter is shared by every read in the
-// account, since the GetSnapshotBlock quota holds per account as well as per
-// snapshot. The HTTP client should keep an idle connection per worker (the
-// SDK's default keeps 10).
-func ExampleDigest() {
+// Digest a forensic copy: a Reader is a block source the engine's digest
+// reads. One limiter is shared by every read in the account, since the
+// GetSnapshotBlock quota holds per account as well as per snapshot. The HTTP
+// client should keep an idle connection per worker (the SDK's default keeps 10).
+func ExampleOpen() {
 	ctx := context.Background()
 	cfg, err := config.LoadDefaultConfig(ctx, config.WithRegion("us-east-1"))
 	if err != nil {
 		log.Fatal(err)
 	}
 	account := rate.NewLimiter(ebsblocks.DefaultBlocksPerSecond, 1)
-	res, err := ebsblocks.Digest(ctx, ebs.NewFromConfig(cfg), "snap-0123456789abcdef0", &ebsblocks.Options{Limiter: account})
+	r, err := ebsblocks.Open(ctx, ebs.NewFromConfig(cfg), "snap-0123456789abcdef0", &ebsblocks.Options{Limiter: account})
+	if err != nil {
+		log.Fatal(err)
+	}
+	res, err := evidence.Compute(ctx, r, nil)
 	if err != nil {
 		log.Fatal(err) // a *ebsblocks.ChecksumError is an integrity failure
 	}

@@ -27,15 +27,20 @@ func withFaults(f awssim.Faults) simSetup {
 func TestChecksumMismatchRecovered(t *testing.T) {
 	img := sharedImage(t)
 	snap := startSnapshot(t, img, withFaults(awssim.Faults{Seed: 3, WrongChecksumRate: 0.2}))
-	res, err := Digest(t.Context(), snap.client, snap.snapshotID, &Options{Concurrency: 16})
+	res, err := digest(t.Context(), snap.client, snap.snapshotID, &Options{Concurrency: 16})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if res.ImageSHA256 != img.imageSHA256 || res.BlockListSHA256 != img.blockListSHA {
 		t.Errorf("digests differ after checksum faults")
 	}
-	if n := snap.calls("GetSnapshotBlock"); n <= len(img.listed) {
+	n := snap.calls("GetSnapshotBlock")
+	if n <= len(img.listed) {
 		t.Errorf("%d GetSnapshotBlock calls for %d blocks: no mismatch was retried", n, len(img.listed))
+	}
+	// Every call beyond one per block was a mismatch fetched again, and the digest says so.
+	if res.IntegrityRetries != int64(n-len(img.listed)) || len(res.RetriedBlocks) == 0 {
+		t.Errorf("the digest reports %d integrity retries (blocks %v); %d blocks took %d calls", res.IntegrityRetries, res.RetriedBlocks, len(img.listed), n)
 	}
 }
 
@@ -45,7 +50,7 @@ func TestChecksumMismatchRecovered(t *testing.T) {
 func TestChecksumMismatchPersistent(t *testing.T) {
 	img := sharedImage(t)
 	snap := startSnapshot(t, img, withFaults(awssim.Faults{Seed: 3, WrongChecksumRate: 1}))
-	_, err := Digest(t.Context(), snap.client, snap.snapshotID, &Options{Concurrency: 4, MaxAttempts: 3})
+	_, err := digest(t.Context(), snap.client, snap.snapshotID, &Options{Concurrency: 4, MaxAttempts: 3})
 	var mismatch *ChecksumError
 	if !errors.As(err, &mismatch) {
 		t.Fatalf("want a *ChecksumError, got %v", err)
@@ -106,7 +111,7 @@ func TestThrottlingServerErrorsAndLatency(t *testing.T) {
 	c.throttleLists = 2
 	var log bytes.Buffer // the handler serializes its writes
 	logger := slog.New(slog.NewTextHandler(&log, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	res, err := Digest(t.Context(), c, snap.snapshotID, &Options{Concurrency: 32, Logger: logger})
+	res, err := digest(t.Context(), c, snap.snapshotID, &Options{Concurrency: 32, Logger: logger})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -162,7 +167,7 @@ func TestLimiterKeepsUnderQuota(t *testing.T) {
 func TestNoNestedSDKRetries(t *testing.T) {
 	img := sharedImage(t)
 	snap := startSnapshot(t, img, withFaults(awssim.Faults{ServerErrorRate: 1, Actions: []string{"ebs:GetSnapshotBlock"}}))
-	_, err := Digest(t.Context(), snap.client, snap.snapshotID, &Options{Concurrency: 1, MaxAttempts: 2})
+	_, err := digest(t.Context(), snap.client, snap.snapshotID, &Options{Concurrency: 1, MaxAttempts: 2})
 	var internal *types.InternalServerException
 	if !errors.As(err, &internal) || !strings.Contains(err.Error(), "gave up after 2 attempts") {
 		t.Fatalf("want InternalServerException after 2 attempts, got %v", err)

@@ -26,6 +26,7 @@ type fetcher struct {
 	vol    Volume
 	tokens *lister
 	bufs   *bufferPool
+	stats  *readStats
 }
 
 // fetch reads one listed block into a pooled buffer and verifies it,
@@ -61,6 +62,9 @@ func (f *fetcher) fetch(ctx context.Context, ref blockRef) ([]byte, [32]byte, er
 		switch {
 		case errors.As(err, &mismatch):
 			mismatch.Attempts = attempt
+			if attempt < f.o.MaxAttempts {
+				f.stats.retried(ref.index)
+			}
 			f.o.Logger.LogAttrs(ctx, slog.LevelWarn, "block failed verification", slog.String("resource", f.vol.SnapshotID),
 				slog.Int64("block", ref.index), slog.Int("attempt", attempt), slog.Any("error", err))
 		case isTransient(err):

@@ -140,7 +140,7 @@ func (img *testImage) block(t testing.TB, index int64) []byte {
 	return data
 }
 
-func allZero(b []byte) bool { return bytes.Equal(b, zeroBlock[:len(b)]) }
+func allZero(b []byte) bool { return bytes.Count(b, []byte{0}) == len(b) }
 
 // standardImage is built once for the tests that only read it: hashing a
 // 1 GiB image for every test would cost more than the tests themselves.

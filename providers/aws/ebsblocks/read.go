@@ -18,9 +18,10 @@ type Block struct {
 
 // Reader reads one snapshot's blocks.
 type Reader struct {
-	c   Client
-	o   Options
-	vol Volume
+	c     Client
+	o     Options
+	vol   Volume
+	stats readStats
 
 	mu    sync.Mutex
 	first *ebs.ListSnapshotBlocksOutput // Open's page, for the first Read from block 0
@@ -43,6 +44,37 @@ func Open(ctx context.Context, c Client, snapshotID string, opts *Options) (*Rea
 
 // Volume returns the snapshot's geometry.
 func (r *Reader) Volume() Volume { return r.vol }
+
+// Stats says what the reads so far had to do again.
+type Stats struct {
+	// IntegrityRetries counts blocks fetched again because their content did not match their
+	// checksum; RetriedBlocks lists their indexes (the first 100).
+	IntegrityRetries int64
+	RetriedBlocks    []int64
+}
+
+type readStats struct {
+	mu sync.Mutex
+	s  Stats
+}
+
+func (rs *readStats) retried(index int64) {
+	rs.mu.Lock()
+	defer rs.mu.Unlock()
+	rs.s.IntegrityRetries++
+	if len(rs.s.RetriedBlocks) < 100 {
+		rs.s.RetriedBlocks = append(rs.s.RetriedBlocks, index)
+	}
+}
+
+// Stats returns what the reads so far had to do again.
+func (r *Reader) Stats() Stats {
+	r.stats.mu.Lock()
+	defer r.stats.mu.Unlock()
+	s := r.stats.s
+	s.RetriedBlocks = append([]int64(nil), s.RetriedBlocks...)
+	return s
+}
 
 // job is one block on its way from the listing to the caller.
 type job struct {
@@ -78,7 +110,7 @@ func (r *Reader) Read(ctx context.Context, from int64, visit func(Block) error) 
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	window := r.o.window()
-	f := &fetcher{c: r.c, o: &r.o, vol: r.vol, tokens: tokens, bufs: newBufferPool(r.vol.BlockSize, window+1)}
+	f := &fetcher{c: r.c, o: &r.o, vol: r.vol, tokens: tokens, bufs: newBufferPool(r.vol.BlockSize, window+1), stats: &r.stats}
 	pending := make(chan *job, window) // in listing order: the delivery queue
 	work := make(chan *job)
 	var wg sync.WaitGroup

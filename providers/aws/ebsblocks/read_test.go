@@ -84,7 +84,7 @@ func TestReadPaginates(t *testing.T) {
 	snap := startSnapshot(t, img, simSetup{})
 	c := spy(snap.client)
 	c.pageSize = 100 // the smallest page ListSnapshotBlocks allows
-	res, err := Digest(t.Context(), c, snap.snapshotID, nil)
+	res, err := digest(t.Context(), c, snap.snapshotID, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -55,7 +55,7 @@ func TestExpiredTokensSimulatorClock(t *testing.T) {
 			clock.Advance(7*24*time.Hour + time.Minute)
 		}
 	}}
-	res, err := Digest(t.Context(), c, snap.snapshotID, opts)
+	res, err := digest(t.Context(), c, snap.snapshotID, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -77,7 +77,7 @@ func TestStaleTokensRelisted(t *testing.T) {
 	stale := &staleTokens{inner: snap.client}
 	c := spy(stale)
 	c.pageSize = 100
-	res, err := Digest(t.Context(), c, snap.snapshotID, &Options{Concurrency: 8, Progress: func(p Progress) {
+	res, err := digest(t.Context(), c, snap.snapshotID, &Options{Concurrency: 8, Progress: func(p Progress) {
 		if p.Blocks == 50 || p.Blocks == 200 {
 			stale.Expire()
 		}
@@ -101,7 +101,7 @@ func TestExpiredPageTokens(t *testing.T) {
 	stale := &staleTokens{inner: snap.client, pagesOnly: true}
 	c := spy(stale)
 	c.pageSize = 100
-	res, err := Digest(t.Context(), c, snap.snapshotID, nil)
+	res, err := digest(t.Context(), c, snap.snapshotID, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,9 +1,12 @@
-package providers
+package driver
 
 import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"net"
+	"syscall"
 )
 
 // Code is the small, stable set of failure kinds a driver's errors are mapped to. Custody records carry
@@ -26,6 +29,7 @@ const (
 )
 
 // Retryable reports whether an operation that failed with c may succeed if tried again unchanged.
+// An unavailable create may have been carried out: it is looked up by its token before it is tried again.
 func (c Code) Retryable() bool { return c == CodeThrottled || c == CodeUnavailable }
 
 // Error is a failed operation: what was done, to what, the code, and the driver's own error.
@@ -62,9 +66,10 @@ func CodeOf(err error) Code {
 	return CodeUnknown
 }
 
-// wrap maps a driver error to its code once, with the operation and resource. Context errors and
-// errors already wrapped pass through.
-func wrap(d Driver, op, resource string, err error) error {
+// Wrap maps a driver error to its code once, with the operation and resource. Context errors and
+// errors already wrapped pass through. A transport failure the driver does not know (a connection
+// reset or closed before the answer) is unavailable: retryable, with an unknown outcome.
+func Wrap(d Driver, op, resource string, err error) error {
 	if err == nil {
 		return nil
 	}
@@ -73,10 +78,30 @@ func wrap(d Driver, op, resource string, err error) error {
 		return err
 	}
 	code := d.ErrorCode(err)
-	if errors.Is(err, context.Canceled) {
+	switch {
+	case errors.Is(err, context.Canceled):
 		code = CodeCancelled
-	} else if errors.Is(err, context.DeadlineExceeded) {
+	case errors.Is(err, context.DeadlineExceeded):
 		code = CodeTimeout
+	case code == CodeUnknown && IsTransport(err):
+		code = CodeUnavailable
 	}
 	return &Error{Code: code, Op: op, Resource: resource, Err: err}
+}
+
+// IsTransport reports whether err is a failure of the connection rather than an answer of the cloud:
+// the request may or may not have been carried out.
+func IsTransport(err error) bool {
+	var netErr net.Error
+	var opErr *net.OpError
+	switch {
+	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF),
+		errors.Is(err, syscall.ECONNRESET), errors.Is(err, syscall.EPIPE), errors.Is(err, syscall.ECONNABORTED):
+		return true
+	case errors.As(err, &opErr):
+		return true
+	case errors.As(err, &netErr) && netErr.Timeout():
+		return true
+	}
+	return false
 }

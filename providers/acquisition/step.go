@@ -1,4 +1,4 @@
-package providers
+package acquisition
 
 import (
 	"context"
@@ -7,17 +7,18 @@ import (
 	"time"
 
 	"github.com/acquire-forensics/acquire/custody"
+	"github.com/acquire-forensics/acquire/providers/driver"
 )
 
 // step describes one unit of work for the custody record: what it is, where, on what.
 type step struct {
-	id        string // stable within a case: "vol-1/copy", "case/describe"
-	action    string // the record's action: "snapshot.create", "share", ...
-	side      Side
-	region    string
+	id        string // stable within a case: "a1/vol-1/snapshot.wait", "a1/describe"
+	action    string // the record's action: "snapshot.create", "transfer", ...
+	side      driver.Side
+	location  string
 	volume    string
 	resources []custody.Resource
-	token     string // for steps that create something: how a resumed run finds it
+	token     string // for steps that make something: how a later attempt finds it
 	readOnly  bool   // a wait or a check: one result record, no intent
 	retry     bool   // transient failures are retried here (create calls the SDK does not retry)
 }
@@ -31,31 +32,34 @@ type outcome struct {
 	note         string
 }
 
-// runStep writes the step's intent, does the work (retrying transient failures when the step allows it,
-// telling the work whether a call may already have happened), and writes the result, ok or failed,
-// with the provider's request IDs. It returns the work's error, wrapped once with its code.
-func (r *run) runStep(ctx context.Context, s step, work func(ctx context.Context, resumed bool) (outcome, error)) (outcome, error) {
-	resumed := r.journal.inFlight(s.id)
+// runStep writes the step's intent, does the work and writes the result, ok or failed, with the
+// provider's request IDs. The work is told whether an earlier attempt's outcome is unknown (a run that
+// stopped with the step in flight, a failed attempt, a lost reply): a creating step then looks up by
+// its token what that attempt may have made before making it again. Transient failures are retried
+// when the step allows it. It returns the work's error, wrapped once with its code.
+func (r *run) runStep(ctx context.Context, s step, work func(ctx context.Context, retry bool) (outcome, error)) (outcome, error) {
+	retry := r.journal.unsettled(s.id)
 	r.event(Event{Kind: EventStepStart, Step: s.id, Volume: s.volume})
 	if !s.readOnly {
 		if err := r.record(ctx, s, custody.PhaseIntent, outcome{}, nil, nil); err != nil {
 			return outcome{}, err
 		}
 	}
-	log := &CallLog{}
+	log := &driver.CallLog{}
 	var (
 		out outcome
 		err error
 	)
 	for attempt := 1; ; attempt++ {
-		out, err = work(WithCallLog(ctx, log), resumed || attempt > 1)
-		err = wrap(r.d, s.action, firstResource(s), err)
-		if err == nil || !s.retry || !CodeOf(err).Retryable() || attempt >= r.opts.RetryAttempts || ctx.Err() != nil {
+		out, err = work(driver.WithCallLog(ctx, log), retry)
+		err = driver.Wrap(r.d, s.action, firstResource(s), err)
+		if err == nil || !s.retry || !driver.CodeOf(err).Retryable() || attempt >= r.opts.RetryAttempts || ctx.Err() != nil {
 			break
 		}
-		r.event(Event{Kind: EventInfo, Step: s.id, Volume: s.volume, Message: "retrying after: " + err.Error(), Code: CodeOf(err)})
+		retry = true
+		r.event(Event{Kind: EventRetry, Step: s.id, Volume: s.volume, Message: err.Error(), Code: driver.CodeOf(err), Done: int64(attempt)})
 		if serr := sleep(ctx, backoff(r.opts.RetryBackoff, attempt)); serr != nil {
-			err = wrap(r.d, s.action, firstResource(s), serr)
+			err = driver.Wrap(r.d, s.action, firstResource(s), serr)
 			break
 		}
 	}
@@ -64,24 +68,25 @@ func (r *run) runStep(ctx context.Context, s step, work func(ctx context.Context
 		return out, errors.Join(err, rerr)
 	}
 	if err != nil {
-		r.event(Event{Kind: EventStepError, Step: s.id, Volume: s.volume, Message: err.Error(), Code: CodeOf(err)})
+		r.event(Event{Kind: EventStepError, Step: s.id, Volume: s.volume, Message: err.Error(), Code: driver.CodeOf(err)})
 		return out, err
 	}
 	r.event(Event{Kind: EventStepDone, Step: s.id, Volume: s.volume, Message: out.note})
 	return out, nil
 }
 
-func (r *run) record(ctx context.Context, s step, phase string, out outcome, err error, log *CallLog) error {
+func (r *run) record(ctx context.Context, s step, phase string, out outcome, err error, log *driver.CallLog) error {
+	p := r.principals[s.side]
 	e := custody.Entry{
 		Action:    s.action,
 		Phase:     phase,
 		Step:      s.id,
 		Token:     s.token,
-		Principal: r.principals[s.side].ID,
+		Principal: p.ID,
 		Provider: &custody.Provider{
 			Cloud:     r.d.Cloud(),
-			Account:   r.principals[s.side].Account,
-			Region:    s.region,
+			Account:   p.Account,
+			Region:    s.location,
 			Resources: append(append([]custody.Resource(nil), s.resources...), out.resources...),
 		},
 		Subjects:     out.subjects,
@@ -94,10 +99,10 @@ func (r *run) record(ctx context.Context, s step, phase string, out outcome, err
 	}
 	if err != nil {
 		status := custody.StatusFailed
-		if c := CodeOf(err); c == CodeCancelled || c == CodeTimeout {
+		if c := driver.CodeOf(err); c == driver.CodeCancelled || c == driver.CodeTimeout {
 			status = custody.StatusAborted
 		}
-		e.Result = custody.Result{Status: status, Code: string(CodeOf(err)), Message: err.Error()}
+		e.Result = custody.Result{Status: status, Code: string(driver.CodeOf(err)), Message: err.Error()}
 	}
 	rec, aerr := r.opts.Ledger.Append(ctx, e)
 	if aerr == nil {
@@ -111,6 +116,11 @@ func firstResource(s step) string {
 		return s.resources[0].ID
 	}
 	return s.volume
+}
+
+// resourceOf is a driver resource as a custody record names it.
+func resourceOf(res driver.Resource) custody.Resource {
+	return custody.Resource{Kind: res.Kind, ID: res.ID}
 }
 
 // backoff is exponential with full jitter, capped at a minute.

@@ -1,4 +1,4 @@
-package providers
+package acquisition
 
 import (
 	"context"
@@ -6,6 +6,8 @@ import (
 	"slices"
 	"sync"
 	"time"
+
+	"github.com/acquire-forensics/acquire/providers/driver"
 )
 
 // poller waits for snapshots on one side and region to leave the pending state. However many volumes
@@ -14,9 +16,9 @@ import (
 // something does.
 type poller struct {
 	ctx    context.Context // the run's: the loop stops with it
-	d      Driver
-	side   Side
-	region string
+	d        driver.Driver
+	side     driver.Side
+	location string
 	min    time.Duration
 	max    time.Duration
 	// missingLimit is how long a snapshot may be unknown to the cloud (eventual consistency) before the
@@ -30,13 +32,13 @@ type poller struct {
 
 type waiter struct {
 	ctx      context.Context
-	progress func(Snapshot)
+	progress func(driver.Snapshot)
 	done     chan waitResult
 	missing  time.Time // when the snapshot was first not found, if it is not
 }
 
 type waitResult struct {
-	snap Snapshot
+	snap driver.Snapshot
 	err  error
 }
 
@@ -44,7 +46,7 @@ type waitResult struct {
 const batchSize = 100
 
 // wait blocks until snapshot id is completed or in error, or ctx ends. progress is called on each change.
-func (p *poller) wait(ctx context.Context, id string, progress func(Snapshot)) (Snapshot, error) {
+func (p *poller) wait(ctx context.Context, id string, progress func(driver.Snapshot)) (driver.Snapshot, error) {
 	w := &waiter{ctx: ctx, progress: progress, done: make(chan waitResult, 1)}
 	p.mu.Lock()
 	if p.waiters == nil {
@@ -61,7 +63,7 @@ func (p *poller) wait(ctx context.Context, id string, progress func(Snapshot)) (
 		return res.snap, res.err
 	case <-ctx.Done():
 		p.drop(id, w)
-		return Snapshot{}, ctx.Err()
+		return driver.Snapshot{}, ctx.Err()
 	}
 }
 
@@ -125,15 +127,15 @@ func (p *poller) pending() []string {
 func (p *poller) round(ids []string) bool {
 	ctx, cancel := context.WithTimeout(p.ctx, time.Minute)
 	defer cancel()
-	snaps, err := p.d.DescribeSnapshots(ctx, p.side, p.region, ids)
+	snaps, err := p.d.SnapshotStatus(ctx, p.side, p.location, ids)
 	if err != nil {
 		if !p.d.ErrorCode(err).Retryable() {
-			p.failAll(ids, wrap(p.d, "snapshot.status", ids[0], err))
+			p.failAll(ids, driver.Wrap(p.d, "snapshot.status", ids[0], err))
 			return true
 		}
 		return false // transient: the next round asks again
 	}
-	found := map[string]Snapshot{}
+	found := map[string]driver.Snapshot{}
 	for _, s := range snaps {
 		found[s.ID] = s
 	}
@@ -150,12 +152,12 @@ func (p *poller) round(ids []string) bool {
 			case !ok && w.missing.IsZero():
 				w.missing = now
 			case !ok && now.Sub(w.missing) > p.missingLimit:
-				res = &waitResult{err: &Error{Code: CodeNotFound, Op: "snapshot.wait", Resource: id, Err: fmt.Errorf("the %s side does not know snapshot %s", p.side, id)}}
+				res = &waitResult{err: &driver.Error{Code: driver.CodeNotFound, Op: "snapshot.wait", Resource: id, Err: fmt.Errorf("the %s side does not know snapshot %s", p.side, id)}}
 			case !ok:
-			case s.State == StateCompleted:
+			case s.State == driver.StateCompleted:
 				res = &waitResult{snap: s}
-			case s.State == StateError:
-				res = &waitResult{snap: s, err: &Error{Code: CodeFailed, Op: "snapshot.wait", Resource: id, Err: fmt.Errorf("snapshot %s ended in state error: %s", id, s.Message)}}
+			case s.State == driver.StateError:
+				res = &waitResult{snap: s, err: &driver.Error{Code: driver.CodeFailed, Op: "snapshot.wait", Resource: id, Err: fmt.Errorf("snapshot %s ended in state error: %s", id, s.Message)}}
 			default:
 				w.missing = time.Time{}
 				if w.progress != nil {

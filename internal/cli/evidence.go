@@ -1,0 +1,84 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/acquire-forensics/acquire/custody"
+	awsdriver "github.com/acquire-forensics/acquire/providers/aws"
+	"github.com/acquire-forensics/acquire/providers/driver"
+	"github.com/acquire-forensics/acquire/providers/evidence"
+)
+
+// evidenceAccess is the flag group of commands that read evidence back from the forensic side
+// (export, verify --rehash): each cloud's way to reach it.
+type evidenceAccess struct {
+	awsProfile  string
+	awsRole     string
+	awsEndpoint string
+}
+
+func (f *evidenceAccess) addFlags(cmd *cobra.Command) {
+	cmd.Flags().StringVar(&f.awsProfile, "forensic-profile", "", "AWS: shared-config profile for the forensic account")
+	cmd.Flags().StringVar(&f.awsRole, "forensic-role", "", "AWS: role ARN to assume in the forensic account")
+	cmd.Flags().StringVar(&f.awsEndpoint, "endpoint", "", "AWS: endpoint override (the cloud range); AWS_ENDPOINT_URL works too")
+}
+
+// evidenceReaders open an item's snapshot for reading, by cloud.
+var evidenceReaders = map[string]func(ctx context.Context, f *evidenceAccess, item evidence.Item) (driver.Driver, driver.BlockReader, error){
+	"aws": func(ctx context.Context, f *evidenceAccess, item evidence.Item) (driver.Driver, driver.BlockReader, error) {
+		d, err := awsdriver.New(ctx, awsdriver.Config{Region: item.Location, ForensicProfile: f.awsProfile, ForensicRole: f.awsRole,
+			SourceProfile: f.awsProfile, ForensicAccount: item.Account, Endpoint: f.awsEndpoint})
+		return d, d, err
+	},
+}
+
+// open opens an item's snapshot through its cloud's block reader. The caller closes it.
+func (f *evidenceAccess) open(ctx context.Context, item evidence.Item) (driver.BlockSource, error) {
+	newReader, ok := evidenceReaders[item.Cloud]
+	if !ok {
+		clouds := slices.Sorted(func(yield func(string) bool) {
+			for c := range evidenceReaders {
+				if !yield(c) {
+					return
+				}
+			}
+		})
+		return nil, usageErrorf(fmt.Errorf("evidence of %q cannot be read back yet (this acquire reads %s evidence)", item.Cloud, strings.Join(clouds, ", ")))
+	}
+	d, r, err := newReader(ctx, f, item)
+	if err != nil {
+		return nil, usageErrorf(err)
+	}
+	src, err := r.OpenBlocks(ctx, item.DriverSnapshot())
+	if err != nil {
+		return nil, acquisitionError(driver.Wrap(d, "read", item.Snapshot, err))
+	}
+	return src, nil
+}
+
+// caseEvidence lists the evidence of a case from records the ledger verified.
+func caseEvidence(ctx context.Context, l *custody.Ledger) ([]evidence.Item, error) {
+	var recs []custody.Record
+	if err := l.History(ctx, func(r custody.Record) error { recs = append(recs, r); return nil }); err != nil {
+		return nil, withCode(ExitVerifyFailed, err)
+	}
+	return evidence.Items(recs)
+}
+
+// findEvidence picks the item a command names, with the exit code of what went wrong.
+func findEvidence(items []evidence.Item, id string) (evidence.Item, error) {
+	it, err := evidence.Find(items, id)
+	switch {
+	case errors.Is(err, evidence.ErrAmbiguous):
+		return it, usageErrorf(err)
+	case errors.Is(err, evidence.ErrUnknownItem):
+		return it, withCode(ExitNotFound, err)
+	}
+	return it, err
+}

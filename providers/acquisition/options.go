@@ -1,0 +1,123 @@
+package acquisition
+
+import (
+	"errors"
+	"log/slog"
+	"slices"
+	"time"
+
+	"github.com/acquire-forensics/acquire/custody"
+	"github.com/acquire-forensics/acquire/providers/driver"
+)
+
+// DigestMode says whether evidence is digested during the acquisition.
+type DigestMode string
+
+// Digest modes.
+const (
+	DigestCompute DigestMode = "compute" // through the cloud's block reader or its digester; the default
+	DigestDefer   DigestMode = "defer"   // recorded as deferred: export or a later digest computes it
+)
+
+// Options of an acquisition. Ledger, Target and Destination are required; every other field has a
+// default. The fields that say what is acquired and how (Target, Destination, Consistency, Lock,
+// Digest, DeleteSourceSnapshots, Settings) are recorded as the acquisition's plan: a later run of the
+// same case must give the same, unless NewAcquisition is set.
+type Options struct {
+	Ledger      *custody.Ledger    // the case: custody records, journal and artifacts
+	Target      driver.Target      // what to acquire
+	Destination driver.Destination // where it goes
+
+	// Consistency asks for crash-consistent snapshots of each workload's volumes, or per-volume
+	// snapshots; empty takes the cloud's default (crash-consistent where that writes nothing more to
+	// the source account).
+	Consistency driver.Consistency
+	// Lock, when set, locks every forensic snapshot against deletion (a mode the driver declares).
+	Lock *driver.LockRequest
+	// Digest is DigestCompute (the default) or DigestDefer.
+	Digest DigestMode
+	// DeleteSourceSnapshots deletes the snapshots taken on the source side (where the cloud takes
+	// them there) once their evidence is recorded. By default they are kept, labelled with the case.
+	DeleteSourceSnapshots bool
+	// Settings are the driver's own choices that change what is made (AWS: the share key), recorded
+	// with the plan.
+	Settings map[string]string
+	// NewAcquisition starts another acquisition in a case that holds one with another plan.
+	NewAcquisition bool
+
+	TransferConcurrency int           // transfers in flight; default 20 (AWS's concurrent copies per region)
+	DigestConcurrency   int           // digests at once; default 4 (each reads many blocks in parallel already)
+	PollInterval        time.Duration // first wait between status polls; default 2s
+	MaxPollInterval     time.Duration // longest wait between polls; default 30s
+	CleanupTimeout      time.Duration // time allowed to undo temporary resources after a failure or cancel; default 2m
+	MissingTimeout      time.Duration // how long a new snapshot may stay unknown to the cloud (eventual consistency); default 5m
+	RetryAttempts       int           // attempts of a step that failed transiently; default 5
+	RetryBackoff        time.Duration // first backoff between those attempts; default 1s
+
+	Progress func(Event)  // progress events; none when nil
+	Logger   *slog.Logger // operational log; silent when nil
+	Now      func() time.Time
+}
+
+func (o *Options) defaults() error {
+	o.Target.Workloads = unique(o.Target.Workloads)
+	o.Target.Volumes = unique(o.Target.Volumes)
+	if len(o.Target.Workloads) == 0 && len(o.Target.Volumes) == 0 {
+		return errors.New("nothing to acquire: give instances or volumes")
+	}
+	if o.Destination.Account == "" {
+		return errors.New("the forensic account is required")
+	}
+	if o.Digest == "" {
+		o.Digest = DigestCompute
+	}
+	if o.Digest != DigestCompute && o.Digest != DigestDefer {
+		return errors.New("digest mode " + string(o.Digest) + ": use compute or defer")
+	}
+	switch o.Consistency {
+	case "", driver.PerVolume, driver.CrashConsistent:
+	default:
+		return errors.New("consistency " + string(o.Consistency) + ": use crash-consistent or per-volume")
+	}
+	if o.TransferConcurrency <= 0 {
+		o.TransferConcurrency = 20
+	}
+	if o.DigestConcurrency <= 0 {
+		o.DigestConcurrency = 4
+	}
+	if o.PollInterval <= 0 {
+		o.PollInterval = 2 * time.Second
+	}
+	if o.MaxPollInterval < o.PollInterval {
+		o.MaxPollInterval = max(30*time.Second, o.PollInterval)
+	}
+	if o.CleanupTimeout <= 0 {
+		o.CleanupTimeout = 2 * time.Minute
+	}
+	if o.MissingTimeout <= 0 {
+		o.MissingTimeout = 5 * time.Minute
+	}
+	if o.RetryAttempts <= 0 {
+		o.RetryAttempts = 5
+	}
+	if o.RetryBackoff <= 0 {
+		o.RetryBackoff = time.Second
+	}
+	if o.Progress == nil {
+		o.Progress = func(Event) {}
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	return nil
+}
+
+// unique returns the IDs sorted, each once: a target named twice is acquired once.
+func unique(ids []string) []string {
+	out := slices.Clone(ids)
+	slices.Sort(out)
+	return slices.Compact(out)
+}

@@ -1,0 +1,268 @@
+package acquisition
+
+import (
+	"context"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"slices"
+
+	"github.com/acquire-forensics/acquire/custody"
+	"github.com/acquire-forensics/acquire/providers/driver"
+)
+
+// prepare runs the acquisition-level steps: who acts on each side, what the target is, whether the
+// forensic side can take it, what is already exposed, and what the transfers will share.
+func (r *run) prepare(ctx context.Context, res *Result) ([]driver.Volume, error) {
+	for _, side := range []driver.Side{driver.Source, driver.Forensic} {
+		if err := r.identity(ctx, side); err != nil {
+			return nil, err
+		}
+	}
+	if err := r.checkPrincipals(); err != nil {
+		return nil, err
+	}
+	vols, err := r.describe(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if err := r.checkVolumes(vols); err != nil {
+		return nil, err
+	}
+	if err := r.preflight(ctx, vols); err != nil {
+		return nil, err
+	}
+	if res.Findings, err = r.exposure(ctx, vols); err != nil {
+		return nil, err
+	}
+	if r.caps.SnapshotSide == driver.Source {
+		if err := r.prepareTransfers(ctx, vols); err != nil {
+			return nil, err
+		}
+	}
+	return vols, nil
+}
+
+func (r *run) identity(ctx context.Context, side driver.Side) error {
+	s := step{id: r.prefix + "identity." + string(side), action: "identity", side: side, location: r.locationOf(side), readOnly: true}
+	_, err := r.runStep(ctx, s, func(ctx context.Context, _ bool) (outcome, error) {
+		p, err := r.d.Identity(ctx, side)
+		if err != nil {
+			return outcome{}, err
+		}
+		r.principals[side] = p // so that the result record names the principal
+		return outcome{details: map[string]any{"principal": asDetail(p)}, note: fmt.Sprintf("%s side acts as %s", side, p.ID)}, nil
+	})
+	return err
+}
+
+// checkPrincipals refuses credentials that would put the evidence within the attacker's reach, or
+// that act in other accounts than the acquisition's earlier runs did (their tokens would find nothing,
+// and everything would be made twice).
+func (r *run) checkPrincipals() error {
+	src, fx := r.principals[driver.Source], r.principals[driver.Forensic]
+	invalid := func(format string, args ...any) error {
+		return &driver.Error{Code: driver.CodeInvalid, Op: "preflight", Err: fmt.Errorf(format, args...)}
+	}
+	switch {
+	case src.Account == r.opts.Destination.Account || src.Account == fx.Account:
+		return invalid("the forensic account is %s, the compromised account itself: evidence must leave the attacker's reach", src.Account)
+	case fx.Account != r.opts.Destination.Account:
+		return invalid("the forensic credentials act in account %s, not in the forensic account %s given", fx.Account, r.opts.Destination.Account)
+	}
+	for _, side := range []driver.Side{driver.Source, driver.Forensic} {
+		before, ok := r.firstPrincipal(side)
+		if ok && before.Account != r.principals[side].Account {
+			return invalid("the %s credentials act in account %s, but acquisition %d began in account %s: use the same accounts to continue it", side, r.principals[side].Account, r.n, before.Account)
+		}
+	}
+	return nil
+}
+
+// firstPrincipal is the principal an earlier run of the acquisition recorded for a side.
+func (r *run) firstPrincipal(side driver.Side) (driver.Principal, bool) {
+	details, ok := r.journal.firstDone(r.prefix + "identity." + string(side))
+	if !ok {
+		return driver.Principal{}, false
+	}
+	var p driver.Principal
+	return p, detail(details, "principal", &p) == nil
+}
+
+// describe captures the target's configuration as artifacts, once per acquisition: a resumed run
+// acquires what the first run found.
+func (r *run) describe(ctx context.Context) ([]driver.Volume, error) {
+	id := r.prefix + "describe"
+	if details, ok := r.journal.done(id); ok {
+		var vols []driver.Volume
+		if err := detail(details, "volumes", &vols); err != nil {
+			return nil, err
+		}
+		return vols, nil
+	}
+	s := step{id: id, action: "describe", side: driver.Source, location: r.opts.Target.Location, readOnly: true}
+	for _, w := range r.opts.Target.Workloads {
+		s.resources = append(s.resources, custody.Resource{Kind: "instance", ID: w})
+	}
+	for _, v := range r.opts.Target.Volumes {
+		s.resources = append(s.resources, custody.Resource{Kind: "volume", ID: v})
+	}
+	var vols []driver.Volume
+	_, err := r.runStep(ctx, s, func(ctx context.Context, _ bool) (outcome, error) {
+		workloads, err := r.d.Describe(ctx, r.opts.Target)
+		if err != nil {
+			return outcome{}, err
+		}
+		var out outcome
+		seen := map[string]bool{}
+		for _, w := range workloads {
+			for _, a := range w.Artifacts {
+				sub, err := r.addArtifact(a)
+				if err != nil {
+					return outcome{}, err
+				}
+				out.subjects = append(out.subjects, sub)
+			}
+			for _, v := range w.Volumes {
+				if !seen[v.ID] { // a volume named alone and attached to a named instance is acquired once
+					seen[v.ID] = true
+					vols = append(vols, v)
+				}
+			}
+		}
+		if len(vols) == 0 {
+			return outcome{}, &driver.Error{Code: driver.CodeNotFound, Op: "describe", Err: errors.New("the target has no volumes")}
+		}
+		out.details = map[string]any{"volumes": asDetail(vols)}
+		out.note = fmt.Sprintf("%d workloads, %d volumes", len(workloads), len(vols))
+		return out, nil
+	})
+	return vols, err
+}
+
+// checkVolumes refuses what the driver cannot do with these volumes, before anything is made.
+func (r *run) checkVolumes(vols []driver.Volume) error {
+	loc := r.opts.Destination.Location
+	if loc == "" || r.caps.CrossLocation {
+		return nil
+	}
+	for _, v := range vols {
+		if v.Location != loc {
+			return &driver.Error{Code: driver.CodeInvalid, Op: "preflight", Resource: v.ID,
+				Err: fmt.Errorf("%s cannot place evidence in %s, away from volume %s in %s", r.d.Cloud(), loc, v.ID, v.Location)}
+		}
+	}
+	return nil
+}
+
+// addArtifact stores a captured artifact. A capture resumed after a crash may find the name taken by
+// what the interrupted run captured, and the workload may have changed since: both captures are kept,
+// the new one under its name with its digest appended.
+func (r *run) addArtifact(a driver.Artifact) (custody.Subject, error) {
+	sub, err := r.opts.Ledger.AddArtifact(a.Name, a.Data, a.MediaType)
+	if errors.Is(err, custody.ErrArtifactExists) {
+		sum := sha256.Sum256(a.Data)
+		return r.opts.Ledger.AddArtifact(fmt.Sprintf("%s.%x", a.Name, sum[:6]), a.Data, a.MediaType)
+	}
+	return sub, err
+}
+
+// preflight asks the driver to check, with read-only calls, what the cloud would otherwise refuse only
+// after the snapshots exist: the forensic key, the forensic location.
+func (r *run) preflight(ctx context.Context, vols []driver.Volume) error {
+	if r.f.Preflight == nil {
+		return nil
+	}
+	s := step{id: r.prefix + "preflight", action: "preflight", side: driver.Forensic, location: r.locationOf(driver.Forensic), readOnly: true}
+	if r.opts.Destination.Key != "" {
+		s.resources = []custody.Resource{{Kind: "key", ID: r.opts.Destination.Key}}
+	}
+	_, err := r.runStep(ctx, s, func(ctx context.Context, _ bool) (outcome, error) {
+		err := r.f.Preflight.Preflight(ctx, driver.Preflight{Volumes: vols, Destination: r.opts.Destination, Lock: r.opts.Lock})
+		return outcome{note: "the forensic side can take the evidence"}, err
+	})
+	return err
+}
+
+// exposure records, once per acquisition, every existing snapshot or image of the target volumes
+// that someone other than the forensic side can use: the attacker may already have taken a copy.
+func (r *run) exposure(ctx context.Context, vols []driver.Volume) ([]driver.Finding, error) {
+	if r.f.Exposure == nil {
+		return nil, nil
+	}
+	id := r.prefix + "exposure"
+	if details, ok := r.journal.done(id); ok {
+		var f []driver.Finding
+		err := detail(details, "findings", &f)
+		return f, err
+	}
+	s := step{id: id, action: "exposure.check", side: driver.Source, location: r.opts.Target.Location, readOnly: true}
+	var findings []driver.Finding
+	_, err := r.runStep(ctx, s, func(ctx context.Context, _ bool) (outcome, error) {
+		var err error
+		findings, err = r.f.Exposure.Exposure(ctx, vols)
+		if err != nil {
+			return outcome{}, err
+		}
+		for _, f := range findings {
+			r.event(Event{Kind: EventFinding, Volume: f.VolumeID, Resource: f.Resource, Message: f.Detail})
+		}
+		note := "no snapshot or image of the target volumes can be used by others"
+		if len(findings) > 0 {
+			note = fmt.Sprintf("FINDING: %d snapshots or images of the target volumes can be used by others", len(findings))
+		}
+		return outcome{details: map[string]any{"findings": asDetail(findings)}, note: note}, nil
+	})
+	return findings, err
+}
+
+// prepareTransfers makes what the transfers share, once per generation: a generation whose resources
+// were released (at the end of a run that stopped) is not reused; the next run makes the next one.
+func (r *run) prepareTransfers(ctx context.Context, vols []driver.Volume) error {
+	gen := 1
+	for r.journal.attempted(r.prepStep(gen) + ".released") {
+		gen++
+	}
+	id := r.prepStep(gen)
+	r.prepGen = id
+	if details, ok := r.journal.done(id); ok {
+		return detail(details, "prepared", &r.prepared)
+	}
+	tok := r.tokens.of(id)
+	s := step{id: id, action: "transfer.prepare", side: driver.Source, location: r.opts.Target.Location, token: tok, retry: true}
+	_, err := r.runStep(ctx, s, func(ctx context.Context, retry bool) (outcome, error) {
+		made, err := r.f.Transfer.PrepareTransfers(ctx, driver.PrepareRequest{Volumes: vols, Token: tok, Labels: r.labels(nil, driver.RoleTemporary, tok), Retry: retry})
+		r.prepared = made
+		out := outcome{details: map[string]any{"prepared": asDetail(made)}, note: fmt.Sprintf("%d resources shared by the transfers", len(made))}
+		for _, m := range made {
+			out.resources = append(out.resources, resourceOf(m))
+		}
+		return out, err
+	})
+	return err
+}
+
+func (r *run) prepStep(gen int) string { return fmt.Sprintf("%stransfer.prepare.%d", r.prefix, gen) }
+
+// releasePrepared removes what the transfers shared, at the end of every run: a resumed run prepares
+// again. A preparation whose outcome is unknown is looked up first, so that nothing it made is missed.
+func (r *run) releasePrepared(ctx context.Context) {
+	if r.prepGen == "" || !r.journal.attempted(r.prepGen) {
+		return
+	}
+	made := slices.Clone(r.prepared)
+	if r.journal.unsettled(r.prepGen) {
+		tok := r.tokens.of(r.prepGen)
+		found, err := r.f.Transfer.PrepareTransfers(ctx, driver.PrepareRequest{Token: tok, Retry: true, FindOnly: true})
+		if err != nil {
+			r.leave(Leftover{Side: driver.Source, Location: r.opts.Target.Location, Kind: "unknown", ID: tok, Note: "what the transfers' preparation made could not be looked up: " + err.Error()})
+		}
+		made = mergeResources(made, found)
+	}
+	if err := r.removeAll(ctx, r.prepGen, made); err == nil {
+		s := step{id: r.prepGen + ".released", action: "transfer.release", side: driver.Source, location: r.opts.Target.Location, readOnly: true}
+		_, _ = r.runStep(ctx, s, func(context.Context, bool) (outcome, error) {
+			return outcome{note: fmt.Sprintf("%d resources the transfers shared were removed", len(made))}, nil
+		})
+	}
+}
