@@ -15,12 +15,12 @@ import (
 // with the number of volumes; rounds slow down while nothing changes and speed up again when
 // something does.
 type poller struct {
-	ctx    context.Context // the run's: the loop stops with it
+	ctx      context.Context // the run's: the loop stops with it
 	d        driver.Driver
 	side     driver.Side
 	location string
-	min    time.Duration
-	max    time.Duration
+	min      time.Duration
+	max      time.Duration
 	// missingLimit is how long a snapshot may be unknown to the cloud (eventual consistency) before the
 	// wait fails.
 	missingLimit time.Duration
