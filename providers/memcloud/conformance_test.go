@@ -80,14 +80,17 @@ func (f faults) FailSnapshots(vols ...string)   { f.c.FailSnapshots(vols...) }
 func (f faults) Clear()                         { f.c.ClearFaults() }
 
 func TestConformanceTransferShape(t *testing.T) {
+	t.Parallel()
 	providertest.RunConformanceTests(t, harness{cfg: Config{Shape: Transfer, PollsToComplete: 2}})
 }
 
 func TestConformanceDirectShape(t *testing.T) {
+	t.Parallel()
 	providertest.RunConformanceTests(t, harness{cfg: Config{Shape: Direct}})
 }
 
 func TestConformanceWithoutBlocksOrLock(t *testing.T) {
+	t.Parallel()
 	providertest.RunConformanceTests(t, harness{cfg: Config{Shape: Direct, NoBlocks: true, NoLock: true}})
 }
 

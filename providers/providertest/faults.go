@@ -42,6 +42,7 @@ func testLostReplies(t *testing.T, h Harness) {
 			continue
 		}
 		t.Run(call+"/once/"+sc, func(t *testing.T) {
+			t.Parallel()
 			env := h.New(t)
 			s := scenario(t, env, sc)
 			c := NewCase(t)
@@ -53,6 +54,7 @@ func testLostReplies(t *testing.T, h Harness) {
 			CheckEndState(t, env, c, s, res)
 		})
 		t.Run(call+"/always/"+sc, func(t *testing.T) {
+			t.Parallel()
 			env := h.New(t)
 			s := scenario(t, env, sc)
 			c := NewCase(t)

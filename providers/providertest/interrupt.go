@@ -160,6 +160,7 @@ func testInterrupted(t *testing.T, h Harness) {
 						when = "after"
 					}
 					t.Run(fmt.Sprintf("%s/%s#%d/%s", name, method, nth, when), func(t *testing.T) {
+						t.Parallel()
 						env := h.New(t)
 						sc := scenario(t, env, name)
 						c := NewCase(t)

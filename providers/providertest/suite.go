@@ -108,14 +108,14 @@ type Faults interface {
 
 // RunConformanceTests runs the suite.
 func RunConformanceTests(t *testing.T, h Harness) {
-	t.Run("Acquisitions", func(t *testing.T) { testAcquisitions(t, h) })
-	t.Run("Capabilities", func(t *testing.T) { testCapabilities(t, h) })
-	t.Run("Interrupted", func(t *testing.T) { testInterrupted(t, h) })
-	t.Run("LostReplies", func(t *testing.T) { testLostReplies(t, h) })
-	t.Run("SnapshotsInError", func(t *testing.T) { testSnapshotsInError(t, h) })
-	t.Run("SameCaseID", func(t *testing.T) { testSameCaseID(t, h) })
-	t.Run("ChangedArguments", func(t *testing.T) { testChangedArguments(t, h) })
-	t.Run("ErrorCodes", func(t *testing.T) { testErrorCodes(t, h) })
+	t.Run("Acquisitions", func(t *testing.T) { t.Parallel(); testAcquisitions(t, h) })
+	t.Run("Capabilities", func(t *testing.T) { t.Parallel(); testCapabilities(t, h) })
+	t.Run("Interrupted", func(t *testing.T) { t.Parallel(); testInterrupted(t, h) })
+	t.Run("LostReplies", func(t *testing.T) { t.Parallel(); testLostReplies(t, h) })
+	t.Run("SnapshotsInError", func(t *testing.T) { t.Parallel(); testSnapshotsInError(t, h) })
+	t.Run("SameCaseID", func(t *testing.T) { t.Parallel(); testSameCaseID(t, h) })
+	t.Run("ChangedArguments", func(t *testing.T) { t.Parallel(); testChangedArguments(t, h) })
+	t.Run("ErrorCodes", func(t *testing.T) { t.Parallel(); testErrorCodes(t, h) })
 }
 
 // Case is a custody case for a test, with the key that verifies it.
@@ -315,6 +315,7 @@ func testAcquisitions(t *testing.T, h Harness) {
 	}
 	for _, name := range names {
 		t.Run(name, func(t *testing.T) {
+			t.Parallel()
 			env := h.New(t)
 			sc := scenario(t, env, name)
 			c := NewCase(t)
@@ -354,6 +355,7 @@ func refused(t *testing.T, what string, err error) {
 // cannot do before anything is made.
 func testCapabilities(t *testing.T, h Harness) {
 	t.Run("Declared", func(t *testing.T) {
+		t.Parallel()
 		env := h.New(t)
 		caps := env.Driver.Capabilities()
 		f := driver.FeaturesOf(env.Driver)
@@ -400,6 +402,7 @@ func testCapabilities(t *testing.T, h Harness) {
 		}
 	})
 	t.Run("Cannot", func(t *testing.T) {
+		t.Parallel()
 		probe := h.New(t)
 		f := driver.FeaturesOf(probe.Driver)
 		caps := probe.Driver.Capabilities()
@@ -433,6 +436,7 @@ func testCapabilities(t *testing.T, h Harness) {
 				continue
 			}
 			t.Run(string(ability), func(t *testing.T) {
+				t.Parallel()
 				env := h.New(t)
 				_, err := Acquire(context.Background(), t, env, NewCase(t), scenario(t, env, "two-volume-instance"), c.tune)
 				refused(t, string(ability), err)
