@@ -33,7 +33,7 @@ func newLedger(t *testing.T, dir string, s *custody.Signer) *custody.Ledger {
 
 func options(l *custody.Ledger, volumes ...string) acquisition.Options {
 	return acquisition.Options{Ledger: l, Target: driver.Target{Volumes: volumes},
-		Destination: driver.Destination{Account: memcloud.ForensicAccount, Key: memcloud.ForensicKey},
+		Destination:  driver.Destination{Account: memcloud.ForensicAccount, Key: memcloud.ForensicKey},
 		PollInterval: time.Millisecond, MaxPollInterval: 2 * time.Millisecond, RetryBackoff: time.Millisecond}
 }
 
