@@ -148,6 +148,13 @@ func TestAWSExitCodes(t *testing.T) {
 			a[8] = "111111111111"
 			return a
 		}, code: ExitUsage, msg: "compromised account itself"},
+		{name: "not a region", args: func(e, d string) []string { return append(awsArgs(e, d), "--region", "not a region") },
+			code: ExitUsage, msg: "not an AWS region name"},
+		{name: "cool-off longer than EBS allows", args: func(e, d string) []string {
+			return append(awsArgs(e, d), "--lock", "compliance", "--lock-cool-off-hours", "100")
+		}, code: ExitUsage, msg: "1 to 72"},
+		{name: "unknown forensic key", args: func(e, d string) []string { return append(awsArgs(e, d), "--forensic-kms-key", "alias/none") },
+			code: ExitNotFound, msg: "alias/none"},
 		{name: "access denied at the share", edit: func(sc *awssim.Scenario) {
 			sc.Accounts[0].Users[0].Allow = []string{"sts:*", "ec2:Describe*", "ec2:CreateSnapshot*", "ec2:CreateTags", "ec2:CopySnapshot", "ec2:DeleteSnapshot", "kms:*"}
 		}, args: func(e, d string) []string { return awsArgs(e, d) }, code: ExitPermissionDenied, msg: "ec2:ModifySnapshotAttribute"},

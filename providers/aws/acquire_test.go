@@ -319,3 +319,20 @@ func TestPlanRefusals(t *testing.T) {
 		})
 	}
 }
+
+// TestIntegrityRetriesRecorded: blocks whose checksum did not match were read again, and the digest
+// record and the evidence say how many and which.
+func TestIntegrityRetriesRecorded(t *testing.T) {
+	env := (harness{faults: awssim.Faults{Seed: 5, WrongChecksumRate: 0.5}}).New(t)
+	sc := env.Scenarios["single-volume"] // four blocks: at least one mismatch has probability 15/16; the seed makes it so
+	c := providertest.NewCase(t)
+	res, err := providertest.Acquire(context.Background(), t, env, c, sc, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	providertest.CheckEndState(t, env, c, sc, res)
+	it := providertest.RecordedEvidence(t, c.Dir)[sc.Volumes[0]]
+	if it.Digest == nil || it.Digest.IntegrityRetries == 0 || len(it.Digest.RetriedBlocks) == 0 {
+		t.Fatalf("the evidence records no integrity retries under 50%% wrong checksums: %+v", it.Digest)
+	}
+}

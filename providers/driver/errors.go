@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"syscall"
+	"time"
 )
 
 // Code is the small, stable set of failure kinds a driver's errors are mapped to. Custody records carry
@@ -104,4 +105,20 @@ func IsTransport(err error) bool {
 		return true
 	}
 	return false
+}
+
+// RetryAfterer is implemented by an error that carries the cloud's own word on when to try again (an
+// HTTP Retry-After header, a throttling answer's delay). A driver whose SDK gives one wraps its error
+// so that the engine waits at least that long before the next attempt.
+type RetryAfterer interface {
+	RetryAfter() time.Duration
+}
+
+// RetryAfter returns the delay an error's chain asks for, if any.
+func RetryAfter(err error) (time.Duration, bool) {
+	var ra RetryAfterer
+	if errors.As(err, &ra) && ra.RetryAfter() > 0 {
+		return ra.RetryAfter(), true
+	}
+	return 0, false
 }
