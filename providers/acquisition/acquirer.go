@@ -10,6 +10,7 @@ import (
 
 	"github.com/acquire-forensics/acquire/custody"
 	"github.com/acquire-forensics/acquire/providers/driver"
+	"github.com/acquire-forensics/acquire/providers/pace"
 )
 
 // Acquirer runs acquisitions with one driver.
@@ -81,6 +82,7 @@ type run struct {
 	prefix  string // of its step IDs: "a1/"
 	journal *journal
 	tokens  tokens
+	pace    *pace.Set
 	ctx     context.Context // lives as long as the run, for the pollers
 
 	principals map[driver.Side]driver.Principal // written during prepare only
@@ -128,7 +130,7 @@ func (a *Acquirer) Run(ctx context.Context, opts Options) (*Result, error) {
 	runCtx, stop := context.WithCancel(context.WithoutCancel(ctx))
 	defer stop()
 	r := &run{d: a.d, f: a.f, caps: a.d.Capabilities(), opts: opts, caseID: opts.Ledger.CaseID(), n: n, prefix: fmt.Sprintf("a%d/", n),
-		journal: j, tokens: toks, ctx: runCtx, principals: map[driver.Side]driver.Principal{}, pollers: map[string]*poller{}}
+		journal: j, tokens: toks, pace: pace.NewSet(opts.Pace), ctx: runCtx, principals: map[driver.Side]driver.Principal{}, pollers: map[string]*poller{}}
 	res := &Result{CaseID: r.caseID, Acquisition: n, Resumed: resumed, Principals: r.principals}
 	if err := r.start(ctx, plan, resumed); err != nil {
 		return nil, err

@@ -140,3 +140,41 @@ func TestTargetNamedTwiceAcquiredOnce(t *testing.T) {
 		t.Errorf("%d volumes acquired and %d snapshots made, want 3 of each", len(res.Volumes), len(c.Snapshots(driver.Forensic)))
 	}
 }
+
+// TestRetriesBoundedByTime: a step throttled many times in a row keeps trying until its deadline, no
+// sooner than the cloud's Retry-After, and records its retries; past the deadline it fails saying so.
+func TestRetriesBoundedByTime(t *testing.T) {
+	s, _ := custodytest.NewSigner(t)
+	dir := filepath.Join(t.TempDir(), "case")
+	c := memcloud.New(memcloud.Config{Shape: memcloud.Direct})
+	c.Throttle("CreateSnapshots", 20*time.Millisecond, 12)
+	l := newLedger(t, dir, s)
+	o := options(l, "vol-plain")
+	o.RetryDeadline = time.Minute
+	start := time.Now()
+	if _, err := acquisition.New(c).Run(context.Background(), o); err != nil {
+		t.Fatalf("twelve throttles within the deadline: %v", err)
+	}
+	if took := time.Since(start); took < 12*20*time.Millisecond {
+		t.Errorf("twelve Retry-After waits of 20ms took %v: the cloud's Retry-After was not honoured", took)
+	}
+	recs, _ := custody.ReadRecords(dir)
+	var retries map[string]any
+	for _, r := range recs {
+		if ev := r.Statement.Predicate; ev.Action == "snapshot.create" && ev.Phase == custody.PhaseResult {
+			retries, _ = ev.Details["retries"].(map[string]any)
+		}
+	}
+	if retries == nil || retries["total"] != float64(12) {
+		t.Errorf("the snapshot record says retries %v, want 12", retries)
+	}
+
+	c.Throttle("CreateSnapshots", 0, 1<<20)
+	l2 := newLedger(t, filepath.Join(t.TempDir(), "case2"), s)
+	o = options(l2, "vol-plain")
+	o.RetryDeadline = 200 * time.Millisecond
+	_, err := acquisition.New(c).Run(context.Background(), o)
+	if driver.CodeOf(err) != driver.CodeThrottled || !strings.Contains(err.Error(), "retry deadline") {
+		t.Fatalf("throttled past the deadline: %v", err)
+	}
+}

@@ -8,6 +8,7 @@ import (
 
 	"github.com/acquire-forensics/acquire/custody"
 	"github.com/acquire-forensics/acquire/providers/driver"
+	"github.com/acquire-forensics/acquire/providers/pace"
 )
 
 // DigestMode says whether evidence is digested during the acquisition.
@@ -51,8 +52,11 @@ type Options struct {
 	MaxPollInterval     time.Duration // longest wait between polls; default 30s
 	CleanupTimeout      time.Duration // time allowed to undo temporary resources after a failure or cancel; default 2m
 	MissingTimeout      time.Duration // how long a new snapshot may stay unknown to the cloud (eventual consistency); default 5m
-	RetryAttempts       int           // attempts of a step that failed transiently; default 5
-	RetryBackoff        time.Duration // first backoff between those attempts; default 1s
+	RetryDeadline       time.Duration // how long a step retries throttling and unavailability; default 10m
+	RetryBackoff        time.Duration // first backoff between those attempts (it doubles, to 30s); default 1s
+	// Pace is the client-side rate of each side's API calls, shared by all workers of the run; the
+	// default starts at 50 calls per second, between 1 and 200.
+	Pace pace.Settings
 
 	Progress func(Event)  // progress events; none when nil
 	Logger   *slog.Logger // operational log; silent when nil
@@ -97,8 +101,11 @@ func (o *Options) defaults() error {
 	if o.MissingTimeout <= 0 {
 		o.MissingTimeout = 5 * time.Minute
 	}
-	if o.RetryAttempts <= 0 {
-		o.RetryAttempts = 5
+	if o.RetryDeadline <= 0 {
+		o.RetryDeadline = 10 * time.Minute
+	}
+	if o.Pace.Initial <= 0 {
+		o.Pace = pace.Settings{Initial: 50, Min: 1, Max: 200}
 	}
 	if o.RetryBackoff <= 0 {
 		o.RetryBackoff = time.Second

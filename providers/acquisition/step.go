@@ -3,6 +3,7 @@ package acquisition
 import (
 	"context"
 	"errors"
+	"fmt"
 	"math/rand/v2"
 	"time"
 
@@ -35,8 +36,11 @@ type outcome struct {
 // runStep writes the step's intent, does the work and writes the result, ok or failed, with the
 // provider's request IDs. The work is told whether an earlier attempt's outcome is unknown (a run that
 // stopped with the step in flight, a failed attempt, a lost reply): a creating step then looks up by
-// its token what that attempt may have made before making it again. Transient failures are retried
-// when the step allows it. It returns the work's error, wrapped once with its code.
+// its token what that attempt may have made before making it again. Throttling and unavailability
+// are retried, when the step allows it, until the step's retry deadline, with backoff and jitter and
+// no sooner than the cloud's Retry-After; every attempt waits for the pace its side and action share
+// with the run's other workers. The retries are counted in the result record. It returns the work's
+// error, wrapped once with its code.
 func (r *run) runStep(ctx context.Context, s step, work func(ctx context.Context, retry bool) (outcome, error)) (outcome, error) {
 	retry := r.journal.unsettled(s.id)
 	r.event(Event{Kind: EventStepStart, Step: s.id, Volume: s.volume})
@@ -47,21 +51,51 @@ func (r *run) runStep(ctx context.Context, s step, work func(ctx context.Context
 	}
 	log := &driver.CallLog{}
 	var (
-		out outcome
-		err error
+		out     outcome
+		err     error
+		retries = map[driver.Code]int{}
 	)
+	pace := r.pace.Get(string(s.side) + "/" + s.action)
+	deadline := r.opts.Now().Add(r.opts.RetryDeadline)
 	for attempt := 1; ; attempt++ {
+		if perr := pace.Wait(ctx); perr != nil {
+			err = driver.Wrap(r.d, s.action, firstResource(s), perr)
+			break
+		}
 		out, err = work(driver.WithCallLog(ctx, log), retry)
 		err = driver.Wrap(r.d, s.action, firstResource(s), err)
-		if err == nil || !s.retry || !driver.CodeOf(err).Retryable() || attempt >= r.opts.RetryAttempts || ctx.Err() != nil {
+		code := driver.CodeOf(err)
+		pace.Done(code == driver.CodeThrottled)
+		if err == nil || !s.retry || !code.Retryable() || ctx.Err() != nil {
+			break
+		}
+		wait := backoff(r.opts.RetryBackoff, attempt)
+		if after, ok := driver.RetryAfter(err); ok {
+			wait = max(wait, after)
+		}
+		if r.opts.Now().Add(wait).After(deadline) {
+			err = fmt.Errorf("still %s after %d attempts in %s, the step's retry deadline: %w", code, attempt, r.opts.RetryDeadline, err)
 			break
 		}
 		retry = true
-		r.event(Event{Kind: EventRetry, Step: s.id, Volume: s.volume, Message: err.Error(), Code: driver.CodeOf(err), Done: int64(attempt)})
-		if serr := sleep(ctx, backoff(r.opts.RetryBackoff, attempt)); serr != nil {
+		retries[code]++
+		r.event(Event{Kind: EventRetry, Step: s.id, Volume: s.volume, Message: fmt.Sprintf("%s, attempt %d", code, attempt+1), Code: code, Done: int64(attempt)})
+		if serr := sleep(ctx, wait); serr != nil {
 			err = driver.Wrap(r.d, s.action, firstResource(s), serr)
 			break
 		}
+	}
+	if len(retries) > 0 {
+		if out.details == nil {
+			out.details = map[string]any{}
+		}
+		n := 0
+		counts := map[string]any{}
+		for c, k := range retries {
+			counts[string(c)] = k
+			n += k
+		}
+		out.details["retries"] = map[string]any{"total": n, "byCode": counts}
 	}
 	// The result is written even when the run was cancelled: the journal must say how the step ended.
 	if rerr := r.record(context.WithoutCancel(ctx), s, custody.PhaseResult, out, err, log); rerr != nil {
@@ -123,10 +157,10 @@ func resourceOf(res driver.Resource) custody.Resource {
 	return custody.Resource{Kind: res.Kind, ID: res.ID}
 }
 
-// backoff is exponential with full jitter, capped at a minute.
+// backoff is exponential with jitter, capped at half a minute.
 func backoff(base time.Duration, attempt int) time.Duration {
 	d := base << min(attempt-1, 6)
-	d = min(d, time.Minute)
+	d = min(d, 30*time.Second)
 	return d/2 + rand.N(d/2+1)
 }
 

@@ -20,10 +20,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 
-	"golang.org/x/time/rate"
-
 	"github.com/acquire-forensics/acquire/providers/aws/ebsblocks"
 	"github.com/acquire-forensics/acquire/providers/driver"
+	"github.com/acquire-forensics/acquire/providers/pace"
 )
 
 // Config says how to reach both sides. Credentials come from the SDK's standard chain (environment,
@@ -62,7 +61,7 @@ type Driver struct {
 
 	// blockLimiter and listLimiter pace the EBS direct reads of all digests together, under the
 	// per-account quotas (https://docs.aws.amazon.com/ebs/latest/userguide/ebs-resource-quotas.html).
-	blockLimiter, listLimiter *rate.Limiter
+	blockLimiter, listLimiter *pace.Limiter
 
 	mu      sync.Mutex
 	clients map[string]*clients // by side and region
@@ -112,10 +111,10 @@ func New(ctx context.Context, cfg Config) (*Driver, error) {
 	d := &Driver{cfg: cfg, log: cfg.Logger, base: map[driver.Side]aws.Config{}, clients: map[string]*clients{},
 		blockLimiter: cfg.Digest.Limiter, listLimiter: cfg.Digest.ListLimiter}
 	if d.blockLimiter == nil {
-		d.blockLimiter = rate.NewLimiter(ebsblocks.DefaultBlocksPerSecond, 1)
+		d.blockLimiter = ebsblocks.NewBlockLimiter()
 	}
 	if d.listLimiter == nil {
-		d.listLimiter = rate.NewLimiter(ebsblocks.DefaultListsPerSecond, 1)
+		d.listLimiter = ebsblocks.NewListLimiter()
 	}
 	if d.log == nil {
 		d.log = slog.New(slog.DiscardHandler)

@@ -219,7 +219,7 @@ func (h harness) envFor(d *Driver, sim *awssim.Server) *providertest.Env {
 		Cannot:        map[providertest.Ability]string{},
 		ErrorCodes:    errorCases(),
 		Tune: func(o *acquisition.Options) {
-			o.PollInterval, o.MaxPollInterval, o.RetryBackoff, o.MissingTimeout = 5*time.Millisecond, 50*time.Millisecond, 5*time.Millisecond, 2*time.Second
+			o.PollInterval, o.MaxPollInterval, o.RetryBackoff, o.MissingTimeout, o.RetryDeadline = 5*time.Millisecond, 50*time.Millisecond, 5*time.Millisecond, 2*time.Second, 5*time.Second
 		},
 	}
 }

@@ -36,7 +36,7 @@ func (h harness) New(t *testing.T) *providertest.Env {
 			{Name: "invalid", Err: &Error{Code: driver.CodeInvalid}, Want: driver.CodeInvalid},
 		},
 		Tune: func(o *acquisition.Options) {
-			o.PollInterval, o.MaxPollInterval, o.RetryBackoff = time.Millisecond, 5*time.Millisecond, time.Millisecond
+			o.PollInterval, o.MaxPollInterval, o.RetryBackoff, o.RetryDeadline = time.Millisecond, 5*time.Millisecond, time.Millisecond, time.Second
 		},
 	}
 	if h.cfg.Shape == Transfer {

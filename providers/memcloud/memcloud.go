@@ -53,9 +53,13 @@ type Config struct {
 
 // Error is what the in-memory cloud answers a refused call with.
 type Error struct {
-	Code driver.Code
-	Msg  string
+	Code  driver.Code
+	Msg   string
+	After time.Duration // the cloud's Retry-After, if it gives one
 }
+
+// RetryAfter is the cloud's word on when to try again.
+func (e *Error) RetryAfter() time.Duration { return e.After }
 
 func (e *Error) Error() string { return fmt.Sprintf("memcloud: %s: %s", e.Code, e.Msg) }
 
@@ -97,6 +101,7 @@ type key struct {
 
 type fault struct {
 	code  driver.Code // the error to answer with; "" loses the reply after doing the work
+	after time.Duration
 	count int
 }
 
@@ -139,6 +144,13 @@ func (c *Cloud) Fail(op string, code driver.Code, count int) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.faults[op] = &fault{code: code, count: count}
+}
+
+// Throttle makes the next count calls of op fail as throttled, asking to wait after before trying again.
+func (c *Cloud) Throttle(op string, after time.Duration, count int) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.faults[op] = &fault{code: driver.CodeThrottled, after: after, count: count}
 }
 
 // LoseReplies makes the next count calls of op do their work and then fail as a connection closed
@@ -192,7 +204,7 @@ func (c *Cloud) enter(ctx context.Context, op string) (err error, lose bool) {
 	if f.code == "" {
 		return nil, true
 	}
-	return &Error{Code: f.code, Msg: op + " refused by a fault"}, false
+	return &Error{Code: f.code, Msg: op + " refused by a fault", After: f.after}, false
 }
 
 func (c *Cloud) id(prefix string) string {

@@ -8,7 +8,6 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/ebs"
-	"golang.org/x/time/rate"
 
 	"github.com/acquire-forensics/acquire/providers/aws/ebsblocks"
 	"github.com/acquire-forensics/acquire/providers/evidence"
@@ -24,7 +23,7 @@ func ExampleOpen() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	account := rate.NewLimiter(ebsblocks.DefaultBlocksPerSecond, 1)
+	account := ebsblocks.NewBlockLimiter()
 	r, err := ebsblocks.Open(ctx, ebs.NewFromConfig(cfg), "snap-0123456789abcdef0", &ebsblocks.Options{Limiter: account})
 	if err != nil {
 		log.Fatal(err)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"github.com/acquire-forensics/acquire/providers/pace"
 	"log/slog"
 	"strconv"
 	"strings"
@@ -13,7 +14,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ebs"
 	"github.com/aws/aws-sdk-go-v2/service/ebs/types"
-	"golang.org/x/time/rate"
 
 	"github.com/acquire-forensics/acquire/providers/aws/awssim"
 )
@@ -150,7 +150,7 @@ func TestLimiterKeepsUnderQuota(t *testing.T) {
 	snap := startSnapshot(t, img, simSetup{scenario: func(sc *awssim.Scenario) { sc.GetSnapshotBlockPerSecond = 200 }})
 	c := spy(snap.client)
 	blocks := 0
-	err := readAll(t.Context(), c, snap.snapshotID, &Options{Limiter: rate.NewLimiter(180, 1)}, func(Block) error { blocks++; return nil })
+	err := readAll(t.Context(), c, snap.snapshotID, &Options{Limiter: pace.New(pace.Settings{Initial: 180, Max: 180})}, func(Block) error { blocks++; return nil })
 	if err != nil {
 		t.Fatal(err)
 	}

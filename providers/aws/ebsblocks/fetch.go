@@ -44,6 +44,7 @@ func (f *fetcher) fetch(ctx context.Context, ref blockRef) ([]byte, [32]byte, er
 			return fail(waitError(ctx, err))
 		}
 		data, sum, err := f.get(ctx, ref.index, token, buf)
+		f.o.Limiter.Done(err != nil && isThrottle(err))
 		if err == nil {
 			return data, sum, nil
 		}

@@ -30,6 +30,7 @@ func listPage(ctx context.Context, c Client, o *Options, snapshotID string, star
 		out, err := withTimeout(ctx, o.RequestTimeout, func(ctx context.Context) (*ebs.ListSnapshotBlocksOutput, error) {
 			return c.ListSnapshotBlocks(ctx, in, singleAttempt)
 		})
+		o.ListLimiter.Done(err != nil && isThrottle(err))
 		switch {
 		case err == nil:
 			return out, nil

@@ -4,7 +4,7 @@ import (
 	"log/slog"
 	"time"
 
-	"golang.org/x/time/rate"
+	"github.com/acquire-forensics/acquire/providers/pace"
 )
 
 const (
@@ -30,13 +30,14 @@ const (
 type Options struct {
 	// Concurrency is how many blocks are requested at once.
 	Concurrency int
-	// Limiter paces GetSnapshotBlock requests, retries included. Share one
-	// limiter between all reads in an account: the quota holds per snapshot
-	// and per account. Default: DefaultBlocksPerSecond for this read.
-	Limiter *rate.Limiter
+	// Limiter paces GetSnapshotBlock requests, retries included, and slows
+	// down when most are throttled. Share one limiter between all reads in an
+	// account: the quota holds per snapshot and per account. Default:
+	// NewBlockLimiter for this read.
+	Limiter *pace.Limiter
 	// ListLimiter paces ListSnapshotBlocks requests (quota: 50 per second per
-	// account). Default: DefaultListsPerSecond for this read.
-	ListLimiter *rate.Limiter
+	// account). Default: NewListLimiter for this read.
+	ListLimiter *pace.Limiter
 	// MaxAttempts bounds the requests for one block or one page.
 	MaxAttempts int
 	// RequestTimeout bounds one request, body included.
@@ -58,6 +59,17 @@ type Progress struct {
 	Blocks, BytesRead int64
 }
 
+// NewBlockLimiter paces GetSnapshotBlock at DefaultBlocksPerSecond, halving
+// while most requests are throttled.
+func NewBlockLimiter() *pace.Limiter {
+	return pace.New(pace.Settings{Initial: DefaultBlocksPerSecond, Min: 10, Max: DefaultBlocksPerSecond})
+}
+
+// NewListLimiter paces ListSnapshotBlocks at DefaultListsPerSecond likewise.
+func NewListLimiter() *pace.Limiter {
+	return pace.New(pace.Settings{Initial: DefaultListsPerSecond, Min: 1, Max: DefaultListsPerSecond})
+}
+
 // withDefaults returns a copy of o (which may be nil) with every zero field
 // set to its default.
 func (o *Options) withDefaults() Options {
@@ -69,10 +81,10 @@ func (o *Options) withDefaults() Options {
 		out.Concurrency = DefaultConcurrency
 	}
 	if out.Limiter == nil {
-		out.Limiter = rate.NewLimiter(DefaultBlocksPerSecond, 1)
+		out.Limiter = NewBlockLimiter()
 	}
 	if out.ListLimiter == nil {
-		out.ListLimiter = rate.NewLimiter(DefaultListsPerSecond, 1)
+		out.ListLimiter = NewListLimiter()
 	}
 	if out.MaxAttempts <= 0 {
 		out.MaxAttempts = DefaultMaxAttempts
