@@ -36,8 +36,16 @@ func (r *run) prepare(ctx context.Context, res *Result) ([]driver.Volume, error)
 		return nil, err
 	}
 	if r.caps.SnapshotSide == driver.Source {
-		if err := r.prepareTransfers(ctx, vols); err != nil {
-			return nil, err
+		var pending []driver.Volume
+		for _, v := range vols {
+			if !r.transferred(v) {
+				pending = append(pending, v)
+			}
+		}
+		if len(pending) > 0 {
+			if err := r.prepareTransfers(ctx, pending); err != nil {
+				return nil, err
+			}
 		}
 	}
 	return vols, nil
@@ -242,12 +250,41 @@ func (r *run) prepareTransfers(ctx context.Context, vols []driver.Volume) error 
 	return err
 }
 
+// transferred reports whether a volume's transfer is behind it: its evidence is recorded, or an
+// attempt's forensic copy completed.
+func (r *run) transferred(v driver.Volume) bool {
+	if _, ok := r.journal.done(r.prefix + v.ID + "/evidence"); ok {
+		return true
+	}
+	for a := (attempt{prefix: r.prefix, v: v, n: 1}); r.journal.attempted(a.phase(1)); a = a.next() {
+		if _, ok := r.journal.done(a.id("copy.wait")); ok {
+			return true
+		}
+	}
+	return false
+}
+
 func (r *run) prepStep(gen int) string { return fmt.Sprintf("%stransfer.prepare.%d", r.prefix, gen) }
 
 // releasePrepared removes what the transfers shared, at the end of every run: a resumed run prepares
 // again. A preparation whose outcome is unknown is looked up first, so that nothing it made is missed.
 func (r *run) releasePrepared(ctx context.Context) {
-	if r.prepGen == "" || !r.journal.attempted(r.prepGen) {
+	if r.f.Transfer == nil {
+		return
+	}
+	if r.prepGen == "" {
+		// This run prepared nothing (every transfer was behind it), but an earlier one may have, and
+		// stopped before releasing it.
+		gen := 1
+		for r.journal.attempted(r.prepStep(gen) + ".released") {
+			gen++
+		}
+		r.prepGen = r.prepStep(gen)
+		if details, ok := r.journal.done(r.prepGen); ok {
+			_ = detail(details, "prepared", &r.prepared)
+		}
+	}
+	if !r.journal.attempted(r.prepGen) {
 		return
 	}
 	made := slices.Clone(r.prepared)

@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"sort"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -20,34 +21,55 @@ const gib = 1 << 30
 
 // Describe resolves instances (all attached volumes, the boot volume included) and lone volumes, and
 // captures each instance's configuration: its description (network interfaces, security groups,
-// instance profile, block devices), its user data and its volumes' descriptions.
+// instance profile, block devices), its user data and its volumes' descriptions. The volumes of all
+// instances are described together, a few hundred per call, so that a fleet costs few calls.
 func (d *Driver) Describe(ctx context.Context, t driver.Target) ([]driver.Workload, error) {
 	region := t.Location
 	if region == "" {
 		region = d.cfg.Region
 	}
 	c := d.side(driver.Source, region)
+	keys := map[string]driver.KeyKind{}
 	var workloads []driver.Workload
 	if len(t.Workloads) > 0 {
-		out, err := c.ec2.DescribeInstances(ctx, &ec2.DescribeInstancesInput{InstanceIds: t.Workloads})
+		var instances []ec2types.Instance
+		p := ec2.NewDescribeInstancesPaginator(c.ec2, &ec2.DescribeInstancesInput{InstanceIds: t.Workloads})
+		for p.HasMorePages() {
+			out, err := p.NextPage(ctx)
+			if err != nil {
+				return nil, err
+			}
+			for _, res := range out.Reservations {
+				instances = append(instances, res.Instances...)
+			}
+		}
+		if len(instances) != len(t.Workloads) {
+			return nil, fmt.Errorf("%d instances asked for, %d found in %s", len(t.Workloads), len(instances), region)
+		}
+		var ids []string
+		devices := map[string]string{}
+		for _, inst := range instances {
+			for _, m := range inst.BlockDeviceMappings {
+				if m.Ebs != nil && m.Ebs.VolumeId != nil {
+					ids = append(ids, *m.Ebs.VolumeId)
+					devices[*m.Ebs.VolumeId] = aws.ToString(m.DeviceName)
+				}
+			}
+		}
+		vols, err := d.describeVolumes(ctx, c, region, ids, devices, keys)
 		if err != nil {
 			return nil, err
 		}
-		for _, res := range out.Reservations {
-			for _, inst := range res.Instances {
-				w, err := d.describeInstance(ctx, c, region, inst)
-				if err != nil {
-					return nil, err
-				}
-				workloads = append(workloads, w)
+		for _, inst := range instances {
+			w, err := d.describeInstance(ctx, c, region, inst, vols)
+			if err != nil {
+				return nil, err
 			}
-		}
-		if len(workloads) != len(t.Workloads) {
-			return nil, fmt.Errorf("%d instances asked for, %d found in %s", len(t.Workloads), len(workloads), region)
+			workloads = append(workloads, w)
 		}
 	}
 	if len(t.Volumes) > 0 {
-		vols, err := d.describeVolumes(ctx, c, region, t.Volumes, nil)
+		vols, err := d.describeVolumes(ctx, c, region, t.Volumes, nil, keys)
 		if err != nil {
 			return nil, err
 		}
@@ -60,7 +82,7 @@ func (d *Driver) Describe(ctx context.Context, t driver.Target) ([]driver.Worklo
 	return workloads, nil
 }
 
-func (d *Driver) describeInstance(ctx context.Context, c *clients, region string, inst ec2types.Instance) (driver.Workload, error) {
+func (d *Driver) describeInstance(ctx context.Context, c *clients, region string, inst ec2types.Instance, all describedVolumes) (driver.Workload, error) {
 	id := aws.ToString(inst.InstanceId)
 	w := driver.Workload{ID: id, Location: region}
 	w.Artifacts = append(w.Artifacts, jsonArtifact(fmt.Sprintf("aws/%s/instance.json", id), inst))
@@ -76,29 +98,28 @@ func (d *Driver) describeInstance(ctx context.Context, c *clients, region string
 		}
 		w.Artifacts = append(w.Artifacts, driver.Artifact{Name: fmt.Sprintf("aws/%s/user-data", id), Data: data, MediaType: "application/octet-stream"})
 	}
-
-	var ids []string
-	devices := map[string]string{}
+	attached := map[string]bool{}
 	for _, m := range inst.BlockDeviceMappings {
 		if m.Ebs != nil && m.Ebs.VolumeId != nil {
-			ids = append(ids, *m.Ebs.VolumeId)
-			devices[*m.Ebs.VolumeId] = aws.ToString(m.DeviceName)
+			attached[*m.Ebs.VolumeId] = true
 		}
 	}
-	if len(ids) == 0 {
+	if len(attached) == 0 {
 		return w, fmt.Errorf("instance %s has no EBS volume attached", id)
 	}
-	vols, err := d.describeVolumes(ctx, c, region, ids, devices)
-	if err != nil {
-		return w, err
-	}
+	var raw []ec2types.Volume
 	root := aws.ToString(inst.RootDeviceName)
-	for i := range vols.volumes {
-		vols.volumes[i].Workload = id
-		vols.volumes[i].Boot = vols.volumes[i].Device == root
+	for i, v := range all.volumes {
+		if attached[v.ID] {
+			v.Workload, v.Boot = id, v.Device == root
+			w.Volumes = append(w.Volumes, v)
+			raw = append(raw, all.raw[i])
+		}
 	}
-	w.Volumes = vols.volumes
-	w.Artifacts = append(w.Artifacts, jsonArtifact(fmt.Sprintf("aws/%s/volumes.json", id), vols.raw))
+	if len(w.Volumes) != len(attached) {
+		return w, fmt.Errorf("instance %s has %d volumes attached, and %d of them were described", id, len(attached), len(w.Volumes))
+	}
+	w.Artifacts = append(w.Artifacts, jsonArtifact(fmt.Sprintf("aws/%s/volumes.json", id), raw))
 	return w, nil
 }
 
@@ -107,18 +128,22 @@ type describedVolumes struct {
 	raw     []ec2types.Volume
 }
 
-func (d *Driver) describeVolumes(ctx context.Context, c *clients, region string, ids []string, devices map[string]string) (describedVolumes, error) {
+// volumesPerCall is how many volume IDs one DescribeVolumes names.
+const volumesPerCall = 200
+
+func (d *Driver) describeVolumes(ctx context.Context, c *clients, region string, ids []string, devices map[string]string, keys map[string]driver.KeyKind) (describedVolumes, error) {
 	var out describedVolumes
-	p := ec2.NewDescribeVolumesPaginator(c.ec2, &ec2.DescribeVolumesInput{VolumeIds: ids})
-	for p.HasMorePages() {
-		page, err := p.NextPage(ctx)
-		if err != nil {
-			return out, err
+	for chunk := range slices.Chunk(ids, volumesPerCall) {
+		p := ec2.NewDescribeVolumesPaginator(c.ec2, &ec2.DescribeVolumesInput{VolumeIds: chunk})
+		for p.HasMorePages() {
+			page, err := p.NextPage(ctx)
+			if err != nil {
+				return out, err
+			}
+			out.raw = append(out.raw, page.Volumes...)
 		}
-		out.raw = append(out.raw, page.Volumes...)
 	}
 	sort.Slice(out.raw, func(i, j int) bool { return aws.ToString(out.raw[i].VolumeId) < aws.ToString(out.raw[j].VolumeId) })
-	keys := map[string]driver.KeyKind{}
 	for _, v := range out.raw {
 		vol := driver.Volume{
 			ID:        aws.ToString(v.VolumeId),

@@ -110,8 +110,8 @@ func (d *Driver) retireKey(ctx context.Context, c *clients, keyID string) error 
 // revokeGrant withdraws a grant; one already gone is fine.
 func (d *Driver) revokeGrant(ctx context.Context, c *clients, keyID, grantID string) error {
 	_, err := c.kms.RevokeGrant(ctx, &kms.RevokeGrantInput{KeyId: aws.String(keyID), GrantId: aws.String(grantID)})
-	if isCode(err, "NotFoundException") {
-		return nil
+	if isCode(err, "NotFoundException", "InvalidGrantIdException") {
+		return nil // revoked already: KMS no longer knows the grant ID (https://docs.aws.amazon.com/kms/latest/APIReference/API_RevokeGrant.html)
 	}
 	return err
 }

@@ -47,6 +47,8 @@ type Env struct {
 	ErrorCodes []ErrorCase
 	// Tune shortens the engine's waits for the simulator (poll intervals, backoffs).
 	Tune func(*acquisition.Options)
+	// HelperEnv is the environment a helper process needs to reach this simulator (RunKillTests).
+	HelperEnv []string
 }
 
 // Ability is something a cloud may be unable to do.
