@@ -282,16 +282,25 @@ func (r *run) settleAttempt(ctx context.Context, g group, k int, rec snapshotsRe
 	var mu sync.Mutex
 	var wg sync.WaitGroup
 	var firstErr error
+	type pendingWait struct {
+		v driver.Volume
+		t taken
+	}
+	var waits []pendingWait
 	for _, v := range g.vols {
 		t, ok := have[v.ID]
 		if !ok || t.attempt != k {
 			continue
 		}
-		discardID := fmt.Sprintf("%s%s/snapshot.discard.%d", r.prefix, v.ID, k)
-		if _, gone := r.journal.done(discardID); gone {
+		if _, gone := r.journal.done(fmt.Sprintf("%s%s/snapshot.discard.%d", r.prefix, v.ID, k)); gone {
 			delete(have, v.ID)
 			continue
 		}
+		waits = append(waits, pendingWait{v, t})
+	}
+	for _, pw := range waits {
+		v, t := pw.v, pw.t
+		discardID := fmt.Sprintf("%s%s/snapshot.discard.%d", r.prefix, v.ID, k)
 		wg.Go(func() {
 			done, err := r.waitSnapshot(ctx, v, fmt.Sprintf("%s%s/snapshot.wait.%d", r.prefix, v.ID, k), "snapshot.wait", t.snap)
 			if err != nil && driver.CodeOf(err) == driver.CodeFailed {

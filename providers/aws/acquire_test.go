@@ -267,6 +267,7 @@ func errorCases() []providertest.ErrorCase {
 		{Name: "EC2 throttling", Err: api("RequestLimitExceeded"), Want: driver.CodeThrottled},
 		{Name: "EBS throttling", Err: api("RequestThrottledException"), Want: driver.CodeThrottled},
 		{Name: "per-volume snapshot rate", Err: api("SnapshotCreationPerVolumeRateExceeded"), Want: driver.CodeThrottled},
+		{Name: "too many copies in progress", Err: api("ResourceLimitExceeded"), Want: driver.CodeThrottled},
 		{Name: "EC2 internal error", Err: api("InternalError"), Want: driver.CodeUnavailable},
 		{Name: "KMS internal error", Err: api("KMSInternalException"), Want: driver.CodeUnavailable},
 		{Name: "malformed ID", Err: api("InvalidVolumeID.Malformed"), Want: driver.CodeInvalid},

@@ -36,6 +36,7 @@ var errorCodes = map[string]driver.Code{
 	"SnapshotCreationPerVolumeRateExceeded": driver.CodeThrottled,
 	"ConcurrentLimitExceededException":      driver.CodeThrottled,
 	"ServiceQuotaExceededException":         driver.CodeThrottled,
+	"ResourceLimitExceeded":                 driver.CodeThrottled, // too many copies in progress: it passes as they complete
 	"InternalError":                         driver.CodeUnavailable,
 	"InternalFailure":                       driver.CodeUnavailable,
 	"InternalServerException":               driver.CodeUnavailable,

@@ -75,8 +75,10 @@ func RunKillTests(t *testing.T, h Killable) {
 					break
 				}
 			}
-			if kills < 10 {
-				t.Errorf("only %d processes were killed before one finished: the boundaries were not reached", kills)
+			// Records written in a burst (volumes in parallel) can share a kill; most boundaries must have
+			// had their own.
+			if total := len(steps(c.Dir)); kills < total/3 {
+				t.Errorf("only %d processes were killed for %d step records: the boundaries were not reached", kills, total)
 			}
 			t.Logf("%d processes killed, each at a step boundary no earlier one reached", kills)
 			sc := env.Scenarios[name]

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/url"
 	"strings"
+	"time"
 )
 
 type copySnapshotResponse struct {
@@ -56,6 +57,9 @@ func (s *Server) copySnapshot(r *ec2Request) (ec2Body, *apiError) {
 	if src.encrypted && r.q.get("Encrypted") == "false" {
 		return nil, badRequest("InvalidParameterValue", "The snapshot '%s' is encrypted; its copy cannot be unencrypted (Encrypted=false).", src.id)
 	}
+	if n := s.copiesInProgress(r.accountID(), r.region, r.now); n >= concurrentCopiesPerRegion {
+		return nil, badRequest("ResourceLimitExceeded", "You have %d snapshot copies in progress to %s, the most an account may have at once (%d).", n, r.region, concurrentCopiesPerRegion)
+	}
 	failure := s.presignedURLProblem(r.q.get("PresignedUrl"), sourceID, sourceRegion)
 
 	// Encrypted stays encrypted; an unencrypted source is encrypted when asked
@@ -92,6 +96,26 @@ func (s *Server) copySnapshot(r *ec2Request) (ec2Body, *apiError) {
 		}
 	})
 	return &copySnapshotResponse{SnapshotID: snap.id, TagSet: xmlTags(snap.tags)}, nil
+}
+
+// concurrentCopiesPerRegion is the EBS quota "Concurrent snapshot copies per destination Region": 20,
+// not adjustable; past it CopySnapshot fails with ResourceLimitExceeded ("You have exceeded an Amazon
+// EC2 resource limit. For example, you might have too many snapshot copies in progress.").
+// https://docs.aws.amazon.com/ebs/latest/userguide/ebs-resource-quotas.html
+// https://docs.aws.amazon.com/AWSEC2/latest/APIReference/errors-overview.html
+const concurrentCopiesPerRegion = 20
+
+// copiesInProgress counts an account's pending copies in a region. Callers hold s.mu.
+func (s *Server) copiesInProgress(account, region string, now time.Time) int {
+	n := 0
+	for _, snap := range s.st.snapshots {
+		if snap.ownerID == account && snap.region == region && snap.volumeID == copyVolumeID {
+			if state, _ := snap.status(now); state == "pending" {
+				n++
+			}
+		}
+	}
+	return n
 }
 
 // ebsKeyProblem explains why EBS cannot use key for the principal, or

@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
@@ -149,4 +150,31 @@ func TestDescribeInstancesAndVolumesPaginate(t *testing.T) {
 	first := must[*ec2.DescribeVolumesOutput](t)(client.DescribeVolumes(t.Context(), &ec2.DescribeVolumesInput{MaxResults: aws.Int32(5)}))
 	_, err = client.DescribeInstances(t.Context(), &ec2.DescribeInstancesInput{MaxResults: aws.Int32(5), NextToken: first.NextToken})
 	wantCode(t, err, "InvalidPaginationToken")
+}
+
+// At most 20 copies may be in progress to one region in an account; the 21st is refused with
+// ResourceLimitExceeded, and accepted again once the others complete.
+func TestConcurrentCopyLimit(t *testing.T) {
+	sc := fixture(t)
+	sc.SnapshotBytesPerSecond = 1 << 20
+	clock := newFakeClock()
+	ts := startServer(t, sc, clock)
+	client := ts.ec2(t, responder, region)
+	src := snapshotOf(t, client, dataVolume)
+	clock.Advance(time.Hour)
+	copyOnce := func() error {
+		_, err := client.CopySnapshot(t.Context(), &ec2.CopySnapshotInput{SourceSnapshotId: aws.String(src), SourceRegion: aws.String(region)},
+			func(o *ec2.Options) { o.Retryer = aws.NopRetryer{} })
+		return err
+	}
+	for i := range concurrentCopiesPerRegion {
+		if err := copyOnce(); err != nil {
+			t.Fatalf("copy %d: %v", i+1, err)
+		}
+	}
+	wantCode(t, copyOnce(), "ResourceLimitExceeded")
+	clock.Advance(time.Hour)
+	if err := copyOnce(); err != nil {
+		t.Fatalf("a copy once the others completed: %v", err)
+	}
 }
