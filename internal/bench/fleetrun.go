@@ -221,6 +221,23 @@ func (c *callCounter) snapshot() map[string]int {
 	return out
 }
 
+// copyQuotaBound is the least time the fleet's copies take at 20 in flight per account and region:
+// each volume's forensic copy in the forensic account, and the intermediate copy of each volume under
+// the AWS managed key in the source account, each lasting its written bytes at the simulator's rate.
+func copyQuotaBound(n int) float64 {
+	sc := fleetScenario(n)
+	rate := float64(sc.SnapshotBytesPerSecond)
+	var forensic, source float64
+	for _, v := range sc.Accounts[0].Volumes {
+		d := float64(len(v.Synthetic.Blocks)) * (512 << 10) / rate
+		forensic += d
+		if v.Encrypted {
+			source += d
+		}
+	}
+	return max(forensic, source) / 20
+}
+
 func countAcquired(res *acquisition.Result) int {
 	n := 0
 	for _, v := range res.Volumes {
@@ -272,10 +289,16 @@ func fleetFigures(ctx context.Context, sizes []int) ([]figure, error) {
 		if n >= 500 {
 			wallGoal = 1.10
 		}
+		// No schedule can beat the slowest chain, nor the cloud's quota of 20 copies in flight per
+		// destination region in each account: the baseline is the larger.
+		bound, boundName := single.Wall, "slowest single chain"
+		if q := copyQuotaBound(n); q > bound {
+			bound, boundName = q, "copies at AWS's 20 per region"
+		}
 		name := func(s string) string { return fmt.Sprintf("fleet of %d x 2: %s", n, s) }
 		figs = append(figs,
-			figure{area: "engine", name: name("wall time"), value: res.Wall, unit: "s", baseline: single.Wall, baseName: "slowest single chain",
-				goal: fmt.Sprintf("<= %.2f", wallGoal), pass: res.Wall <= wallGoal*single.Wall, lowerIsBetter: true},
+			figure{area: "engine", name: name("wall time"), value: res.Wall, unit: "s", baseline: bound, baseName: boundName,
+				goal: fmt.Sprintf("<= %.2f", wallGoal), pass: res.Wall <= wallGoal*bound, lowerIsBetter: true},
 			figure{area: "engine", name: name("control-plane calls per volume"), value: float64(control) / vols, unit: "calls", goal: "<= 8", pass: n < 500 || float64(control)/vols <= 8},
 			figure{area: "engine", name: name("retried answers per volume"), value: float64(res.Retried) / vols, unit: "", pass: true},
 			figure{area: "engine", name: name("tool CPU per volume"), value: cpuPerVol * 1000, unit: "ms", baseline: cpuAt50 * 1000, baseName: fmt.Sprintf("at %d instances", sizes[0]),

@@ -72,7 +72,7 @@ Credentials come from the AWS SDK's standard chain: environment, shared config a
 	f.StringVar(&o.shareKey, "share-kms-key", "", "a source-account KMS key the forensic account may use, for volumes under aws/ebs (default: a temporary key)")
 	f.StringVar(&o.endpoint, "endpoint", "", "AWS endpoint override for every service (the cloud range); AWS_ENDPOINT_URL works too")
 	f.BoolVar(&o.deleteSrc, "delete-source-snapshots", false, "delete the snapshots taken in the source account once their copy is recorded (default: keep them, tagged)")
-	f.IntVar(&o.concurrency, "max-copies", 20, "transfers in flight at once (AWS allows 20 concurrent copies per region)")
+	f.IntVar(&o.concurrency, "max-copies", 20, "snapshot copies in flight in each account (AWS allows 20 concurrent copies per destination region)")
 	return cmd
 }
 
@@ -152,7 +152,7 @@ func (o *awsOptions) run(ctx context.Context, a *app) error {
 	opts := o.engineOptions(driver.Target{Location: d.Region(), Workloads: o.instance, Volumes: o.volume},
 		driver.Destination{Account: o.forensicAccount, Location: o.forensicRegion, Key: o.forensicKey})
 	opts.DeleteSourceSnapshots = o.deleteSrc
-	opts.TransferConcurrency = o.concurrency
+	opts.CopyConcurrency = o.concurrency
 	if o.shareKey != "" {
 		opts.Settings = map[string]string{"share key": o.shareKey}
 	}

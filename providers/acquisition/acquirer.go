@@ -93,8 +93,8 @@ type run struct {
 	prepared []driver.Resource // what PrepareTransfers made, for every transfer
 	prepGen  string            // the step ID of the preparation that made them
 
-	transferSlots chan struct{} // bound the transfers in flight
-	digestSlots   chan struct{} // bound the digests in flight
+	copySlots   map[driver.Side]chan struct{} // bound the copies in flight on each side
+	digestSlots chan struct{}                 // bound the digests in flight
 }
 
 // Run acquires the target into the forensic side and records every step in the case. Running it

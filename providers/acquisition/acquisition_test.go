@@ -178,3 +178,22 @@ func TestRetriesBoundedByTime(t *testing.T) {
 		t.Fatalf("throttled past the deadline: %v", err)
 	}
 }
+
+// TestCopiesBoundedPerSide: no side has more copies in flight than CopyConcurrency, and the bound
+// holds each side apart, so a transfer waiting on one side does not hold the other's places.
+func TestCopiesBoundedPerSide(t *testing.T) {
+	s, _ := custodytest.NewSigner(t)
+	l := newLedger(t, filepath.Join(t.TempDir(), "case"), s)
+	c := memcloud.New(memcloud.Config{Shape: memcloud.Transfer, PollsToComplete: 3})
+	o := options(l, "vol-plain", "vol-cmk", "vol-default")
+	o.Target.Workloads = []string{"vm-1"}
+	o.CopyConcurrency = 1
+	if _, err := acquisition.New(c).Run(context.Background(), o); err != nil {
+		t.Fatal(err)
+	}
+	for _, side := range []driver.Side{driver.Source, driver.Forensic} {
+		if n := c.PeakCopies(side); n != 1 {
+			t.Errorf("%d copies pending at once on the %s side, want 1", n, side)
+		}
+	}
+}

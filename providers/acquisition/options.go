@@ -46,14 +46,14 @@ type Options struct {
 	// NewAcquisition starts another acquisition in a case that holds one with another plan.
 	NewAcquisition bool
 
-	TransferConcurrency int           // transfers in flight; default 20 (AWS's concurrent copies per region)
-	DigestConcurrency   int           // digests at once; default 4 (each reads many blocks in parallel already)
-	PollInterval        time.Duration // first wait between status polls; default 2s
-	MaxPollInterval     time.Duration // longest wait between polls; default 30s
-	CleanupTimeout      time.Duration // time allowed to undo temporary resources after a failure or cancel; default 2m
-	MissingTimeout      time.Duration // how long a new snapshot may stay unknown to the cloud (eventual consistency); default 5m
-	RetryDeadline       time.Duration // how long a step retries throttling and unavailability; default 10m
-	RetryBackoff        time.Duration // first backoff between those attempts (it doubles, to 30s); default 1s
+	CopyConcurrency   int           // snapshot copies in flight on each side; default 20 (AWS's concurrent copies per destination region)
+	DigestConcurrency int           // digests at once; default 4 (each reads many blocks in parallel already)
+	PollInterval      time.Duration // first wait between status polls; default 2s
+	MaxPollInterval   time.Duration // longest wait between polls; default 30s
+	CleanupTimeout    time.Duration // time allowed to undo temporary resources after a failure or cancel; default 2m
+	MissingTimeout    time.Duration // how long a new snapshot may stay unknown to the cloud (eventual consistency); default 5m
+	RetryDeadline     time.Duration // how long a step retries throttling and unavailability; default 10m
+	RetryBackoff      time.Duration // first backoff between those attempts (it doubles, to 30s); default 1s
 	// Pace is the client-side rate of each side's API calls, shared by all workers of the run; the
 	// default starts at 50 calls per second, between 1 and 200.
 	Pace pace.Settings
@@ -83,8 +83,8 @@ func (o *Options) defaults() error {
 	default:
 		return errors.New("consistency " + string(o.Consistency) + ": use crash-consistent or per-volume")
 	}
-	if o.TransferConcurrency <= 0 {
-		o.TransferConcurrency = 20
+	if o.CopyConcurrency <= 0 {
+		o.CopyConcurrency = 20
 	}
 	if o.DigestConcurrency <= 0 {
 		o.DigestConcurrency = 4

@@ -51,11 +51,11 @@ type snapshotsRecord struct {
 }
 
 // acquireAll moves every volume at once: waiting costs nothing, since one status call per round serves
-// every waiting snapshot. What the cloud or the machine limits is bounded separately: transfers in
-// flight, and digests (CPU and the block-read quota). The volumes of one workload are snapshotted
+// every waiting snapshot. What the cloud or the machine limits is bounded separately: copies in flight
+// on each side, and digests (CPU and the block-read quota). The volumes of one workload are snapshotted
 // together first, at one point in time where the cloud can.
 func (r *run) acquireAll(ctx context.Context, vols []driver.Volume) []VolumeResult {
-	r.transferSlots = make(chan struct{}, r.opts.TransferConcurrency)
+	r.copySlots = map[driver.Side]chan struct{}{driver.Source: make(chan struct{}, r.opts.CopyConcurrency), driver.Forensic: make(chan struct{}, r.opts.CopyConcurrency)}
 	r.digestSlots = make(chan struct{}, r.opts.DigestConcurrency)
 	results := make(map[string]VolumeResult, len(vols))
 	var mu sync.Mutex

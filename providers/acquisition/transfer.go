@@ -70,7 +70,12 @@ func (r *run) transfer(ctx context.Context, v driver.Volume, src driver.Snapshot
 			return driver.Snapshot{}, nil, err
 		}
 		if c := rec.Copy; c != nil && !r.journal.attempted(a.id("copy.discard")) {
+			release, err := r.copySlot(ctx, c.Side, v)
+			if err != nil {
+				return driver.Snapshot{}, nil, err
+			}
 			done, err := r.waitSnapshot(ctx, v, a.id("copy.wait"), "copy.wait", *c)
+			release()
 			if err == nil {
 				return done, nil, nil
 			}
@@ -83,11 +88,6 @@ func (r *run) transfer(ctx context.Context, v driver.Volume, src driver.Snapshot
 		}
 		a = a.next()
 	}
-	release, err := slot(ctx, r.transferSlots)
-	if err != nil {
-		return driver.Snapshot{}, nil, driver.Wrap(r.d, "transfer", v.ID, err)
-	}
-	defer release()
 	return r.runAttempt(ctx, a, src)
 }
 
@@ -127,19 +127,47 @@ func (r *run) attemptState(a attempt) attemptResult {
 }
 
 // runAttempt runs an attempt's phases from where the journal says it stopped, then waits for the copy.
+// A copy in flight holds a place among its side's copies from before the phase that starts it until it
+// completes.
 func (r *run) runAttempt(ctx context.Context, a attempt, src driver.Snapshot) (driver.Snapshot, error, error) {
 	st := r.attemptState(a)
 	made, waited, cp := st.made, st.waited, st.copy
 	p := st.next
+	held := func() {}
+	defer func() { held() }()
+	hold := func(side driver.Side) error {
+		held()
+		release, err := r.copySlot(ctx, side, a.v)
+		if err != nil {
+			return err
+		}
+		held = release
+		return nil
+	}
 	if waited != nil && cp == nil {
 		// The last finished phase asked to wait: finish the wait (a resumed run finds it recorded).
+		if err := hold(waited.Side); err != nil {
+			return driver.Snapshot{}, nil, r.abandon(ctx, a, src, p-1, made, nil, err)
+		}
 		w, err := r.waitSnapshot(ctx, a.v, a.id(fmt.Sprintf("wait.%d", p-1)), "transfer.wait", *waited)
 		if err != nil {
 			return driver.Snapshot{}, nil, r.abandon(ctx, a, src, p-1, made, nil, err)
 		}
+		held()
+		held = func() {}
 		waited = &w
 	}
+	if cp != nil {
+		if err := hold(cp.Side); err != nil {
+			return driver.Snapshot{}, nil, r.abandon(ctx, a, src, 0, made, cp, err)
+		}
+	}
 	for cp == nil {
+		if side, ok := r.f.Transfer.PhaseCopies(a.v, p); ok {
+			if err := hold(side); err != nil {
+				return driver.Snapshot{}, nil, r.abandon(ctx, a, src, 0, made, nil, err)
+			}
+		}
 		rec, err := r.transferPhase(ctx, a, src, p, made, waited)
 		made = mergeResources(made, rec.Made)
 		if err != nil {
@@ -153,6 +181,8 @@ func (r *run) runAttempt(ctx context.Context, a attempt, src driver.Snapshot) (d
 			if err != nil {
 				return driver.Snapshot{}, nil, r.abandon(ctx, a, src, p, made, nil, err)
 			}
+			held()
+			held = func() {}
 			waited = &w
 			p++
 		default:
@@ -161,10 +191,21 @@ func (r *run) runAttempt(ctx context.Context, a attempt, src driver.Snapshot) (d
 		}
 	}
 	done, err := r.waitSnapshot(ctx, a.v, a.id("copy.wait"), "copy.wait", *cp)
+	held()
+	held = func() {}
 	if err != nil {
 		return driver.Snapshot{}, nil, r.abandon(ctx, a, src, 0, made, &done, err)
 	}
 	return done, r.removeMade(ctx, a, made), nil
+}
+
+// copySlot takes a place among the copies a side may have in flight.
+func (r *run) copySlot(ctx context.Context, side driver.Side, v driver.Volume) (func(), error) {
+	release, err := slot(ctx, r.copySlots[side])
+	if err != nil {
+		return nil, driver.Wrap(r.d, "transfer", v.ID, err)
+	}
+	return release, nil
 }
 
 // transferPhase runs one phase of an attempt as a step.

@@ -221,6 +221,18 @@ func (d *Driver) shareOp(ctx context.Context, region, snapshotID string, op ec2t
 	return err
 }
 
+// PhaseCopies: under the AWS managed key, phase 1 copies in the source account and phase 2 into the
+// forensic account; otherwise phase 1 copies into the forensic account.
+func (d *Driver) PhaseCopies(v driver.Volume, phase int) (driver.Side, bool) {
+	switch {
+	case v.KeyKind == driver.KeyProviderDefault && phase == 1:
+		return driver.Source, true
+	case v.KeyKind == driver.KeyProviderDefault && phase == 2, phase == 1:
+		return driver.Forensic, true
+	}
+	return "", false
+}
+
 // TransferPlan says what moving v involves.
 func (d *Driver) TransferPlan(v driver.Volume) []string {
 	var steps []string

@@ -17,6 +17,10 @@ type Transferer interface {
 	// snapshot, which the engine waits for. Called again for the same phase with Retry set, it looks
 	// up by the token what an earlier call may have made before making anything.
 	Transfer(ctx context.Context, req TransferRequest) (TransferResult, error)
+	// PhaseCopies says whether phase of a transfer of v starts a snapshot copy, and on which side: the
+	// engine holds a place among the copies that side may have in flight (AWS: 20 per destination
+	// region) from before the call until the copy completes.
+	PhaseCopies(v Volume, phase int) (Side, bool)
 	// TransferPlan says, for a dry run, what transferring v involves, in order.
 	TransferPlan(v Volume) []string
 }

@@ -76,6 +76,7 @@ type Cloud struct {
 	next      int
 	faults    map[string]*fault
 	calls     map[string]int
+	peak      map[driver.Side]int // the most copies pending at once on a side
 }
 
 type volume struct {
@@ -84,6 +85,7 @@ type volume struct {
 }
 
 type snap struct {
+	copy   bool // made by a transfer
 	s      driver.Snapshot
 	labels driver.Labels
 	shared bool // the forensic account may use it
@@ -113,7 +115,7 @@ func New(cfg Config) *Cloud {
 		cfg.PollsToComplete = 1
 	}
 	c := &Cloud{cfg: cfg, volumes: map[string]*volume{}, workloads: map[string][]string{}, snaps: map[string]*snap{},
-		keys: map[string]*key{}, locks: map[string]driver.LockRequest{}, faults: map[string]*fault{}, calls: map[string]int{}}
+		keys: map[string]*key{}, locks: map[string]driver.LockRequest{}, faults: map[string]*fault{}, calls: map[string]int{}, peak: map[driver.Side]int{}}
 	add := func(id, workload string, kind driver.KeyKind, loc string, blocks ...int64) {
 		v := &volume{v: driver.Volume{ID: id, Workload: workload, Location: loc, SizeBytes: 64 * BlockSize, KeyKind: kind}, blocks: map[int64][]byte{}}
 		for _, b := range blocks {
@@ -339,6 +341,24 @@ func (c *Cloud) newSnap(side driver.Side, volID, loc string, labels driver.Label
 	return s
 }
 
+// notePeak counts the copies pending on a side. It must be called with c.mu held.
+func (c *Cloud) notePeak(side driver.Side) {
+	n := 0
+	for _, s := range c.snaps {
+		if s.copy && s.s.Side == side && s.s.State == driver.StatePending {
+			n++
+		}
+	}
+	c.peak[side] = max(c.peak[side], n)
+}
+
+// PeakCopies is the most copies that were pending at once on a side.
+func (c *Cloud) PeakCopies(side driver.Side) int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.peak[side]
+}
+
 func cloneLabels(l driver.Labels) driver.Labels {
 	out := driver.Labels{}
 	for k, v := range l {
@@ -514,6 +534,8 @@ func (c *Cloud) Transfer(ctx context.Context, req driver.TransferRequest) (drive
 			labels := cloneLabels(req.Labels)
 			labels[driver.LabelRole] = driver.RoleTemporary
 			inter = c.newSnap(driver.Source, req.Volume.ID, src.Location, labels, c.snaps[src.ID].blocks, time.Now().UTC())
+			inter.copy = true
+			c.notePeak(driver.Source)
 		}
 		res.Made = append(res.Made, driver.Resource{Side: driver.Source, Location: src.Location, Kind: "snapshot", ID: inter.s.ID, Volume: req.Volume.ID, Note: "intermediate copy"})
 		w := inter.s
@@ -538,6 +560,8 @@ func (c *Cloud) Transfer(ctx context.Context, req driver.TransferRequest) (drive
 		labels := cloneLabels(req.Labels)
 		labels[driver.LabelRole] = driver.RoleEvidence
 		cp = c.newSnap(driver.Forensic, req.Volume.ID, loc, labels, s.blocks, time.Now().UTC())
+		cp.copy = true
+		c.notePeak(driver.Forensic)
 	}
 	out := cp.s
 	res.Copy = &out
@@ -563,6 +587,18 @@ func (c *Cloud) findTransfer(req driver.TransferRequest) driver.TransferResult {
 		res.Copy = &out
 	}
 	return res
+}
+
+// PhaseCopies: an intermediate copy in phase 1 under the default key, the forensic copy in the phase
+// that shares.
+func (c *Cloud) PhaseCopies(v driver.Volume, phase int) (driver.Side, bool) {
+	switch {
+	case v.KeyKind == driver.KeyProviderDefault && phase == 1:
+		return driver.Source, true
+	case v.KeyKind == driver.KeyProviderDefault && phase == 2, phase == 1:
+		return driver.Forensic, true
+	}
+	return "", false
 }
 
 // TransferPlan of a volume.

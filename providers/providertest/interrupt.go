@@ -195,3 +195,7 @@ func testInterrupted(t *testing.T, h Harness) {
 		}
 	}
 }
+
+func (t interruptTransfer) PhaseCopies(v driver.Volume, phase int) (driver.Side, bool) {
+	return t.d.inner.Transfer.PhaseCopies(v, phase)
+}
