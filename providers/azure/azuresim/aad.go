@@ -229,7 +229,7 @@ func appIDACR(form url.Values) string {
 
 // knownResource maps a requested resource to the audience of its tokens.
 func knownResource(resource string) (string, bool) {
-	switch strings.TrimSuffix(strings.ToLower(resource), "/") {
+	switch strings.TrimRight(strings.ToLower(resource), "/") {
 	case "https://management.core.windows.net":
 		return armAudience, true
 	case "https://management.azure.com":
