@@ -180,7 +180,7 @@ func (s *Server) SetFaults(f Faults) { s.faults.set(f) }
 // (/{tenant}/oauth2/..., /{tenant}/v2.0/..., /common/discovery/...,
 // /adfs/...) and the SAS blob endpoint (/md-.../...).
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	first, _, _ := strings.Cut(strings.TrimPrefix(r.URL.Path, "/"), "/")
+	first, _, _ := strings.Cut(strings.TrimLeft(r.URL.Path, "/"), "/")
 	switch lower := strings.ToLower(first); {
 	case lower == "subscriptions" || lower == "tenants" || lower == "providers" || lower == "metadata":
 		s.serveARM(w, r)
