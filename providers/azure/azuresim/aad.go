@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -288,16 +289,20 @@ func (s *Server) checkClientCredential(form url.Values, p *principal, base, tena
 	return nil
 }
 
-// thumbprintMatches compares the assertion header's x5t (base64url SHA-1) or
-// x5t#S256 with the registered certificate.
+// thumbprintMatches compares the assertion header's x5t (SHA-1) or x5t#S256
+// (SHA-256) thumbprint with the registered certificate; MSAL writes them in
+// standard base64, RFC 7515 in base64url, and both are taken.
 func thumbprintMatches(h map[string]any, cert *x509.Certificate) bool {
+	encodings := func(sum []byte) []string {
+		return []string{base64.RawURLEncoding.EncodeToString(sum), base64.URLEncoding.EncodeToString(sum), base64.StdEncoding.EncodeToString(sum)}
+	}
 	if v, ok := h["x5t#S256"].(string); ok {
 		sum := sha256.Sum256(cert.Raw)
-		return v == base64.RawURLEncoding.EncodeToString(sum[:]) || v == base64.URLEncoding.EncodeToString(sum[:])
+		return slices.Contains(encodings(sum[:]), v)
 	}
 	if v, ok := h["x5t"].(string); ok {
 		sum := sha1.Sum(cert.Raw)
-		return v == base64.RawURLEncoding.EncodeToString(sum[:]) || v == base64.URLEncoding.EncodeToString(sum[:])
+		return slices.Contains(encodings(sum[:]), v)
 	}
 	return false
 }

@@ -2,9 +2,8 @@ package azuresim
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/rsa"
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
@@ -29,27 +28,27 @@ import (
 )
 
 const (
-	tenantA      = "11111111-1111-4111-8111-111111111111"
-	tenantB      = "22222222-2222-4222-8222-222222222222"
-	subWorkload  = "aaaaaaaa-0000-4000-8000-000000000001"
-	subForensic  = "bbbbbbbb-0000-4000-8000-000000000002"
-	subOther     = "cccccccc-0000-4000-8000-000000000003"
-	responderID  = "0a0a0a0a-0000-4000-8000-00000000000a"
-	examinerID   = "0b0b0b0b-0000-4000-8000-00000000000b"
-	limitedID    = "0c0c0c0c-0000-4000-8000-00000000000c"
-	certAppID    = "0d0d0d0d-0000-4000-8000-00000000000d"
-	ownerID      = "0e0e0e0e-0000-4000-8000-00000000000e"
-	outsiderID   = "0f0f0f0f-0000-4000-8000-00000000000f"
-	rgWeb        = "rg-web"
-	rgEvidence   = "rg-evidence"
-	region       = "westeurope"
-	testSecret   = "test-secret-value"
-	rootDiskID   = "/subscriptions/" + subWorkload + "/resourceGroups/rg-web/providers/Microsoft.Compute/disks/web-1-os"
-	dataDiskID   = "/subscriptions/" + subWorkload + "/resourceGroups/rg-web/providers/Microsoft.Compute/disks/web-1-data"
-	aadDiskID    = "/subscriptions/" + subWorkload + "/resourceGroups/rg-web/providers/Microsoft.Compute/disks/locked-down"
-	denyDiskID   = "/subscriptions/" + subWorkload + "/resourceGroups/rg-web/providers/Microsoft.Compute/disks/no-export"
-	evidenceDES  = "/subscriptions/" + subForensic + "/resourceGroups/rg-evidence/providers/Microsoft.Compute/diskEncryptionSets/des-evidence"
-	otherDiskID  = "/subscriptions/" + subOther + "/resourceGroups/rg-other/providers/Microsoft.Compute/disks/other"
+	tenantA     = "11111111-1111-4111-8111-111111111111"
+	tenantB     = "22222222-2222-4222-8222-222222222222"
+	subWorkload = "aaaaaaaa-0000-4000-8000-000000000001"
+	subForensic = "bbbbbbbb-0000-4000-8000-000000000002"
+	subOther    = "cccccccc-0000-4000-8000-000000000003"
+	responderID = "0a0a0a0a-0000-4000-8000-00000000000a"
+	examinerID  = "0b0b0b0b-0000-4000-8000-00000000000b"
+	limitedID   = "0c0c0c0c-0000-4000-8000-00000000000c"
+	certAppID   = "0d0d0d0d-0000-4000-8000-00000000000d"
+	ownerID     = "0e0e0e0e-0000-4000-8000-00000000000e"
+	outsiderID  = "0f0f0f0f-0000-4000-8000-00000000000f"
+	rgWeb       = "rg-web"
+	rgEvidence  = "rg-evidence"
+	region      = "westeurope"
+	testSecret  = "test-secret-value"
+	rootDiskID  = "/subscriptions/" + subWorkload + "/resourceGroups/rg-web/providers/Microsoft.Compute/disks/web-1-os"
+	dataDiskID  = "/subscriptions/" + subWorkload + "/resourceGroups/rg-web/providers/Microsoft.Compute/disks/web-1-data"
+	aadDiskID   = "/subscriptions/" + subWorkload + "/resourceGroups/rg-web/providers/Microsoft.Compute/disks/locked-down"
+	denyDiskID  = "/subscriptions/" + subWorkload + "/resourceGroups/rg-web/providers/Microsoft.Compute/disks/no-export"
+	evidenceDES = "/subscriptions/" + subForensic + "/resourceGroups/rg-evidence/providers/Microsoft.Compute/diskEncryptionSets/des-evidence"
+	otherDiskID = "/subscriptions/" + subOther + "/resourceGroups/rg-other/providers/Microsoft.Compute/disks/other"
 )
 
 // testClock is a settable clock.
@@ -87,9 +86,9 @@ func writeImage(t *testing.T, marks map[int64]string) string {
 
 // testCert is a self-signed certificate and its key, for the certificate
 // credential.
-func testCert(t *testing.T) ([]*x509.Certificate, *ecdsa.PrivateKey, string) {
+func testCert(t *testing.T) ([]*x509.Certificate, *rsa.PrivateKey, string) {
 	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	key, err := rsa.GenerateKey(rand.Reader, 2048)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -107,7 +106,7 @@ func testCert(t *testing.T) ([]*x509.Certificate, *ecdsa.PrivateKey, string) {
 // tenant B another one.
 func testScenario(t *testing.T, image, certPEM string) *Scenario {
 	return &Scenario{
-		Seed: 42, SnapshotBytesPerSecond: -1, RetryAfterSeconds: -1,
+		Seed: 42, SnapshotBytesPerSecond: -1, RetryAfterSeconds: -1, TokenLifetime: Duration(4 * time.Hour),
 		Tenants: []ScenarioTenant{
 			{ID: tenantA, Name: "contoso", Principals: []ScenarioPrincipal{
 				{Name: "responder", ClientID: responderID, ClientSecret: testSecret},
@@ -164,15 +163,16 @@ func testScenario(t *testing.T, image, certPEM string) *Scenario {
 
 // env is a simulator on a TLS test server with the clients' settings.
 type env struct {
-	t      *testing.T
-	sim    *Server
-	srv    *httptest.Server
-	clock  *testClock
-	client *http.Client
-	cloud  cloud.Configuration
-	keys   struct {
+	t        *testing.T
+	scenario *Scenario
+	sim      *Server
+	srv      *httptest.Server
+	clock    *testClock
+	client   *http.Client
+	cloud    cloud.Configuration
+	keys     struct {
 		certs []*x509.Certificate
-		key   *ecdsa.PrivateKey
+		key   *rsa.PrivateKey
 	}
 }
 
@@ -184,7 +184,7 @@ func newEnv(t *testing.T, mutate ...func(*Scenario)) *env {
 	for _, m := range mutate {
 		m(sc)
 	}
-	e := &env{t: t, clock: &testClock{now: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)}}
+	e := &env{t: t, scenario: sc, clock: &testClock{now: time.Now().UTC().Truncate(time.Second)}}
 	e.keys.certs, e.keys.key = certs, key
 	sim, err := New(sc, &Options{Now: e.clock.Now})
 	if err != nil {
@@ -226,7 +226,9 @@ func tenantOf(clientID string) string {
 	return tenantA
 }
 
-func (e *env) armOptions() *arm.ClientOptions { return &arm.ClientOptions{ClientOptions: e.clientOptions()} }
+func (e *env) armOptions() *arm.ClientOptions {
+	return &arm.ClientOptions{ClientOptions: e.clientOptions()}
+}
 
 func (e *env) compute(clientID, sub string) *armcompute.ClientFactory {
 	e.t.Helper()
