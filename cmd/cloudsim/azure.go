@@ -151,12 +151,14 @@ func (a *azureCloud) WriteClientFiles(dir, endpoint string) ([]envVar, error) {
 	}
 	// az (MSAL Python) validates any other custom authority at
 	// login.microsoftonline.com; an AD FS-style authority is validated by
-	// its own metadata, which the range serves.
+	// its own metadata, which the range serves. The hybrid API profile
+	// keeps az on API versions Debian's python3-azure ships (bookworm's
+	// lacks the compute versions az 2.45's latest profile names).
 	script := `#!/bin/sh
 # Written by cloudsim: registers the range as a custom cloud for the Azure CLI and signs in as the responder.
 # Run it after sourcing the env file (set -a; . cloudsim.env; set +a).
 set -e
-az cloud register --name AzureSim \
+az cloud register --name AzureSim --profile 2020-09-01-hybrid \
   --endpoint-resource-manager "$CLOUDSIM_AZURE_ARM_ENDPOINT/" \
   --endpoint-active-directory "$CLOUDSIM_AZURE_ARM_ENDPOINT/adfs" \
   --endpoint-active-directory-resource-id "https://management.core.windows.net/" \
