@@ -5,8 +5,10 @@
 //	cloudsim --scenario testdata/scenarios/aws-two-accounts.json \
 //	         [--listen 127.0.0.1:0] [--state-dir DIR] [--env-file PATH] [-v]
 //
-// The scenario file is a JSON object with one member per cloud; today "aws"
-// (the format of awssim.Scenario). cloudsim writes the client configuration
+// The scenario file is a JSON object with one member per cloud: "aws" (the
+// format of awssim.Scenario) and "azure" (azuresim.Scenario, served over TLS
+// on a second listener, --tls-listen, with a CA written to the state
+// directory). cloudsim writes the client configuration
 // into the state directory (for AWS: a config and a credentials file with one
 // profile per account) and an env file that points clients at it:
 //
@@ -36,6 +38,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -58,11 +61,12 @@ func main() {
 }
 
 type options struct {
-	scenario string
-	listen   string
-	stateDir string
-	envFile  string
-	verbose  bool
+	scenario  string
+	listen    string
+	tlsListen string
+	stateDir  string
+	envFile   string
+	verbose   bool
 }
 
 // Exit codes.
@@ -76,8 +80,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	var opts options
 	fs := flag.NewFlagSet("cloudsim", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	fs.StringVar(&opts.scenario, "scenario", "", "scenario `file` (JSON with one member per cloud: \"aws\")")
+	fs.StringVar(&opts.scenario, "scenario", "", "scenario `file` (JSON with one member per cloud: \"aws\", \"azure\")")
 	fs.StringVar(&opts.listen, "listen", "127.0.0.1:0", "`address` to serve on")
+	fs.StringVar(&opts.tlsListen, "tls-listen", "127.0.0.1:0", "`address` to serve TLS-only clouds (Azure) on")
 	fs.StringVar(&opts.stateDir, "state-dir", "", "`directory` for generated client configuration and the state kept across restarts (default: a temporary one, removed on exit, and no state kept)")
 	fs.StringVar(&opts.envFile, "env-file", "", "`path` of the env file for clients (default: STATE_DIR/cloudsim.env)")
 	fs.BoolVar(&opts.verbose, "v", false, "log every request to stderr")
@@ -146,9 +151,19 @@ func serve(ctx context.Context, opts options, stdout, stderr io.Writer) error {
 		return err
 	}
 	endpoint := "http://" + ln.Addr().String()
+	// Clouds that speak TLS only (Azure) get a listener of their own.
+	tlsLn, tlsConfig, err := listenTLS(clouds, opts.tlsListen)
+	if err != nil {
+		ln.Close()
+		return err
+	}
 	var env []envVar
 	for _, c := range clouds {
-		vars, err := c.WriteClientFiles(stateDir, endpoint)
+		ep := endpoint
+		if _, ok := c.(tlsCloud); ok {
+			ep = "https://" + tlsLn.Addr().String()
+		}
+		vars, err := c.WriteClientFiles(stateDir, ep)
 		if err != nil {
 			ln.Close()
 			return fmt.Errorf("%s client files: %w", c.Name(), err)
@@ -166,8 +181,17 @@ func serve(ctx context.Context, opts options, stdout, stderr io.Writer) error {
 	srv := &http.Server{Handler: rangeHandler(clouds), ReadHeaderTimeout: 10 * time.Second}
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
+	var tlsSrv *http.Server
+	if tlsLn != nil {
+		tlsSrv = &http.Server{Handler: rangeHandler(clouds), TLSConfig: tlsConfig, ReadHeaderTimeout: 10 * time.Second}
+		go tlsSrv.ServeTLS(tlsLn, "", "")
+		defer tlsSrv.Close()
+	}
 
 	fmt.Fprintf(stdout, "cloudsim: serving on %s\n", endpoint)
+	if tlsLn != nil {
+		fmt.Fprintf(stdout, "cloudsim: serving TLS on https://%s\n", tlsLn.Addr())
+	}
 	for _, c := range clouds {
 		for _, line := range c.Summary() {
 			fmt.Fprintf(stdout, "cloudsim: %s: %s\n", c.Name(), line)
@@ -184,6 +208,9 @@ func serve(ctx context.Context, opts options, stdout, stderr io.Writer) error {
 		shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 		defer cancel()
 		serveErr = srv.Shutdown(shutdownCtx)
+		if tlsSrv != nil {
+			tlsSrv.Shutdown(shutdownCtx)
+		}
 		if err := <-served; serveErr == nil && !errors.Is(err, http.ErrServerClosed) {
 			serveErr = err
 		}
@@ -245,6 +272,12 @@ func loadClouds(path string, logger *slog.Logger, saver *stateSaver) ([]cloud, e
 				return nil, fmt.Errorf("%s: aws: %w", path, err)
 			}
 			clouds = append(clouds, c)
+		case "azure":
+			c, err := loadAzureCloud(raw, filepath.Dir(path), logger, saver)
+			if err != nil {
+				return nil, fmt.Errorf("%s: azure: %w", path, err)
+			}
+			clouds = append(clouds, c)
 		default:
 			return nil, fmt.Errorf("%s: cloud %q is not simulated", path, name)
 		}
@@ -253,6 +286,18 @@ func loadClouds(path string, logger *slog.Logger, saver *stateSaver) ([]cloud, e
 		return nil, fmt.Errorf("%s names no cloud", path)
 	}
 	return clouds, nil
+}
+
+// listenTLS opens the TLS listener when a cloud needs one, with that
+// cloud's certificate.
+func listenTLS(clouds []cloud, addr string) (net.Listener, *tls.Config, error) {
+	for _, c := range clouds {
+		if tc, ok := c.(tlsCloud); ok {
+			ln, err := net.Listen("tcp", addr)
+			return ln, tc.TLSConfig(), err
+		}
+	}
+	return nil, nil, nil
 }
 
 // rangeHandler sends each request to the cloud that claims it.
