@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"github.com/acquire-forensics/acquire/internal/testenv"
 	"io"
 	"os"
 	"os/exec"
@@ -114,19 +115,8 @@ func TestUsage(t *testing.T) {
 	}
 }
 
-// awsCLI finds Debian's AWS CLI. Under CI it must be there.
-func awsCLI(t *testing.T) string {
-	for _, candidate := range []string{"/usr/bin/aws"} {
-		if _, err := os.Stat(candidate); err == nil {
-			return candidate
-		}
-	}
-	if os.Getenv("CI") != "" {
-		t.Fatal("the AWS CLI (Debian package awscli) is required under CI")
-	}
-	t.Skip("the AWS CLI (/usr/bin/aws) is not installed")
-	return ""
-}
+// awsCLI finds the AWS CLI on PATH (Debian's, or any other that runs). Under CI it must be there.
+func awsCLI(t *testing.T) string { return testenv.RequireTool(t, "aws", "--version") }
 
 // TestAWSCLI builds cloudsim, starts it, and drives it with the AWS CLI
 // through the generated config and credentials files.

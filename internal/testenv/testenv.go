@@ -3,11 +3,14 @@
 package testenv
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
+	"fmt"
 	"io"
 	"os"
 	"os/exec"
+	"strings"
 	"testing"
 )
 
@@ -15,19 +18,30 @@ import (
 // for want of a tool: .ci/run installs every tool a test needs.
 func InCI() bool { return os.Getenv("CI") != "" }
 
-// RequireTool returns the path of an external program a test needs. Where it is missing the test fails
-// in CI and is skipped elsewhere.
-func RequireTool(t testing.TB, name string) string {
+// RequireTool returns the path of an external program a test needs, found on PATH. With probe
+// arguments (such as "--version"), the program found must also run with them: one that does not is
+// reported as unusable, not as missing. Where it is missing or unusable the test fails in CI and is
+// skipped elsewhere.
+func RequireTool(t testing.TB, name string, probe ...string) string {
 	t.Helper()
 	path, err := exec.LookPath(name)
-	if err == nil {
-		return path
+	if err != nil {
+		if InCI() {
+			t.Fatalf("%s is required (.ci/run installs it): %v", name, err)
+		}
+		t.Skipf("%s not installed: %v", name, err)
+		return ""
 	}
-	if InCI() {
-		t.Fatalf("%s is required (.ci/run installs it): %v", name, err)
+	if len(probe) > 0 {
+		if out, err := exec.Command(path, probe...).CombinedOutput(); err != nil {
+			msg := fmt.Sprintf("%s was found at %s but is unusable (%s %s: %v): %s", name, path, name, strings.Join(probe, " "), err, bytes.TrimSpace(out))
+			if InCI() {
+				t.Fatal(msg)
+			}
+			t.Skip(msg)
+		}
 	}
-	t.Skipf("%s not installed: %v", name, err)
-	return ""
+	return path
 }
 
 // FileSHA256 is the SHA-256 of a file's content in hex, as sha256sum prints it: the independent check

@@ -47,6 +47,7 @@ type VolumeResult struct {
 	Recorded       bool               `json:"recorded"`           // the evidence record was written
 	Error          string             `json:"error,omitempty"`
 	Code           driver.Code        `json:"code,omitempty"`
+	err            error              // the error itself, wrapped once already
 }
 
 // Leftover is a resource the acquisition leaves in place, on purpose (evidence) or not (a cleanup that
@@ -220,7 +221,7 @@ func (r *run) finish(ctx context.Context, res *Result, cause error) error {
 }
 
 func failed(v driver.Volume, err error) VolumeResult {
-	return VolumeResult{Volume: v, Error: err.Error(), Code: driver.CodeOf(err)}
+	return VolumeResult{Volume: v, Error: err.Error(), Code: driver.CodeOf(err), err: err}
 }
 
 func countOK(vs []VolumeResult) int {
@@ -240,7 +241,10 @@ func partial(vs []VolumeResult) error {
 		if v.Error != "" {
 			failedN++
 			if first == nil {
-				first = &driver.Error{Code: v.Code, Op: "acquire", Resource: v.Volume.ID, Err: errors.New(v.Error)}
+				first = v.err
+				if first == nil {
+					first = &driver.Error{Code: v.Code, Op: "acquire", Resource: v.Volume.ID, Err: errors.New(v.Error)}
+				}
 			}
 		}
 	}

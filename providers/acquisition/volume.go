@@ -31,7 +31,7 @@ func (r *run) labels(v *driver.Volume, role, tok string) driver.Labels {
 func (r *run) acquireVolume(ctx context.Context, v driver.Volume, t taken) VolumeResult {
 	res := VolumeResult{Volume: v, Consistency: t.consistency}
 	fail := func(err error) VolumeResult {
-		res.Error, res.Code = err.Error(), driver.CodeOf(err)
+		res.Error, res.Code, res.err = err.Error(), driver.CodeOf(err), err
 		return res
 	}
 	ev := t.snap
