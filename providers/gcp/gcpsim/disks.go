@@ -339,4 +339,3 @@ func (s *Server) groupDisks(policyURL string) []*diskRes {
 	slices.SortFunc(out, func(a, b *diskRes) int { return strings.Compare(a.pb.GetName(), b.pb.GetName()) })
 	return out
 }
-

@@ -131,7 +131,7 @@ func (fi *faultInjector) forCall(method string) callFault {
 			// https://cloud.google.com/compute/api-quotas#rate_limit_exceeded
 			out.reply = &apiError{Code: http.StatusTooManyRequests, Reason: "rateLimitExceeded",
 				Message: "Quota exceeded for quota metric 'Queries' and limit 'Queries per minute' of service 'compute.googleapis.com'.",
-				Status: "RESOURCE_EXHAUSTED"}
+				Status:  "RESOURCE_EXHAUSTED"}
 		case FaultServerError:
 			status := r.Status
 			if status == 0 {

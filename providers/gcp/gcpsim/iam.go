@@ -22,24 +22,24 @@ type binding struct {
 // https://cloud.google.com/compute/docs/access/iam
 // https://cloud.google.com/iam/docs/understanding-roles
 var roles = map[string][]string{
-	"roles/owner":                 {"*"},
-	"roles/editor":                {"compute.*", "iam.serviceAccounts.actAs", "storage.*", "cloudkms.*"},
-	"roles/viewer":                {"*.get", "*.list", "compute.instances.getGuestAttributes"},
-	"roles/compute.admin":         {"compute.*", "iam.serviceAccounts.actAs"},
-	"roles/compute.viewer":        {"compute.*.get", "compute.*.list"},
+	"roles/owner":          {"*"},
+	"roles/editor":         {"compute.*", "iam.serviceAccounts.actAs", "storage.*", "cloudkms.*"},
+	"roles/viewer":         {"*.get", "*.list", "compute.instances.getGuestAttributes"},
+	"roles/compute.admin":  {"compute.*", "iam.serviceAccounts.actAs"},
+	"roles/compute.viewer": {"compute.*.get", "compute.*.list"},
 	"roles/compute.instanceAdmin.v1": {"compute.instances.*", "compute.disks.*", "compute.zones.*", "compute.projects.get",
 		"compute.zoneOperations.*", "compute.images.useReadOnly", "compute.snapshots.useReadOnly", "compute.subnetworks.use"},
 	"roles/compute.storageAdmin": {"compute.disks.*", "compute.snapshots.*", "compute.images.*", "compute.instantSnapshots.*",
 		"compute.instantSnapshotGroups.*", "compute.resourcePolicies.*", "compute.zoneOperations.*", "compute.globalOperations.*",
 		"compute.regionOperations.*", "compute.projects.get", "compute.zones.*"},
-	"roles/compute.imageUser":                 {"compute.images.get", "compute.images.list", "compute.images.useReadOnly"},
-	"roles/iam.serviceAccountUser":            {"iam.serviceAccounts.actAs"},
-	"roles/iam.serviceAccountTokenCreator":    {"iam.serviceAccounts.getAccessToken"},
+	"roles/compute.imageUser":                    {"compute.images.get", "compute.images.list", "compute.images.useReadOnly"},
+	"roles/iam.serviceAccountUser":               {"iam.serviceAccounts.actAs"},
+	"roles/iam.serviceAccountTokenCreator":       {"iam.serviceAccounts.getAccessToken"},
 	"roles/cloudkms.cryptoKeyEncrypterDecrypter": {"cloudkms.cryptoKeyVersions.useToEncrypt", "cloudkms.cryptoKeyVersions.useToDecrypt"},
-	"roles/storage.admin":                     {"storage.*"},
-	"roles/storage.objectAdmin":               {"storage.objects.*"},
-	"roles/storage.objectCreator":             {"storage.objects.create"},
-	"roles/storage.objectViewer":              {"storage.objects.get", "storage.objects.list"},
+	"roles/storage.admin":                        {"storage.*"},
+	"roles/storage.objectAdmin":                  {"storage.objects.*"},
+	"roles/storage.objectCreator":                {"storage.objects.create"},
+	"roles/storage.objectViewer":                 {"storage.objects.get", "storage.objects.list"},
 }
 
 // resourceRoles are the roles a snapshot's own IAM policy may grant.

@@ -396,4 +396,3 @@ func (s *Server) getGuestAttributes(c *call) (proto.Message, *apiError) {
 	out.QueryValue = value
 	return out, nil
 }
-

@@ -304,4 +304,3 @@ func (s *Server) listInstantSnapshotGroups(c *call) (proto.Message, *apiError) {
 	}
 	return out, nil
 }
-

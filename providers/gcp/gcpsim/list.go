@@ -115,4 +115,3 @@ func (s *Server) openPageToken(tok, scope string) (int, bool) {
 	}
 	return offset, true
 }
-

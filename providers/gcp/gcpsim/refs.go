@@ -4,16 +4,16 @@ import (
 	"strings"
 )
 
-func projectURL(p string) string { return selfLinkBase + "projects/" + p }
-func zoneURL(p, z string) string { return projectURL(p) + "/zones/" + z }
-func regionURL(p, r string) string { return projectURL(p) + "/regions/" + r }
-func diskURL(p, z, n string) string { return zoneURL(p, z) + "/disks/" + n }
-func instanceURL(p, z, n string) string { return zoneURL(p, z) + "/instances/" + n }
-func snapshotURL(p, n string) string { return projectURL(p) + "/global/snapshots/" + n }
-func imageURL(p, n string) string { return projectURL(p) + "/global/images/" + n }
-func policyURL(p, r, n string) string { return regionURL(p, r) + "/resourcePolicies/" + n }
+func projectURL(p string) string               { return selfLinkBase + "projects/" + p }
+func zoneURL(p, z string) string               { return projectURL(p) + "/zones/" + z }
+func regionURL(p, r string) string             { return projectURL(p) + "/regions/" + r }
+func diskURL(p, z, n string) string            { return zoneURL(p, z) + "/disks/" + n }
+func instanceURL(p, z, n string) string        { return zoneURL(p, z) + "/instances/" + n }
+func snapshotURL(p, n string) string           { return projectURL(p) + "/global/snapshots/" + n }
+func imageURL(p, n string) string              { return projectURL(p) + "/global/images/" + n }
+func policyURL(p, r, n string) string          { return regionURL(p, r) + "/resourcePolicies/" + n }
 func instantSnapshotURL(p, z, n string) string { return zoneURL(p, z) + "/instantSnapshots/" + n }
-func isGroupURL(p, z, n string) string { return zoneURL(p, z) + "/instantSnapshotGroups/" + n }
+func isGroupURL(p, z, n string) string         { return zoneURL(p, z) + "/instantSnapshotGroups/" + n }
 
 // ref is a parsed resource reference.
 type ref struct {

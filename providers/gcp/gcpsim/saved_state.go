@@ -50,23 +50,23 @@ func (s *Server) RestoredState() (StateSummary, bool) {
 // content comes from (origin) and its size, and the content digest of each
 // scenario disk is checked on restore.
 type savedState struct {
-	Format           string                     `json:"format"`
-	Version          int                        `json:"version"`
-	Scenario         string                     `json:"scenario"`
-	SavedAt          time.Time                  `json:"savedAt"`
-	TokenKey         []byte                     `json:"tokenKey"`
-	Counters         map[string]uint64          `json:"counters"`
-	ServiceAccounts  map[string]string          `json:"serviceAccountKeys"`
-	ContentDigests   map[string]string          `json:"contentDigests"`
-	Buckets          map[string][]string        `json:"buckets"`
-	Disks            []savedResource            `json:"disks"`
-	Instances        []savedInstance            `json:"instances"`
-	Snapshots        []savedSnapshot            `json:"snapshots"`
-	ResourcePolicies []savedResource            `json:"resourcePolicies"`
-	InstantSnapshots []savedResource            `json:"instantSnapshots"`
-	Groups           []savedResource            `json:"instantSnapshotGroups"`
-	Operations       []savedOperation           `json:"operations"`
-	RequestIDs       map[string]string          `json:"requestIds"`
+	Format           string              `json:"format"`
+	Version          int                 `json:"version"`
+	Scenario         string              `json:"scenario"`
+	SavedAt          time.Time           `json:"savedAt"`
+	TokenKey         []byte              `json:"tokenKey"`
+	Counters         map[string]uint64   `json:"counters"`
+	ServiceAccounts  map[string]string   `json:"serviceAccountKeys"`
+	ContentDigests   map[string]string   `json:"contentDigests"`
+	Buckets          map[string][]string `json:"buckets"`
+	Disks            []savedResource     `json:"disks"`
+	Instances        []savedInstance     `json:"instances"`
+	Snapshots        []savedSnapshot     `json:"snapshots"`
+	ResourcePolicies []savedResource     `json:"resourcePolicies"`
+	InstantSnapshots []savedResource     `json:"instantSnapshots"`
+	Groups           []savedResource     `json:"instantSnapshotGroups"`
+	Operations       []savedOperation    `json:"operations"`
+	RequestIDs       map[string]string   `json:"requestIds"`
 }
 
 type savedResource struct {

@@ -17,7 +17,9 @@ type snapshotSource struct {
 }
 
 // snapshotPath names a snapshot as messages do.
-func snapshotPath(project, name string) string { return "projects/" + project + "/global/snapshots/" + name }
+func snapshotPath(project, name string) string {
+	return "projects/" + project + "/global/snapshots/" + name
+}
 
 // status is the snapshot's status at now: CREATING, then UPLOADING while
 // its data is copied at the configured rate, then READY.
@@ -179,6 +181,10 @@ func multiRegion(zone string) string {
 func (s *Server) insertSnapshot(c *call) (proto.Message, *apiError) {
 	var req computepb.Snapshot
 	if e := c.decode(&req); e != nil {
+		return nil, e
+	}
+	// The destination first: the call's own project.
+	if e := c.require("compute.snapshots.create", snapshotPath(c.proj.id, req.GetName())); e != nil {
 		return nil, e
 	}
 	var src snapshotSource
