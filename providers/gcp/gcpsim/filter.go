@@ -303,7 +303,7 @@ func (p *filterParser) factor() (filterExpr, error) {
 		return nil, fmt.Errorf("incomplete comparison")
 	}
 	field, op, value := p.toks[p.pos], p.toks[p.pos+1], p.toks[p.pos+2]
-	if field.quoted || op.quoted {
+	if field.quoted || op.quoted || (!value.quoted && (value.text == "(" || value.text == ")")) {
 		return nil, fmt.Errorf("bad comparison near %q", field.text)
 	}
 	switch op.text {
