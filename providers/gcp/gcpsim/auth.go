@@ -171,7 +171,9 @@ func (s *Server) serveToken(w http.ResponseWriter, r *http.Request) {
 		oauthError(w, http.StatusBadRequest, "unsupported_grant_type", "Invalid grant_type: "+g)
 		return
 	}
-	claims, err := s.verifyAssertion(r, r.PostForm.Get("assertion"), now)
+	// The assertion is checked against the wall clock, which clients sign
+	// it with, whatever Options.Now says.
+	claims, err := s.verifyAssertion(r, r.PostForm.Get("assertion"), time.Now())
 	if err != nil {
 		oauthError(w, http.StatusBadRequest, "invalid_grant", err.Error())
 		return
