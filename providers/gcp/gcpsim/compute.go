@@ -58,6 +58,7 @@ func (s *Server) buildRoutes() []route {
 		get("zones/{zone}/instances/{instance}", "compute.instances.get", s.getInstance),
 		mut(post, "zones/{zone}/instances", "compute.instances.insert", s.insertInstance),
 		mut(del, "zones/{zone}/instances/{instance}", "compute.instances.delete", s.deleteInstance),
+		get("zones/{zone}/instances/{instance}/serialPort", "compute.instances.getSerialPortOutput", s.getSerialPortOutput),
 		get("zones/{zone}/instances/{instance}/getGuestAttributes", "compute.instances.getGuestAttributes", s.getGuestAttributes),
 
 		get("zones/{zone}/disks", "compute.disks.list", s.listDisks),
@@ -236,7 +237,13 @@ func (s *Server) dispatch(c *call, rt *route, projectID string, failWith *opErro
 	if failWith != nil && rt.mutating && rt.method != "compute.snapshots.setIamPolicy" {
 		return c.failedOperation(rt, failWith), nil
 	}
-	return rt.handle(c)
+	msg, e := rt.handle(c)
+	if e != nil {
+		return nil, e
+	}
+	// The answer is marshalled after the lock is released: give it a copy
+	// of the state's messages.
+	return proto.Clone(msg), nil
 }
 
 func writeProto(w http.ResponseWriter, status int, msg proto.Message) {

@@ -62,6 +62,9 @@ type instanceRes struct {
 	guestAttributes map[string]map[string]string
 	worker          *worker // the running startup script, if any
 	workerExit      *int    // the script's exit status once it ended
+	// serial is what the script wrote to its serial console (stdout and
+	// stderr), its last maxSerialOutput bytes.
+	serial []byte
 	// guestFlushes counts the snapshots that ran an agent in the guest.
 	guestFlushes int
 }

@@ -1,7 +1,6 @@
 package gcpsim
 
 import (
-	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -137,12 +136,6 @@ func (s *Server) serveStorage(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.count(perm)
-	body, e := readBody(r)
-	if e != nil && !strings.HasPrefix(r.URL.Path, "/upload/") {
-		writeError(w, e)
-		return
-	}
-	r.Body = io.NopCloser(strings.NewReader(string(body)))
 	r.Host = storagePublicHost
 	if perm == "storage.buckets.create" {
 		defer s.noteBucket(r, p)

@@ -12,6 +12,9 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"cloud.google.com/go/compute/apiv1/computepb"
+	"google.golang.org/protobuf/proto"
 )
 
 // A worker is the emulation of a VM that a client created with a
@@ -29,7 +32,9 @@ import (
 //   - STORAGE_EMULATOR_HOST: the simulator's address for Cloud Storage,
 //     the variable Google's storage libraries honour, when it is known;
 //   - PATH, HOME and TMPDIR (a private directory), and nothing else of the
-//     simulator's environment.
+//     simulator's environment;
+//   - it runs as the simulator's user, or as nobody when that is root, so
+//     that file modes make READ_ONLY devices read-only.
 //
 // The instance is RUNNING while the script runs. When the script exits the
 // instance is TERMINATED, as a VM whose script ends by powering it off; its
@@ -61,9 +66,23 @@ func (s *Server) startWorker(in *instanceRes, script string) *apiError {
 	}
 	dir := filepath.Join(s.workDir, "instance-"+itoa(int64(in.pb.GetId()>>1)))
 	w := &worker{dir: dir, deviceDir: filepath.Join(dir, "dev")}
-	for _, sub := range []string{w.deviceDir, filepath.Join(dir, "home"), filepath.Join(dir, "tmp")} {
-		if err := os.MkdirAll(sub, 0o700); err != nil {
+	// Run as root, the simulator runs the script as nobody, so that a
+	// read-only device is read-only to it (root ignores file modes).
+	asNobody := os.Geteuid() == 0
+	if asNobody {
+		// nobody must traverse the work directory to reach its own.
+		os.Chmod(s.workDir, 0o711)
+	}
+	for _, sub := range []string{dir, w.deviceDir, filepath.Join(dir, "home"), filepath.Join(dir, "tmp")} {
+		if err := os.MkdirAll(sub, 0o711); err != nil {
 			return fail(err)
+		}
+		os.Chmod(sub, 0o711)
+	}
+	for _, sub := range []string{filepath.Join(dir, "home"), filepath.Join(dir, "tmp")} {
+		if asNobody {
+			os.Chown(sub, nobody, nobody)
+			os.Chmod(sub, 0o700)
 		}
 	}
 	for _, ad := range in.pb.GetDisks() {
@@ -77,13 +96,18 @@ func (s *Server) startWorker(in *instanceRes, script string) *apiError {
 			os.RemoveAll(dir)
 			return fail(err)
 		}
+		mode := os.FileMode(0o444)
 		if ad.GetMode() == "READ_WRITE" {
 			// Writes reach this copy only, never the disk's content.
-			os.Chmod(dev, 0o600)
+			mode = 0o600
+			if asNobody {
+				os.Chown(dev, nobody, nobody)
+			}
 		}
+		os.Chmod(dev, mode)
 	}
 	scriptPath := filepath.Join(dir, "startup-script")
-	if err := os.WriteFile(scriptPath, []byte(script), 0o700); err != nil {
+	if err := os.WriteFile(scriptPath, []byte(script), 0o755); err != nil {
 		os.RemoveAll(dir)
 		return fail(err)
 	}
@@ -125,6 +149,9 @@ func (s *Server) startWorker(in *instanceRes, script string) *apiError {
 	// The script and everything it starts form one process group, killed
 	// together.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if asNobody {
+		cmd.SysProcAttr.Credential = &syscall.Credential{Uid: nobody, Gid: nobody}
+	}
 	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
 	cmd.WaitDelay = 5 * time.Second
 	if err := cmd.Start(); err != nil {
@@ -149,18 +176,23 @@ func (s *Server) startWorker(in *instanceRes, script string) *apiError {
 		case err != nil:
 			code = -1
 		}
-		s.workerEnded(instanceKey, w, code)
+		out, _ := os.ReadFile(serial.Name())
+		s.workerEnded(instanceKey, w, code, out)
 	}()
 	return nil
 }
 
 // workerEnded powers the instance off once its script ends.
-func (s *Server) workerEnded(instanceKey string, w *worker, code int) {
+func (s *Server) workerEnded(instanceKey string, w *worker, code int, serial []byte) {
 	w.srv.Close()
 	s.mu.Lock()
 	if in := s.st.instances[instanceKey]; in != nil && in.worker == w {
 		in.worker = nil
 		in.workerExit = &code
+		if len(serial) > maxSerialOutput {
+			serial = serial[len(serial)-maxSerialOutput:]
+		}
+		in.serial = serial
 		in.pb.Status = stringPtr("TERMINATED")
 	}
 	s.mu.Unlock()
@@ -169,3 +201,25 @@ func (s *Server) workerEnded(instanceKey string, w *worker, code int) {
 }
 
 func stringPtr(s string) *string { return &s }
+
+// nobody is the user and group a script runs as when the simulator runs as
+// root.
+const nobody = 65534
+
+// maxSerialOutput is how much of a script's output the simulator keeps.
+const maxSerialOutput = 1 << 20
+
+// getSerialPortOutput answers what the instance's script printed, once it
+// ended (port 1, the console).
+// https://cloud.google.com/compute/docs/reference/rest/v1/instances/getSerialPortOutput
+func (s *Server) getSerialPortOutput(c *call) (proto.Message, *apiError) {
+	in, e := c.theInstance("compute.instances.getSerialPortOutput")
+	if e != nil {
+		return nil, e
+	}
+	if p := c.r.URL.Query().Get("port"); p != "" && p != "1" {
+		return nil, invalidField("port", p, "The simulator keeps serial port 1 only.")
+	}
+	return &computepb.SerialPortOutput{Kind: proto.String("compute#serialPortOutput"), Contents: proto.String(string(in.serial)),
+		Start: proto.Int64(0), Next: proto.Int64(int64(len(in.serial))), SelfLink: proto.String(in.pb.GetSelfLink() + "/serialPort")}, nil
+}
