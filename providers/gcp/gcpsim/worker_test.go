@@ -165,7 +165,6 @@ func materialized(t *testing.T, s *Server, project, disk string) string {
 	return path
 }
 
-
 // The metadata server refuses requests without Metadata-Flavor, guest
 // attributes need enable-guest-attributes, a script that runs too long is
 // killed, and deleting the VM stops its script.
