@@ -5,8 +5,8 @@
 //	cloudsim --scenario testdata/scenarios/aws-two-accounts.json \
 //	         [--listen 127.0.0.1:0] [--state-dir DIR] [--env-file PATH] [-v]
 //
-// The scenario file is a JSON object with one member per cloud; today "aws"
-// (the format of awssim.Scenario). cloudsim writes the client configuration
+// The scenario file is a JSON object with one member per cloud: "aws" (the
+// format of awssim.Scenario) and "gcp" (gcpsim.Scenario). cloudsim writes the client configuration
 // into the state directory (for AWS: a config and a credentials file with one
 // profile per account) and an env file that points clients at it:
 //
@@ -76,7 +76,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	var opts options
 	fs := flag.NewFlagSet("cloudsim", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	fs.StringVar(&opts.scenario, "scenario", "", "scenario `file` (JSON with one member per cloud: \"aws\")")
+	fs.StringVar(&opts.scenario, "scenario", "", "scenario `file` (JSON with one member per cloud: \"aws\", \"gcp\")")
 	fs.StringVar(&opts.listen, "listen", "127.0.0.1:0", "`address` to serve on")
 	fs.StringVar(&opts.stateDir, "state-dir", "", "`directory` for generated client configuration and the state kept across restarts (default: a temporary one, removed on exit, and no state kept)")
 	fs.StringVar(&opts.envFile, "env-file", "", "`path` of the env file for clients (default: STATE_DIR/cloudsim.env)")
@@ -243,6 +243,12 @@ func loadClouds(path string, logger *slog.Logger, saver *stateSaver) ([]cloud, e
 			c, err := loadAWSCloud(raw, filepath.Dir(path), logger, saver)
 			if err != nil {
 				return nil, fmt.Errorf("%s: aws: %w", path, err)
+			}
+			clouds = append(clouds, c)
+		case "gcp":
+			c, err := loadGCPCloud(raw, filepath.Dir(path), logger, saver)
+			if err != nil {
+				return nil, fmt.Errorf("%s: gcp: %w", path, err)
 			}
 			clouds = append(clouds, c)
 		default:
