@@ -130,4 +130,3 @@ func (g *gcpCloud) Summary() []string {
 	}
 	return append(out, "clients: option.WithEndpoint($CLOUDSIM_GCP_ENDPOINT) and a key file from the env file (GOOGLE_APPLICATION_CREDENTIALS)")
 }
-
