@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"io"
+	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -14,6 +16,8 @@ import (
 	"google.golang.org/api/iterator"
 	"google.golang.org/api/option"
 	"google.golang.org/protobuf/proto"
+
+	"github.com/acquire-forensics/acquire/internal/testenv"
 )
 
 const gcpFleetScenario = "../../testdata/scenarios/gcp-fleet.json"
@@ -111,5 +115,68 @@ func TestRangeServesGCP(t *testing.T) {
 	}
 	if !strings.HasSuffix(got.GetSourceDisk(), "/projects/acme-fleet-prod/zones/us-central1-a/disks/fleet-01") {
 		t.Errorf("snapshot %v", got)
+	}
+}
+
+// The web-server scenario's gcp member: the same disk images, the workload
+// VM as a responder finds it, and a CMEK snapshot of its data disk straight
+// into the forensic project.
+func TestRangeServesWebServerOnGCP(t *testing.T) {
+	testenv.RequireTool(t, "mkfs.ext4")
+	root, err := filepath.Abs("../..")
+	if err != nil {
+		t.Fatal(err)
+	}
+	work := t.TempDir()
+	scenarioDir := filepath.Join(work, "scenarios")
+	images := filepath.Join(scenarioDir, "images")
+	if out, err := exec.Command("bash", filepath.Join(root, "scripts/make-images.sh"), images).CombinedOutput(); err != nil {
+		t.Fatalf("make-images: %v\n%s", err, out)
+	}
+	sc, err := os.ReadFile(filepath.Join(root, "testdata/scenarios/compromised-web-server.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	scenario := filepath.Join(scenarioDir, "compromised-web-server.json")
+	if err := os.WriteFile(scenario, sc, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	env, stop := startGCPRange(t, scenario, filepath.Join(work, "state"))
+	defer stop()
+	opts := []option.ClientOption{option.WithEndpoint(env["CLOUDSIM_GCP_ENDPOINT"]), option.WithCredentialsFile(env["GOOGLE_APPLICATION_CREDENTIALS"])}
+	instances, err := compute.NewInstancesRESTClient(t.Context(), opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer instances.Close()
+	in, err := instances.Get(t.Context(), &computepb.GetInstanceRequest{Project: "acme-web-prod", Zone: "us-central1-a", Instance: "web-1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	meta := map[string]string{}
+	for _, it := range in.GetMetadata().GetItems() {
+		meta[it.GetKey()] = it.GetValue()
+	}
+	if len(in.GetDisks()) != 2 || in.GetLabels()["env"] != "prod" || meta["ssh-keys"] == "" || meta["startup-script"] == "" ||
+		len(in.GetServiceAccounts()) != 1 || len(in.GetNetworkInterfaces()) != 1 || len(in.GetTags().GetItems()) != 2 {
+		t.Errorf("web-1 is not the scenario's: %v", in)
+	}
+	snaps, err := compute.NewSnapshotsRESTClient(t.Context(), opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer snaps.Close()
+	op, err := snaps.Insert(t.Context(), &computepb.InsertSnapshotRequest{Project: "acme-forensics",
+		SnapshotResource: &computepb.Snapshot{Name: proto.String("ir-1-web-1-data"), SourceDisk: proto.String(in.GetDisks()[1].GetSource()),
+			SnapshotEncryptionKey: &computepb.CustomerEncryptionKey{KmsKeyName: proto.String("projects/acme-forensics/locations/us-central1/keyRings/evidence/cryptoKeys/snapshots")}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := op.Wait(t.Context()); err != nil || op.Proto().GetError() != nil {
+		t.Fatalf("%v %v", err, op.Proto().GetError())
+	}
+	got, err := snaps.Get(t.Context(), &computepb.GetSnapshotRequest{Project: "acme-forensics", Snapshot: "ir-1-web-1-data"})
+	if err != nil || got.GetStatus() != "READY" || got.GetStorageBytes() == 0 {
+		t.Fatalf("%v %v", got, err)
 	}
 }
