@@ -3,7 +3,6 @@ package gcpsim
 import (
 	"context"
 	"errors"
-	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
@@ -173,4 +172,3 @@ func wantAPIError(t *testing.T, err error, code int, reason string) *googleapi.E
 	return ge
 }
 
-var _ = http.StatusOK
