@@ -171,4 +171,3 @@ func wantAPIError(t *testing.T, err error, code int, reason string) *googleapi.E
 	}
 	return ge
 }
-
