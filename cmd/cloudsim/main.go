@@ -22,6 +22,8 @@
 // with their tags, shares, locks and progress, volumes and attachments, KMS
 // keys, aliases, grants, policies and pending deletions, AssumeRole
 // sessions, and the ID counters) is restored from STATE_DIR/aws-state.json
+// (for Google Cloud: STATE_DIR/gcp-state.json, bucket objects in
+// STATE_DIR/gcp-storage)
 // at start, saved after every request that changed it and again at
 // shutdown. A responder can stop the range, start it again with the same
 // scenario and --state-dir, and find the snapshots and keys an interrupted

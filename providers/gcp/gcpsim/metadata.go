@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 )
@@ -133,7 +134,14 @@ func (s *Server) metadataValue(instanceKey, path string, q map[string][]string) 
 		// ones asked for with ?scopes= within them.
 		// https://cloud.google.com/compute/docs/access/authenticate-workloads#applications
 		if want := q["scopes"]; len(want) > 0 {
-			scopes = strings.Split(want[0], ",")
+			// Never more than the instance was given.
+			var narrowed []string
+			for _, sc := range strings.Split(want[0], ",") {
+				if slices.Contains(scopes, sc) {
+					narrowed = append(narrowed, sc)
+				}
+			}
+			scopes = narrowed
 		}
 		expires := s.now().Add(DefaultTokenLifetime)
 		return map[string]any{"access_token": s.mintToken(email, scopes, expires),
