@@ -3,7 +3,7 @@
 # missing, saying what it installs. It is safe to run again: with everything there, it does nothing.
 #
 #   scripts/setup.sh demo   # the demo: e2fsprogs (the range's disk images), openssl, jq, sleuthkit
-#   scripts/setup.sh test   # the tests: those, and the AWS and Azure CLIs, Chromium, cosign
+#   scripts/setup.sh test   # the tests: those, and the AWS and Azure CLIs, Chromium, curl, cosign
 set -euo pipefail
 what=${1:-test}
 case "$what" in demo|test) ;; *) echo "usage: $0 demo|test" >&2; exit 2 ;; esac
@@ -13,7 +13,7 @@ declare -A packages=(
   [openssl]=openssl [jq]=jq [mkfs.ext4]=e2fsprogs [debugfs]=e2fsprogs [fls]=sleuthkit [sha256sum]=coreutils [git]=git
 )
 if [ "$what" = test ]; then
-  packages+=([aws]=awscli [az]=azure-cli [chromium]=chromium)
+  packages+=([aws]=awscli [az]=azure-cli [chromium]=chromium [curl]=curl)
 fi
 missing=()
 for cmd in "${!packages[@]}"; do

@@ -6,9 +6,9 @@
 //	         [--listen 127.0.0.1:0] [--state-dir DIR] [--env-file PATH] [-v]
 //
 // The scenario file is a JSON object with one member per cloud: "aws" (the
-// format of awssim.Scenario) and "azure" (azuresim.Scenario, served over TLS
-// on a second listener, --tls-listen, with a CA written to the state
-// directory). cloudsim writes the client configuration
+// format of awssim.Scenario), "gcp" (gcpsim.Scenario) and "azure"
+// (azuresim.Scenario, served over TLS on a second listener, --tls-listen, with
+// a CA written to the state directory). cloudsim writes the client configuration
 // into the state directory (for AWS: a config and a credentials file with one
 // profile per account) and an env file that points clients at it:
 //
@@ -24,6 +24,8 @@
 // with their tags, shares, locks and progress, volumes and attachments, KMS
 // keys, aliases, grants, policies and pending deletions, AssumeRole
 // sessions, and the ID counters) is restored from STATE_DIR/aws-state.json
+// (for Google Cloud: STATE_DIR/gcp-state.json, bucket objects in
+// STATE_DIR/gcp-storage)
 // at start, saved after every request that changed it and again at
 // shutdown. A responder can stop the range, start it again with the same
 // scenario and --state-dir, and find the snapshots and keys an interrupted
@@ -80,7 +82,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	var opts options
 	fs := flag.NewFlagSet("cloudsim", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	fs.StringVar(&opts.scenario, "scenario", "", "scenario `file` (JSON with one member per cloud: \"aws\", \"azure\")")
+	fs.StringVar(&opts.scenario, "scenario", "", "scenario `file` (JSON with one member per cloud: \"aws\", \"gcp\", \"azure\")")
 	fs.StringVar(&opts.listen, "listen", "127.0.0.1:0", "`address` to serve on")
 	fs.StringVar(&opts.tlsListen, "tls-listen", "127.0.0.1:0", "`address` to serve TLS-only clouds (Azure) on")
 	fs.StringVar(&opts.stateDir, "state-dir", "", "`directory` for generated client configuration and the state kept across restarts (default: a temporary one, removed on exit, and no state kept)")
@@ -276,6 +278,12 @@ func loadClouds(path string, logger *slog.Logger, saver *stateSaver) ([]cloud, e
 			c, err := loadAzureCloud(raw, filepath.Dir(path), logger, saver)
 			if err != nil {
 				return nil, fmt.Errorf("%s: azure: %w", path, err)
+			}
+			clouds = append(clouds, c)
+		case "gcp":
+			c, err := loadGCPCloud(raw, filepath.Dir(path), logger, saver)
+			if err != nil {
+				return nil, fmt.Errorf("%s: gcp: %w", path, err)
 			}
 			clouds = append(clouds, c)
 		default:
