@@ -4,7 +4,10 @@ COMMIT    := $(shell git rev-parse --verify -q HEAD 2>/dev/null || echo unknown)
 LDFLAGS   := -X github.com/acquire-forensics/acquire/internal/version.Commit=$(COMMIT)
 
 
-.PHONY: all build images demo test lint bench fuzz clean
+# Go tools installed by scripts/setup.sh (cosign) are found where go install puts them.
+export PATH := $(PATH):$(shell $(GO) env GOPATH)/bin
+
+.PHONY: all build images demo test lint bench fuzz clean setup-demo setup-test
 
 all: build
 
@@ -18,7 +21,14 @@ images: testdata/scenarios/images/web-root.img
 testdata/scenarios/images/web-root.img: scripts/make-images.sh
 	scripts/make-images.sh testdata/scenarios/images
 
-demo: build images
+# What the demo and the tests need, installed when missing (apt-get, go install).
+setup-demo:
+	scripts/setup.sh demo
+
+setup-test:
+	scripts/setup.sh test
+
+demo: setup-demo build images
 	scripts/demo.sh
 
 lint:
@@ -27,7 +37,7 @@ lint:
 	$(GO) vet ./...
 
 # The race detector covers every package: the ledger, the verifier and the simulators are concurrent.
-test: lint
+test: setup-test lint
 	$(GO) test -race -count=1 -timeout 20m ./...
 
 # Figures as ratios against baselines measured in the same run; a missed goal fails the target.
