@@ -4,8 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
+	"syscall"
 	"text/tabwriter"
 	"time"
 
@@ -31,6 +34,8 @@ type acquireOptions struct {
 	timeout        time.Duration
 	poll           time.Duration
 	dryRun         bool
+	logFile        string
+	verbose        bool
 }
 
 func (o *acquireOptions) addFlags(cmd *cobra.Command, lockHelp string) {
@@ -46,6 +51,32 @@ func (o *acquireOptions) addFlags(cmd *cobra.Command, lockHelp string) {
 	f.DurationVar(&o.timeout, "timeout", 6*time.Hour, "give up after this long (the cleanup still runs)")
 	f.DurationVar(&o.poll, "poll-interval", 2*time.Second, "first wait between snapshot status checks (they slow down to 30s while nothing changes)")
 	f.BoolVar(&o.dryRun, "dry-run", false, "print the plan and the permissions it needs; change nothing")
+	f.StringVar(&o.logFile, "log-file", "", "write a detailed log (every call, retry and error in full, JSON lines) to this file")
+	f.BoolVar(&o.verbose, "verbose", false, "log the detail to standard error too")
+}
+
+// logger is the operational log the flags ask for, silent by default; close flushes it.
+func (o *acquireOptions) logger(a *app) (*slog.Logger, func(), error) {
+	var handlers []slog.Handler
+	closeLog := func() {}
+	if o.logFile != "" {
+		f, err := os.OpenFile(o.logFile, os.O_WRONLY|os.O_CREATE|os.O_APPEND|syscall.O_NOFOLLOW, 0o600)
+		if err != nil {
+			return nil, nil, usageErrorf(fmt.Errorf("--log-file: %w", err))
+		}
+		handlers = append(handlers, slog.NewJSONHandler(f, &slog.HandlerOptions{Level: slog.LevelDebug}))
+		closeLog = func() { f.Close() }
+	}
+	if o.verbose {
+		handlers = append(handlers, slog.NewTextHandler(a.Err, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+	switch len(handlers) {
+	case 0:
+		return slog.New(slog.DiscardHandler), closeLog, nil
+	case 1:
+		return slog.New(handlers[0]), closeLog, nil
+	}
+	return slog.New(slog.NewMultiHandler(handlers...)), closeLog, nil
 }
 
 func (o *acquireOptions) check() error {
@@ -93,7 +124,33 @@ func (a *app) acquire(ctx context.Context, o *acquireOptions, d driver.Driver, o
 	if res != nil {
 		a.printAcquisition(ledger, res)
 	}
+	if c := driver.CodeOf(err); (c == driver.CodeCancelled || c == driver.CodeTimeout) && res != nil && !a.json() {
+		return a.cancelled(c, res)
+	}
 	return acquisitionError(err)
+}
+
+// cancelled says once that the acquisition stopped, why, and how to continue it.
+func (a *app) cancelled(c driver.Code, res *acquisition.Result) error {
+	why := "You cancelled the acquisition"
+	if c == driver.CodeTimeout {
+		why = "The acquisition ran out of time (--timeout)"
+	}
+	a.printf("\n%s. What it had made for its own use was removed, and the case records where it stopped; what is left is listed above.\n", why)
+	a.printf("To continue where it stopped, run the same command again:\n  %s\n", commandLine(a.args))
+	return &exitError{code: ExitCancelled, err: errors.New(strings.ToLower(why[:1]) + why[1:]), reported: true}
+}
+
+// commandLine is acquire's command line as a shell would take it back.
+func commandLine(args []string) string {
+	parts := []string{"acquire"}
+	for _, arg := range args {
+		if arg == "" || strings.ContainsAny(arg, " \t\n'\"\\$`*?[]{}()<>|&;!#~") {
+			arg = "'" + strings.ReplaceAll(arg, "'", `'\''`) + "'"
+		}
+		parts = append(parts, arg)
+	}
+	return strings.Join(parts, " ")
 }
 
 // openCase continues the case in --case, or creates it.
@@ -185,10 +242,13 @@ func (a *app) printAcquisition(l *custody.Ledger, res *acquisition.Result) {
 		case v.Deferred != "":
 			sum = "deferred"
 		}
-		if v.Error != "" {
-			result = "FAILED: " + v.Error
+		switch {
+		case v.Code == driver.CodeCancelled || v.Code == driver.CodeTimeout:
+			result = "stopped"
+		case v.Error != "":
+			result = "FAILED: " + firstLine(v.Error)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", v.Volume.ID, src, ev, sum, result)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", safe(v.Volume.ID), src, ev, sum, safe(result))
 	}
 	tw.Flush()
 	if len(res.Left) > 0 {

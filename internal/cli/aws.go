@@ -141,10 +141,15 @@ func (o *awsOptions) run(ctx context.Context, a *app) error {
 	if err := o.check(); err != nil {
 		return usageErrorf(err)
 	}
+	logger, closeLog, err := o.logger(a)
+	if err != nil {
+		return err
+	}
+	defer closeLog()
 	d, err := awsdriver.New(ctx, awsdriver.Config{
 		Region: o.region, SourceProfile: o.sourceProfile, SourceRole: o.sourceRole,
 		ForensicProfile: o.forensicProfile, ForensicRole: o.forensicRole, ForensicAccount: o.forensicAccount,
-		ShareKeyID: o.shareKey, Endpoint: o.endpoint,
+		ShareKeyID: o.shareKey, Endpoint: o.endpoint, Logger: logger,
 	})
 	if err != nil {
 		return usageErrorf(err)
@@ -152,6 +157,7 @@ func (o *awsOptions) run(ctx context.Context, a *app) error {
 	opts := o.engineOptions(driver.Target{Location: d.Region(), Workloads: o.instance, Volumes: o.volume},
 		driver.Destination{Account: o.forensicAccount, Location: o.forensicRegion, Key: o.forensicKey})
 	opts.DeleteSourceSnapshots = o.deleteSrc
+	opts.Logger = logger
 	opts.CopyConcurrency = o.concurrency
 	if o.shareKey != "" {
 		opts.Settings = map[string]string{"share key": o.shareKey}

@@ -347,3 +347,34 @@ func mustSigner(t *testing.T, env map[string]string) *custody.Signer {
 	}
 	return s
 }
+
+// TestAWSStoppedRunSaysHowToContinue: a run that runs out of time says so once, with the command that
+// continues it, and exits with the cancelled code; the log file holds the detail, and no secret.
+func TestAWSStoppedRunSaysHowToContinue(t *testing.T) {
+	endpoint, _ := rangeEnv(t, func(sc *awssim.Scenario) { sc.SnapshotBytesPerSecond = 1 << 20 })
+	_, env := fixture(t)
+	caseDir := filepath.Join(t.TempDir(), "IR-AWS")
+	logFile := filepath.Join(t.TempDir(), "acquire.log")
+	args := awsArgs(endpoint, caseDir, "--timeout", "1500ms", "--log-file", logFile)
+	code, out, stderr := run(t, env, args...)
+	if code != ExitCancelled {
+		t.Fatalf("exit %d, want %d\n%s\n%s", code, ExitCancelled, out, stderr)
+	}
+	if !strings.Contains(out, "ran out of time") || !strings.Contains(out, "run the same command again:\n  acquire aws --case "+caseDir) {
+		t.Errorf("the stopped run does not say how to continue:\n%s", out)
+	}
+	if strings.Contains(stderr, "context deadline exceeded") || strings.Contains(out, "FAILED") {
+		t.Errorf("the stop is reported as failures:\n%s\n%s", out, stderr)
+	}
+	log, err := os.ReadFile(logFile)
+	if err != nil || !strings.Contains(string(log), `"msg":"step done"`) {
+		t.Fatalf("the log file holds no detail: %v\n%.300s", err, log)
+	}
+	if strings.Contains(string(log), "cloudsim-workload-responder-secret") || strings.Contains(string(log), env[envPassword]) {
+		t.Error("the log file holds a secret")
+	}
+	// The same command again finishes the job.
+	if code, out, stderr := run(t, env, awsArgs(endpoint, caseDir)...); code != ExitOK {
+		t.Fatalf("the run that continues: %d\n%s\n%s", code, out, stderr)
+	}
+}

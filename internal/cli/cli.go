@@ -24,7 +24,8 @@ type Streams struct {
 // app is what every command shares.
 type app struct {
 	Streams
-	output string // "text" or "json"
+	output string   // "text" or "json"
+	args   []string // the command line, for saying how to run it again
 }
 
 func (a *app) lookupEnv(key string) (string, bool) {
@@ -63,7 +64,7 @@ func jsonRaw(data []byte) json.RawMessage { return json.RawMessage(data) }
 
 // Main runs acquire with args and returns the exit code.
 func Main(ctx context.Context, args []string, s Streams) int {
-	a := &app{Streams: s}
+	a := &app{Streams: s, args: args}
 	root := newRoot(a)
 	root.SetArgs(args)
 	root.SetIn(s.In)

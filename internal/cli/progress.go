@@ -5,11 +5,14 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 	"sync"
+	"unicode/utf8"
 
 	"golang.org/x/term"
 
 	"github.com/acquire-forensics/acquire/providers/acquisition"
+	"github.com/acquire-forensics/acquire/providers/driver"
 )
 
 // progress picks how engine events are shown: JSON lines on stdout with --output json, bars on a
@@ -53,23 +56,38 @@ func (p *progressPrinter) event(e acquisition.Event) {
 		return
 	}
 	ts := e.Time.Format("15:04:05")
-	who := e.Volume
+	who := shortName(e.Volume)
 	if who == "" {
 		who = "case"
 	}
+	step := safe(stepName(e.Step))
 	switch e.Kind {
 	case acquisition.EventStepStart:
-		fmt.Fprintf(p.w, "%s  %-22s %s ...\n", ts, who, e.Step)
+		fmt.Fprintf(p.w, "%s  %-27s %s ...\n", ts, who, step)
 	case acquisition.EventStepDone:
 		if e.Message != "" {
-			fmt.Fprintf(p.w, "%s  %-22s %s: %s\n", ts, who, e.Step, e.Message)
+			fmt.Fprintf(p.w, "%s  %-27s %s: %s\n", ts, who, step, safe(e.Message))
 		}
 	case acquisition.EventStepError:
-		fmt.Fprintf(p.w, "%s  %-22s %s FAILED (%s): %s\n", ts, who, e.Step, e.Code, e.Message)
+		if stopped(e.Code) {
+			fmt.Fprintf(p.w, "%s  %-27s %s stopped\n", ts, who, step)
+			break
+		}
+		fmt.Fprintf(p.w, "%s  %-27s %s FAILED (%s): %s\n", ts, who, step, e.Code, safe(firstLine(e.Message)))
+	case acquisition.EventRetry:
+		fmt.Fprintf(p.w, "%s  %-27s %s: retrying (%s)\n", ts, who, step, safe(e.Message))
+	case acquisition.EventVolumes:
+		if e.Volume != "" {
+			fmt.Fprintf(p.w, "%s  %d of %d volumes done", ts, e.Done, e.Total)
+			if e.Failed > 0 {
+				fmt.Fprintf(p.w, " (%d failed)", e.Failed)
+			}
+			fmt.Fprintln(p.w)
+		}
 	case acquisition.EventFinding:
-		fmt.Fprintf(p.w, "%s  !!! FINDING: %s\n", ts, e.Message)
+		fmt.Fprintf(p.w, "%s  !!! FINDING: %s\n", ts, safe(e.Message))
 	case acquisition.EventInfo:
-		fmt.Fprintf(p.w, "%s  %-22s %s\n", ts, who, e.Message)
+		fmt.Fprintf(p.w, "%s  %-27s %s\n", ts, who, safe(e.Message))
 	case acquisition.EventProgress:
 		if e.Total <= 0 {
 			return
@@ -80,9 +98,29 @@ func (p *progressPrinter) event(e acquisition.Event) {
 		}
 		p.last[e.Step] = pct
 		if e.Unit == "bytes" {
-			fmt.Fprintf(p.w, "%s  %-22s %s %d%% (%d of %d MiB)\n", ts, who, e.Step, pct, e.Done>>20, e.Total>>20)
+			fmt.Fprintf(p.w, "%s  %-27s %s %d%% (%d of %d MiB)\n", ts, who, step, pct, e.Done>>20, e.Total>>20)
 		} else {
-			fmt.Fprintf(p.w, "%s  %-22s %s %d%%\n", ts, who, e.Step, pct)
+			fmt.Fprintf(p.w, "%s  %-27s %s %d%%\n", ts, who, step, pct)
 		}
 	}
 }
+
+// safe escapes what a terminal would act on in a string from a record or a cloud: control characters,
+// terminal escape sequences, bidirectional overrides and invalid UTF-8 are shown as escapes.
+func safe(s string) string {
+	var b strings.Builder
+	for i, r := range s {
+		switch {
+		case r == utf8.RuneError && !strings.HasPrefix(s[i:], "\uFFFD"):
+			fmt.Fprintf(&b, "\\x%02x", s[i])
+		case r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0) || (r >= 0x202a && r <= 0x202e) || (r >= 0x2066 && r <= 0x2069):
+			fmt.Fprintf(&b, "\\u%04x", r)
+		default:
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
+}
+
+// stopped reports whether a code means the run was stopped (Ctrl-C, --timeout) rather than a failure.
+func stopped(c driver.Code) bool { return c == driver.CodeCancelled || c == driver.CodeTimeout }

@@ -18,6 +18,9 @@ const (
 	EventProgress  EventKind = "progress" // Done of Total (percent of a snapshot, bytes of a digest)
 	EventFinding   EventKind = "finding"  // something the responder must know now
 	EventInfo      EventKind = "info"
+	// EventVolumes counts the volumes finished (Done, Failed among them) of Total; Volume names the one
+	// that just finished, if one did.
+	EventVolumes EventKind = "volumes"
 )
 
 // Event is one progress report. The engine calls Options.Progress with events from many goroutines,
@@ -30,6 +33,7 @@ type Event struct {
 	Resource string      `json:"resource,omitempty"`
 	Done     int64       `json:"done,omitempty"`
 	Total    int64       `json:"total,omitempty"`
+	Failed   int64       `json:"failed,omitempty"`
 	Unit     string      `json:"unit,omitempty"` // "%", "bytes"
 	Message  string      `json:"message,omitempty"`
 	Code     driver.Code `json:"code,omitempty"`

@@ -59,10 +59,16 @@ func (r *run) acquireAll(ctx context.Context, vols []driver.Volume) []VolumeResu
 	r.digestSlots = make(chan struct{}, r.opts.DigestConcurrency)
 	results := make(map[string]VolumeResult, len(vols))
 	var mu sync.Mutex
+	failedN := 0
+	r.event(Event{Kind: EventVolumes, Done: 0, Total: int64(len(vols))})
 	set := func(vr VolumeResult) {
 		mu.Lock()
 		defer mu.Unlock()
 		results[vr.Volume.ID] = vr
+		if vr.Error != "" && vr.Code != driver.CodeCancelled && vr.Code != driver.CodeTimeout {
+			failedN++ // a volume stopped by a cancel has not failed
+		}
+		r.event(Event{Kind: EventVolumes, Volume: vr.Volume.ID, Done: int64(len(results)), Total: int64(len(vols)), Failed: int64(failedN), Code: vr.Code})
 	}
 	var wg sync.WaitGroup
 	for _, g := range groupByWorkload(vols) {

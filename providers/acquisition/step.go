@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"math/rand/v2"
 	"time"
 
@@ -79,6 +80,8 @@ func (r *run) runStep(ctx context.Context, s step, work func(ctx context.Context
 		}
 		retry = true
 		retries[code]++
+		r.opts.Logger.LogAttrs(ctx, slog.LevelWarn, "retrying", slog.String("step", s.id), slog.String("code", string(code)),
+			slog.Int("attempt", attempt), slog.Duration("wait", wait), slog.Any("error", err))
 		r.event(Event{Kind: EventRetry, Step: s.id, Volume: s.volume, Message: fmt.Sprintf("%s, attempt %d", code, attempt+1), Code: code, Done: int64(attempt)})
 		if serr := sleep(ctx, wait); serr != nil {
 			err = driver.Wrap(r.d, s.action, firstResource(s), serr)
@@ -102,9 +105,11 @@ func (r *run) runStep(ctx context.Context, s step, work func(ctx context.Context
 		return out, errors.Join(err, rerr)
 	}
 	if err != nil {
+		r.opts.Logger.LogAttrs(ctx, slog.LevelError, "step failed", slog.String("step", s.id), slog.String("code", string(driver.CodeOf(err))), slog.Any("error", err))
 		r.event(Event{Kind: EventStepError, Step: s.id, Volume: s.volume, Message: err.Error(), Code: driver.CodeOf(err)})
 		return out, err
 	}
+	r.opts.Logger.LogAttrs(ctx, slog.LevelDebug, "step done", slog.String("step", s.id), slog.String("note", out.note))
 	r.event(Event{Kind: EventStepDone, Step: s.id, Volume: s.volume, Message: out.note})
 	return out, nil
 }
