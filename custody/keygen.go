@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"path/filepath"
 
 	"github.com/sigstore/sigstore/pkg/cryptoutils"
 )
@@ -49,4 +50,14 @@ func GenerateKeyFiles(prefix string, pass PassFunc) (KeyFiles, error) {
 		return files, errors.Join(err, os.Remove(files.Private))
 	}
 	return files, nil
+}
+
+// writeNewFile writes a file durably, only if its name is free (not even a link may stand there).
+func writeNewFile(path string, data []byte, mode uint32) error {
+	dir, err := openCaseRoot(filepath.Dir(path))
+	if err != nil {
+		return err
+	}
+	defer dir.Close()
+	return dir.writeNew(filepath.Base(path), data, mode)
 }
