@@ -87,7 +87,8 @@ func BenchmarkRecordParts(b *testing.B) {
 	})
 	b.Run("checkRecord", func(b *testing.B) {
 		for b.Loop() {
-			_ = checkRecord(root, 3, v, nil)
+			d, err := root.dir(RecordsDir)
+			_ = checkRecord(root, d, err, 3, v, nil)
 		}
 	})
 }

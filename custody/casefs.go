@@ -125,6 +125,11 @@ func (c *caseRoot) openFile(rel string) (int, int64, error) {
 	if err != nil {
 		return -1, 0, err
 	}
+	return c.openIn(d, name, rel)
+}
+
+// openIn opens the regular file name in the directory d (rel names it for errors).
+func (c *caseRoot) openIn(d int, name, rel string) (int, int64, error) {
 	// O_NONBLOCK: a planted FIFO must not hang the reader; it is refused below.
 	fd, err := unix.Openat(d, name, unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
 	if err != nil {
@@ -145,7 +150,17 @@ func (c *caseRoot) openFile(rel string) (int, int64, error) {
 // readFile reads the regular file rel whole, into buf's storage when it is large enough, refusing
 // one larger than limit.
 func (c *caseRoot) readFile(rel string, limit int64, buf []byte) ([]byte, error) {
-	fd, size, err := c.openFile(rel)
+	d, name, err := c.split(rel)
+	if err != nil {
+		return nil, err
+	}
+	return c.readFileIn(d, name, rel, limit, buf)
+}
+
+// readFileIn is readFile for the file name in the directory d: for reading many files of one
+// directory without walking to it each time.
+func (c *caseRoot) readFileIn(d int, name, rel string, limit int64, buf []byte) ([]byte, error) {
+	fd, size, err := c.openIn(d, name, rel)
 	if err != nil {
 		return nil, err
 	}

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"path"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"sync"
@@ -31,7 +30,19 @@ func listRecordSeqs(root *caseRoot) ([]uint64, error) {
 }
 
 // recordRel is RecordPath, slash-separated.
-func recordRel(seq uint64) string { return filepath.ToSlash(RecordPath(seq)) }
+func recordRel(seq uint64) string { return RecordsDir + "/" + recordFileName(seq) }
+
+// recordFileName is the name of record seq's file: ten digits, then ".sigstore.json".
+func recordFileName(seq uint64) string {
+	var b [32]byte
+	digits := strconv.AppendUint(b[:0], seq, 10)
+	out := make([]byte, 0, 24)
+	for range 10 - len(digits) {
+		out = append(out, '0')
+	}
+	out = append(out, digits...)
+	return string(append(out, ".sigstore.json"...))
+}
 
 // parseRecord reads a record bundle: a DSSE envelope of the in-toto payload type with one signature,
 // whose payload is a custody statement. Signatures are not checked here.

@@ -33,6 +33,7 @@ type checkedRecord struct {
 // checkRecords checks every record file on its own, in parallel (parse, signature, time-stamps), then
 // the chain between them in order. Records come back in seq order, one per file found.
 func checkRecords(ctx context.Context, root *caseRoot, seqs []uint64, v *Verifier, tsa *TSATrust, workers int, r *Report) ([]*checkedRecord, error) {
+	dir, dirErr := root.dir(RecordsDir)
 	recs := make([]*checkedRecord, len(seqs))
 	var next atomic.Int64
 	var wg sync.WaitGroup
@@ -45,7 +46,7 @@ func checkRecords(ctx context.Context, root *caseRoot, seqs []uint64, v *Verifie
 				if i >= len(seqs) {
 					return
 				}
-				recs[i] = checkRecord(root, seqs[i], v, tsa)
+				recs[i] = checkRecord(root, dir, dirErr, seqs[i], v, tsa)
 			}
 		}()
 	}
@@ -57,15 +58,21 @@ func checkRecords(ctx context.Context, root *caseRoot, seqs []uint64, v *Verifie
 	return recs, nil
 }
 
-func checkRecord(root *caseRoot, seq uint64, v *Verifier, tsa *TSATrust) *checkedRecord {
-	rel := recordRel(seq)
+// checkRecord checks record seq, read from dir (the records directory, or dirErr when it cannot be
+// opened).
+func checkRecord(root *caseRoot, dir int, dirErr error, seq uint64, v *Verifier, tsa *TSATrust) *checkedRecord {
+	name := recordFileName(seq)
+	rel := RecordsDir + "/" + name
 	c := &checkedRecord{seq: seq, path: rel}
 	fail := func(code, format string, args ...any) {
 		c.problems = append(c.problems, Problem{Code: code, Path: c.path, Seq: seq, Message: fmt.Sprintf(format, args...)})
 	}
 	buf := readBuffers.Get().(*[]byte)
 	defer readBuffers.Put(buf)
-	data, err := root.readFile(rel, maxBundleSize, (*buf)[:0])
+	data, err := []byte(nil), dirErr
+	if err == nil {
+		data, err = root.readFileIn(dir, name, rel, maxBundleSize, (*buf)[:0])
+	}
 	if err != nil {
 		fail(CodeRecordUnreadable, "cannot be read: %s", errText(err))
 		return c
