@@ -66,6 +66,7 @@ func (l *Ledger) checkpointLocked(ctx context.Context) (SignedCheckpoint, error)
 		}
 		cp.Note = existing
 		if ok, err := l.root.exists(brel); err != nil || ok {
+			l.covered = size
 			return cp, err
 		}
 	case !errors.Is(err, fs.ErrNotExist):
@@ -87,6 +88,7 @@ func (l *Ledger) checkpointLocked(ctx context.Context) (SignedCheckpoint, error)
 	if err := l.root.writeNew(brel, b, 0o444); err != nil {
 		return cp, err
 	}
+	l.covered = size
 	l.cacheTiles(size)
 	return cp, nil
 }

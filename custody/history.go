@@ -140,7 +140,7 @@ func (l *Ledger) loadFromTiles(ctx context.Context, v *Verifier, checkpoints []C
 	if err != nil {
 		return true, err
 	}
-	l.tree, l.tiled, l.seq, l.prev = tree, latest.Size, last, prev
+	l.tree, l.tiled, l.covered, l.seq, l.prev = tree, latest.Size, latest.Size, last, prev
 	return true, nil
 }
 
@@ -182,7 +182,7 @@ func (l *Ledger) loadFromRecords(ctx context.Context, v *Verifier, checkpoints [
 	if err != nil {
 		return err
 	}
-	l.tree, l.seq, l.prev = tree, last, prev
+	l.tree, l.seq, l.prev, l.covered = tree, last, prev, int64(covered)
 	if covered > 0 {
 		// The next writer opens through these; failing to write them costs only time.
 		if err := writeTiles(l.root, tree, 0, int64(covered)); err != nil {

@@ -261,3 +261,38 @@ func TestNoncesDiffer(t *testing.T) {
 		t.Errorf("nonces %v: want two different ones", nonces)
 	}
 }
+
+// TestCloseCheckpointsALongTail: a writer leaving more than autoCheckpoint records uncovered writes a
+// checkpoint as it closes, so the next writer does not check them one by one; a writer that wrote
+// nothing changes nothing.
+func TestCloseCheckpointsALongTail(t *testing.T) {
+	ctx := context.Background()
+	s := testSigner(t)
+	dir := newCase(t, s, 0, false)
+	l, err := Open(ctx, dir, testOptions(s))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range autoCheckpoint {
+		if _, err := l.Append(ctx, Entry{Action: "note"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	l.Close()
+	if _, err := os.Stat(filepath.Join(dir, CheckpointPath(autoCheckpoint+1))); err != nil {
+		t.Fatalf("no closing checkpoint: %v", err)
+	}
+	if r := verifyCase(t, dir, testVerifier(t, s)); !r.OK() || r.Sealed != autoCheckpoint+1 {
+		t.Fatalf("after closing: covered %d, %v", r.Sealed, r.Problems)
+	}
+	small := newCase(t, s, 2, false)
+	before := caseFiles(t, small)
+	l, err = Open(ctx, small, testOptions(s))
+	if err != nil {
+		t.Fatal(err)
+	}
+	l.Close()
+	if after := caseFiles(t, small); !slices.Equal(before, after) {
+		t.Errorf("opening and closing changed the case: %v -> %v", before, after)
+	}
+}

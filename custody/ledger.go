@@ -98,6 +98,7 @@ type Ledger struct {
 	prev         string     // PayloadDigest of that record
 	tree         *merkleLog // the Merkle tree of the records, kept current
 	tiled        int64      // the tree size the cached tiles are written for
+	covered      int64      // the size of the latest checkpoint
 	recordsIdent string     // the records directory as this ledger last saw it (cacheState)
 	wrote        bool       // records were appended since the case was opened
 	broken       error      // set when a write may have half-happened: the ledger refuses further work
@@ -240,12 +241,22 @@ func (l *Ledger) Close() error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.broken == nil && l.seq > 0 && l.root != nil {
+		if l.wrote && l.seq-uint64(l.covered) >= autoCheckpoint {
+			if _, err := l.checkpointLocked(context.Background()); err != nil {
+				l.opts.Logger.Warn("custody: the closing checkpoint could not be written", "case_id", l.caseID, "error", err)
+			}
+		}
 		l.saveCacheState()
 	}
 	err := l.lock.release()
 	l.root.Close()
 	return err
 }
+
+// autoCheckpoint is how many records a writer leaves uncovered by a checkpoint before it writes one
+// as it closes the case: the next writer checks each uncovered record's signature, so that opening a
+// case stays cheap however it was written.
+const autoCheckpoint = 1024
 
 // saveCacheState records how the ledger leaves the records, so that the next writer need not list
 // them. It is only a hint, checked when used: failing to write it costs only time.
