@@ -414,3 +414,33 @@ func (c *caseRoot) remove(rel string) error {
 func safeCasePath(p string) bool {
 	return p != "" && !path.IsAbs(p) && path.Clean(p) == p && !strings.HasPrefix(p, "../") && p != ".." && p != "." && !strings.Contains(p, "\\")
 }
+
+// ReadCaseFile reads the file rel (slash-separated, relative to the case directory dir) the way the
+// verifier reads it: through no symbolic link, only if it is a regular file, and only if it is not
+// larger than limit. For tools that show a case's files.
+func ReadCaseFile(dir, rel string, limit int64) ([]byte, error) {
+	root, err := openCaseRoot(dir)
+	if err != nil {
+		return nil, err
+	}
+	defer root.Close()
+	return root.readFile(rel, limit, nil)
+}
+
+// ListCaseDir lists the names in the directory rel of a case, reached through no symbolic link.
+func ListCaseDir(dir, rel string) ([]string, error) {
+	root, err := openCaseRoot(dir)
+	if err != nil {
+		return nil, err
+	}
+	defer root.Close()
+	entries, err := root.readDir(rel)
+	if err != nil {
+		return nil, err
+	}
+	names := make([]string, len(entries))
+	for i, e := range entries {
+		names[i] = path.Base(e.rel)
+	}
+	return names, nil
+}
