@@ -28,8 +28,11 @@ For production, prefer a key that never leaves a KMS: pass its URI to --key inst
 				return usageErrorf(fmt.Errorf("--out %s is a directory: give a path prefix inside it, such as %s", prefix, filepath.Join(prefix, "custody")))
 			}
 			files, err := custody.GenerateKeyFiles(prefix, a.passFunc("the new key "+prefix+".key"))
-			if errors.Is(err, custody.ErrEmptyPassword) || errors.Is(err, custody.ErrBadKeyPrefix) {
+			if errors.Is(err, custody.ErrBadKeyPrefix) {
 				return usageErrorf(fmt.Errorf("--out %q: %w", prefix, err))
+			}
+			if errors.Is(err, custody.ErrEmptyPassword) {
+				return usageErrorf(fmt.Errorf("%w (set a non-empty %s)", err, envPassword))
 			}
 			if err != nil {
 				return err
