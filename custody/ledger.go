@@ -173,7 +173,7 @@ func (l *Ledger) create(ctx context.Context) error {
 	}
 	for _, e := range entries {
 		if e.rel != lockFile {
-			return fmt.Errorf("%s already holds files (%s): open the existing case, or choose an empty directory", l.dir, e.rel)
+			return fmt.Errorf("%s already holds files (%s): %w; open the existing case, or choose an empty directory", l.dir, e.rel, fs.ErrExist)
 		}
 	}
 	for _, d := range []string{RecordsDir, ArtifactsDir, CheckpointsDir, ManifestsDir} {

@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/secure-systems-lab/go-securesystemslib/dsse"
+	"github.com/sigstore/sigstore/pkg/cryptoutils"
 	"golang.org/x/mod/sumdb/note"
 	"golang.org/x/mod/sumdb/tlog"
 )
@@ -49,6 +50,23 @@ func Prove(dir string, seq uint64) ([]byte, error) {
 	cp, err := parseCheckpointBody(n.Text)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", cpPath, err)
+	}
+	// A proof is only worth a checkpoint the case's key signed: check it against the key the case
+	// carries (whoever checks the proof checks it against theirs).
+	pubPEM, err := root.readFile(PublicKeyFile, maxBundleSize, nil)
+	if err != nil {
+		return nil, err
+	}
+	pub, err := cryptoutils.UnmarshalPEMToPublicKey(pubPEM)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", PublicKeyFile, err)
+	}
+	v, err := NewVerifier(pub)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := openCheckpoint(noteBytes, v, strings.TrimPrefix(cp.Origin, CheckpointOrigin(""))); err != nil {
+		return nil, historyError(dir, "%s: %v", cpPath, err)
 	}
 	tree := &merkleLog{}
 	for s := uint64(1); s <= uint64(size); s++ {
