@@ -50,6 +50,7 @@ bench: build
 fuzz:
 	ACQUIRE_EXHAUSTIVE=1 $(GO) test -count=1 -run TestEveryChangedByteIsFound ./custody
 	$(GO) test -run XXX -fuzz FuzzParseRecord -fuzztime 60s ./custody
+	$(GO) test -run XXX -fuzz FuzzRecordLayout -fuzztime 60s ./custody
 	$(GO) test -run XXX -fuzz FuzzVerify -fuzztime 60s ./custody
 
 clean:

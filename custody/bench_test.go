@@ -54,7 +54,12 @@ func BenchmarkRecordParts(b *testing.B) {
 	s := testSigner(b)
 	v := testVerifier(b, s)
 	dir := newCase(b, s, 3, false)
-	data, err := readBounded(filepath.Join(dir, RecordPath(3)))
+	root, err := openCaseRoot(dir)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer root.Close()
+	data, err := root.readFile(recordRel(3), maxBundleSize, nil)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -62,7 +67,7 @@ func BenchmarkRecordParts(b *testing.B) {
 	pae := dsseTestPAE(bd)
 	b.Run("read", func(b *testing.B) {
 		for b.Loop() {
-			_, _ = readBounded(filepath.Join(dir, RecordPath(3)))
+			_, _ = root.readFile(recordRel(3), maxBundleSize, nil)
 		}
 	})
 	b.Run("parseBundle", func(b *testing.B) {
@@ -82,7 +87,8 @@ func BenchmarkRecordParts(b *testing.B) {
 	})
 	b.Run("checkRecord", func(b *testing.B) {
 		for b.Loop() {
-			_ = checkRecord(dir, 3, v, nil)
+			d, err := root.dir(RecordsDir)
+			_ = checkRecord(root, d, err, 3, v, nil)
 		}
 	})
 }

@@ -5,9 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"os"
 	"path/filepath"
 	"regexp"
+	"strings"
 
 	"golang.org/x/mod/sumdb/note"
 )
@@ -40,9 +40,6 @@ func (l *Ledger) Checkpoint(ctx context.Context) (SignedCheckpoint, error) {
 }
 
 func (l *Ledger) checkpointLocked(ctx context.Context) (SignedCheckpoint, error) {
-	if err := l.loadTree(); err != nil {
-		return SignedCheckpoint{}, err
-	}
 	size := int64(l.seq)
 	root, err := l.tree.root(size)
 	if err != nil {
@@ -53,22 +50,34 @@ func (l *Ledger) checkpointLocked(ctx context.Context) (SignedCheckpoint, error)
 		Path:       CheckpointPath(size),
 	}
 	cp.BundlePath = cp.Path + ".sigstore.json"
-	if existing, err := os.ReadFile(filepath.Join(l.dir, cp.Path)); err == nil {
-		if _, err := os.Stat(filepath.Join(l.dir, cp.BundlePath)); err == nil {
-			cp.Note = existing
-			return cp, nil
+	rel, brel := filepath.ToSlash(cp.Path), filepath.ToSlash(cp.BundlePath)
+	existing, err := l.root.readFile(rel, maxBundleSize, nil)
+	switch {
+	case err == nil:
+		// Written before (by this writer's seal, or one interrupted): it must be the checkpoint of
+		// this tree, signed by this key.
+		v, verr := NewVerifier(l.opts.Signer.PublicKey())
+		if verr != nil {
+			return cp, verr
 		}
-		// The note was written but not its bundle: sign the note that is there.
+		got, err := openCheckpoint(existing, v, l.caseID)
+		if err != nil || got != cp.Checkpoint {
+			return cp, historyError(l.dir, "%s is not the checkpoint of the records: it was changed", rel)
+		}
 		cp.Note = existing
-	} else if !errors.Is(err, fs.ErrNotExist) {
+		if ok, err := l.root.exists(brel); err != nil || ok {
+			l.covered = size
+			return cp, err
+		}
+	case !errors.Is(err, fs.ErrNotExist):
 		return cp, err
-	} else {
+	default:
 		signer := noteSigner{ctx: ctx, s: l.opts.Signer, name: cp.Origin}
 		cp.Note, err = note.Sign(&note.Note{Text: cp.Checkpoint.String()}, signer)
 		if err != nil {
 			return cp, fmt.Errorf("signing checkpoint: %w", err)
 		}
-		if err := writeNewFile(filepath.Join(l.dir, cp.Path), cp.Note, 0o444); err != nil {
+		if err := l.root.writeNew(rel, cp.Note, 0o444); err != nil {
 			return cp, err
 		}
 	}
@@ -76,29 +85,24 @@ func (l *Ledger) checkpointLocked(ctx context.Context) (SignedCheckpoint, error)
 	if err != nil {
 		return cp, err
 	}
-	if err := writeNewFile(filepath.Join(l.dir, cp.BundlePath), b, 0o444); err != nil {
+	if err := l.root.writeNew(brel, b, 0o444); err != nil {
 		return cp, err
 	}
+	l.covered = size
+	l.cacheTiles(size)
 	return cp, nil
 }
 
-// loadTree builds the Merkle tree over the records on disk, the first time it is needed.
-func (l *Ledger) loadTree() error {
-	if l.tree != nil {
-		return nil
+// cacheTiles writes the tiles of the tree of size records, for the next writer to open the case by.
+func (l *Ledger) cacheTiles(size int64) {
+	if size <= l.tiled {
+		return
 	}
-	t := &merkleLog{}
-	for seq := uint64(1); seq <= l.seq; seq++ {
-		rec, _, err := readRecordFile(l.dir, seq)
-		if err != nil {
-			return err
-		}
-		if err := t.add(rec.Payload); err != nil {
-			return err
-		}
+	if err := writeTiles(l.root, l.tree, l.tiled, size); err != nil {
+		l.opts.Logger.Warn("custody: the tile cache could not be written", "case_id", l.caseID, "error", err)
+		return
 	}
-	l.tree = t
-	return nil
+	l.tiled = size
 }
 
 // Sealed describes what Seal wrote.
@@ -106,24 +110,95 @@ type Sealed struct {
 	Record     Record
 	Checkpoint SignedCheckpoint
 	Manifest   SignedManifest
+	// Completed says that Seal completed a seal a writer had begun and not finished (its checkpoint or
+	// manifest missing), and wrote no new seal record.
+	Completed bool
 }
 
 // Seal closes a stage of the case (an acquisition, a transfer, ...): it appends a "case.seal" record,
 // writes a checkpoint over every record, and a signed manifest of every file in the case.
+//
+// A manifest vouches for every file of the case, so Seal first verifies the whole case against the
+// case key, as Verify does, and refuses (ErrTamperedHistory) when anything does not hold or the case
+// holds anything it cannot account for. A seal interrupted before its checkpoint or manifest was
+// written is completed instead of being sealed over.
 func (l *Ledger) Seal(ctx context.Context, note string) (Sealed, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	rec, err := l.appendLocked(ctx, Entry{Action: "case.seal", Note: note})
+	if l.broken != nil {
+		return Sealed{}, fmt.Errorf("ledger stopped after an earlier failed write (%w): reopen the case", l.broken)
+	}
+	v, err := NewVerifier(l.opts.Signer.PublicKey())
 	if err != nil {
 		return Sealed{}, err
 	}
-	cp, err := l.checkpointLocked(ctx)
+	vopts := VerifyOptions{Verifier: v}
+	if l.opts.TSA != nil {
+		vopts.TSATrust = &l.opts.TSA.trust
+	}
+	r, found, err := verify(ctx, l.dir, vopts)
 	if err != nil {
 		return Sealed{}, err
 	}
-	m, err := l.manifestLocked(ctx, cp.Path)
-	if err != nil {
+	if r.Records != l.seq {
+		return Sealed{}, historyError(l.dir, "the case holds %d records, and this writer wrote up to record %d", r.Records, l.seq)
+	}
+	interrupted := interruptedSeal(r)
+	if !r.OK() && !interrupted {
+		return Sealed{}, sealRefused(l.dir, r)
+	}
+	var out Sealed
+	if interrupted {
+		out.Completed = true
+		out.Record, _, err = readRecordFile(l.root, l.seq)
+		if err != nil {
+			return Sealed{}, err
+		}
+	} else if out.Record, err = l.appendLocked(ctx, Entry{Action: ActionSeal, Note: note}); err != nil {
 		return Sealed{}, err
 	}
-	return Sealed{Record: rec, Checkpoint: cp, Manifest: m}, nil
+	if out.Checkpoint, err = l.checkpointLocked(ctx); err != nil {
+		return Sealed{}, err
+	}
+	files := append(found.files, filepath.ToSlash(out.Record.Path), filepath.ToSlash(out.Checkpoint.Path), filepath.ToSlash(out.Checkpoint.BundlePath))
+	if l.opts.TSA != nil {
+		files = append(files, tsaChainName(l.opts.TSA.trust.PEM))
+	}
+	if out.Manifest, err = l.manifestLocked(ctx, out.Checkpoint.Path, files); err != nil {
+		return Sealed{}, err
+	}
+	return out, nil
+}
+
+// interruptedSeal reports whether everything that does not hold in r is the last record's seal, left
+// without its checkpoint or manifest (or with a manifest whose signature was never written) by a
+// writer that stopped.
+func interruptedSeal(r *Report) bool {
+	n := len(r.Seals)
+	if r.OK() || n == 0 || r.Seals[n-1].Seq != r.Records || r.Seals[n-1].Complete {
+		return false
+	}
+	last := r.Seals[n-1]
+	for _, p := range r.Problems {
+		switch {
+		case p.Code == CodeSealIncomplete && p.Seq == last.Seq:
+		case p.Code == CodeManifestUnsigned && p.Path == last.Manifest:
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// sealRefused is the error of a seal over a case that does not verify, naming the first problems.
+func sealRefused(dir string, r *Report) error {
+	var shown []string
+	for i, p := range r.Problems {
+		if i == 3 {
+			shown = append(shown, fmt.Sprintf("and %d more", len(r.Problems)-3))
+			break
+		}
+		shown = append(shown, p.String())
+	}
+	return historyError(dir, "the case does not verify, and a seal would vouch for it (%s)", strings.Join(shown, "; "))
 }

@@ -35,6 +35,27 @@ func FuzzParseRecord(f *testing.F) {
 	})
 }
 
+// FuzzRecordLayout: the fast path for the ledger's own record form accepts nothing the full parse
+// refuses, and reads what it accepts the same way.
+func FuzzRecordLayout(f *testing.F) {
+	seedRecords(f)
+	f.Fuzz(func(t *testing.T, data []byte) {
+		fast, ok := parseRecordLayout(data)
+		if !ok {
+			return
+		}
+		full, err := parseBundleJSON(data)
+		if err != nil {
+			t.Fatalf("the fast path accepted what the full parse refuses: %v", err)
+		}
+		a, _ := fast.encode()
+		b, _ := full.encode()
+		if !bytes.Equal(a, b) || !bytes.Equal(a, data) {
+			t.Fatal("the fast path read the record differently")
+		}
+	})
+}
+
 // FuzzVerify replaces record 2 of a sealed case with arbitrary bytes: verify never panics, and fails
 // unless the bytes are the original record.
 func FuzzVerify(f *testing.F) {

@@ -6,8 +6,16 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"path/filepath"
+	"strings"
 
 	"github.com/sigstore/sigstore/pkg/cryptoutils"
+)
+
+// Errors GenerateKeyFiles refuses its input with.
+var (
+	ErrEmptyPassword = errors.New("the new key's password is empty: a private key file is only as safe as its password (choose one, or keep the key in a KMS)")
+	ErrBadKeyPrefix  = errors.New("name the key files with a path prefix, such as custody or keys/ir-42 (PREFIX.key and PREFIX.pub are written)")
 )
 
 // KeyFiles names the two files GenerateKeyFiles writes.
@@ -22,6 +30,9 @@ type KeyFiles struct {
 // overwrites an existing file.
 func GenerateKeyFiles(prefix string, pass PassFunc) (KeyFiles, error) {
 	files := KeyFiles{Private: prefix + ".key", Public: prefix + ".pub"}
+	if prefix == "" || strings.HasSuffix(prefix, "/") || filepath.Base(prefix) == "." || filepath.Base(prefix) == ".." {
+		return files, fmt.Errorf("key file prefix %q: %w", prefix, ErrBadKeyPrefix)
+	}
 	for _, p := range []string{files.Private, files.Public} {
 		if _, err := os.Lstat(p); err == nil {
 			return files, fmt.Errorf("%s already exists: %w (move it away or choose another --out)", p, fs.ErrExist)
@@ -30,6 +41,9 @@ func GenerateKeyFiles(prefix string, pass PassFunc) (KeyFiles, error) {
 	password, err := pass(true)
 	if err != nil {
 		return files, fmt.Errorf("reading the new key's password: %w", err)
+	}
+	if len(password) == 0 {
+		return files, ErrEmptyPassword
 	}
 	privPEM, pubPEM, err := cryptoutils.GeneratePEMEncodedECDSAKeyPair(elliptic.P256(), cryptoutils.StaticPasswordFunc(password))
 	if err != nil {
@@ -49,4 +63,14 @@ func GenerateKeyFiles(prefix string, pass PassFunc) (KeyFiles, error) {
 		return files, errors.Join(err, os.Remove(files.Private))
 	}
 	return files, nil
+}
+
+// writeNewFile writes a file durably, only if its name is free (not even a link may stand there).
+func writeNewFile(path string, data []byte, mode uint32) error {
+	dir, err := openCaseRoot(filepath.Dir(path))
+	if err != nil {
+		return err
+	}
+	defer dir.Close()
+	return dir.writeNew(filepath.Base(path), data, mode)
 }

@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"os"
+	"path"
 	"path/filepath"
 	"regexp"
 	"sync"
@@ -36,6 +37,12 @@ func RecordPath(seq uint64) string {
 var (
 	recordName = regexp.MustCompile(`^([0-9]{10})\.sigstore\.json$`)
 	caseIDRule = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$`)
+)
+
+// The actions the ledger itself writes.
+const (
+	ActionOpen = "case.open"
+	ActionSeal = "case.seal"
 )
 
 // ErrNotACase is returned when a directory holds no case.
@@ -79,17 +86,22 @@ func (o *Options) check() error {
 // its methods are safe for concurrent use, and appends are serialized so that seq and prev stay whole.
 type Ledger struct {
 	dir    string
+	root   *caseRoot
 	opts   Options
 	lock   *caseLock
 	host   string
 	caseID string
 	nonce  string // random, made when the case was created: see Nonce
 
-	mu     sync.Mutex
-	seq    uint64     // last record written
-	prev   string     // PayloadDigest of that record
-	tree   *merkleLog // built on first use, then kept current
-	broken error      // set when a write may have half-happened: the ledger refuses further work
+	mu           sync.Mutex
+	seq          uint64     // last record written
+	prev         string     // PayloadDigest of that record
+	tree         *merkleLog // the Merkle tree of the records, kept current
+	tiled        int64      // the tree size the cached tiles are written for
+	covered      int64      // the size of the latest checkpoint
+	recordsIdent string     // the records directory as this ledger last saw it (cacheState)
+	wrote        bool       // records were appended since the case was opened
+	broken       error      // set when a write may have half-happened: the ledger refuses further work
 }
 
 // Record is a record as written or read back.
@@ -121,36 +133,51 @@ func Create(ctx context.Context, dir, caseID string, opts Options) (*Ledger, err
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("creating case directory: %w", err)
 	}
-	lock, err := lockCase(dir, currentHolder(opts.Operator))
+	l, err := openLedger(dir, opts)
 	if err != nil {
 		return nil, err
 	}
 	nonce, err := newNonce()
 	if err != nil {
-		_ = lock.release()
+		l.Close()
 		return nil, err
 	}
-	l := &Ledger{dir: dir, opts: opts, lock: lock, caseID: caseID, nonce: nonce, prev: GenesisPrev, tree: &merkleLog{}}
-	l.host, _ = os.Hostname()
+	l.caseID, l.nonce, l.prev, l.tree = caseID, nonce, GenesisPrev, &merkleLog{}
 	if err := l.create(ctx); err != nil {
-		_ = lock.release()
+		l.Close()
 		return nil, err
 	}
 	return l, nil
 }
 
+// openLedger takes the case's lock and opens its directory.
+func openLedger(dir string, opts Options) (*Ledger, error) {
+	lock, err := lockCase(dir, currentHolder(opts.Operator))
+	if err != nil {
+		return nil, err
+	}
+	root, err := openCaseRoot(dir)
+	if err != nil {
+		_ = lock.release()
+		return nil, err
+	}
+	l := &Ledger{dir: dir, root: root, opts: opts, lock: lock}
+	l.host, _ = os.Hostname()
+	return l, nil
+}
+
 func (l *Ledger) create(ctx context.Context) error {
-	entries, err := os.ReadDir(l.dir)
+	entries, err := l.root.readDir(".")
 	if err != nil {
 		return err
 	}
 	for _, e := range entries {
-		if e.Name() != ".lock" {
-			return fmt.Errorf("%s already holds files (%s): open the existing case, or choose an empty directory", l.dir, e.Name())
+		if e.rel != lockFile {
+			return fmt.Errorf("%s already holds files (%s): %w; open the existing case, or choose an empty directory", l.dir, e.rel, fs.ErrExist)
 		}
 	}
 	for _, d := range []string{RecordsDir, ArtifactsDir, CheckpointsDir, ManifestsDir} {
-		if err := os.Mkdir(filepath.Join(l.dir, d), 0o755); err != nil {
+		if err := l.root.mkdirAll(d, 0o755); err != nil {
 			return fmt.Errorf("creating case directory: %w", err)
 		}
 	}
@@ -158,42 +185,42 @@ func (l *Ledger) create(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := writeNewFile(filepath.Join(l.dir, PublicKeyFile), pubPEM, 0o444); err != nil {
+	if err := l.root.writeNew(PublicKeyFile, pubPEM, 0o444); err != nil {
 		return err
 	}
-	_, err = l.Append(ctx, Entry{Action: "case.open", Note: "case opened", Details: map[string]any{nonceDetail: l.nonce}})
+	_, err = l.Append(ctx, Entry{Action: ActionOpen, Note: "case opened", Details: map[string]any{nonceDetail: l.nonce}})
 	return err
 }
 
-// Open opens an existing case for appending. The signer must be the key the case is bound to.
+// Open opens an existing case for appending. The signer must be the key the case is bound to, and the
+// history it extends must be what that key signed (loadHistory says what is checked); otherwise Open
+// fails with ErrTamperedHistory.
 func Open(ctx context.Context, dir string, opts Options) (*Ledger, error) {
 	if err := opts.check(); err != nil {
 		return nil, err
 	}
-	if _, err := os.Stat(filepath.Join(dir, PublicKeyFile)); err != nil {
+	if _, err := os.Lstat(filepath.Join(dir, PublicKeyFile)); err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
 			return nil, fmt.Errorf("%s: %w (no %s)", dir, ErrNotACase, PublicKeyFile)
 		}
 		return nil, err
 	}
-	lock, err := lockCase(dir, currentHolder(opts.Operator))
+	l, err := openLedger(dir, opts)
 	if err != nil {
 		return nil, err
 	}
-	l := &Ledger{dir: dir, opts: opts, lock: lock}
-	l.host, _ = os.Hostname()
 	if err := l.load(ctx); err != nil {
-		_ = lock.release()
+		l.Close()
 		return nil, err
 	}
 	return l, nil
 }
 
-// load reads the case's key and its whole history, and checks the ledger may append to it.
+// load reads the case's key and checks the history the ledger will extend.
 func (l *Ledger) load(ctx context.Context) error {
-	pubPEM, err := os.ReadFile(filepath.Join(l.dir, PublicKeyFile))
+	pubPEM, err := l.root.readFile(PublicKeyFile, maxBundleSize, nil)
 	if err != nil {
-		return err
+		return unreadable(l.dir, PublicKeyFile, err)
 	}
 	pub, err := cryptoutils.UnmarshalPEMToPublicKey(pubPEM)
 	if err != nil {
@@ -206,22 +233,48 @@ func (l *Ledger) load(ctx context.Context) error {
 	if v.KeyID() != l.opts.Signer.KeyID() {
 		return fmt.Errorf("case %s is bound to key %s, and the key given is %s: sign with the case's key", l.dir, v.KeyID(), l.opts.Signer.KeyID())
 	}
-	seqs, err := listRecordSeqs(l.dir)
-	if err != nil {
-		return err
-	}
-	if len(seqs) == 0 {
-		return fmt.Errorf("%s: %w (it holds no records)", l.dir, ErrNotACase)
-	}
-	last := seqs[len(seqs)-1]
-	if last != uint64(len(seqs)) {
-		return historyError(l.dir, "the case has %d records but the last is numbered %d: records are missing", len(seqs), last)
-	}
-	return l.loadHistory(ctx, v, last)
+	return l.loadHistory(ctx, v)
 }
 
-// Close releases the case's lock.
-func (l *Ledger) Close() error { return l.lock.release() }
+// Close leaves the cache state for the next writer and releases the case's lock.
+func (l *Ledger) Close() error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.broken == nil && l.seq > 0 && l.root != nil {
+		if l.wrote && l.seq-uint64(l.covered) >= autoCheckpoint {
+			if _, err := l.checkpointLocked(context.Background()); err != nil {
+				l.opts.Logger.Warn("custody: the closing checkpoint could not be written", "case_id", l.caseID, "error", err)
+			}
+		}
+		l.saveCacheState()
+	}
+	err := l.lock.release()
+	l.root.Close()
+	return err
+}
+
+// autoCheckpoint is how many records a writer leaves uncovered by a checkpoint before it writes one
+// as it closes the case: the next writer checks each uncovered record's signature, so that opening a
+// case stays cheap however it was written.
+const autoCheckpoint = 1024
+
+// saveCacheState records how the ledger leaves the records, so that the next writer need not list
+// them. It is only a hint, checked when used: failing to write it costs only time.
+func (l *Ledger) saveCacheState() {
+	ident := l.recordsIdent
+	if l.wrote || ident == "" {
+		var err error
+		if ident, err = recordsDirIdentity(l.root); err != nil {
+			return
+		}
+	}
+	if st, ok := readCacheState(l.root); ok && st == (cacheState{Records: l.seq, Tiles: l.tiled, RecordsDir: ident}) {
+		return
+	}
+	if err := writeCacheState(l.root, cacheState{Records: l.seq, Tiles: l.tiled, RecordsDir: ident}); err != nil {
+		l.opts.Logger.Debug("custody: the cache state could not be written", "case_id", l.caseID, "error", err)
+	}
+}
 
 // Dir is the case directory.
 func (l *Ledger) Dir() string { return l.dir }
@@ -283,17 +336,16 @@ func (l *Ledger) appendLocked(ctx context.Context, e Entry) (Record, error) {
 		return Record{}, err
 	}
 	rel := RecordPath(st.Predicate.Seq)
-	if err := writeNewFile(filepath.Join(l.dir, rel), data, 0o444); err != nil {
+	if err := l.root.writeNew(recordRel(st.Predicate.Seq), data, 0o444); err != nil {
 		l.broken = err
 		return Record{}, err
 	}
 	l.seq = st.Predicate.Seq
 	l.prev = PayloadDigest(payload)
-	if l.tree != nil {
-		if err := l.tree.add(payload); err != nil {
-			l.broken = err
-			return Record{}, err
-		}
+	l.wrote = true
+	if err := l.tree.add(payload); err != nil {
+		l.broken = err
+		return Record{}, err
 	}
 	l.opts.Logger.Debug("custody record written", "case_id", l.caseID, "seq", l.seq, "action", e.Action)
 	return Record{Seq: l.seq, Path: rel, Payload: payload, Statement: st}, nil
@@ -402,14 +454,14 @@ func (l *Ledger) timestamp(ctx context.Context, sig []byte) ([][]byte, error) {
 // time-stamps that need them.
 func (l *Ledger) keepTSAChain() error {
 	pemBytes := l.opts.TSA.trust.PEM
-	path := filepath.Join(l.dir, tsaChainName(pemBytes))
-	if _, err := os.Stat(path); err == nil {
-		return nil
-	}
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+	rel := tsaChainName(pemBytes)
+	if ok, err := l.root.exists(rel); err != nil || ok {
 		return err
 	}
-	return writeNewFile(path, pemBytes, 0o444)
+	if err := l.root.mkdirAll(TSADir, 0o755); err != nil {
+		return err
+	}
+	return l.root.writeNew(rel, pemBytes, 0o444)
 }
 
 // AddArtifact stores captured data (an instance description, a policy, ...) under artifacts/name and
@@ -419,8 +471,7 @@ func (l *Ledger) AddArtifact(name string, data []byte, mediaType string) (Subjec
 	if err := validArtifactName(name); err != nil {
 		return Subject{}, err
 	}
-	rel := filepath.ToSlash(filepath.Join(ArtifactsDir, name))
-	path := filepath.Join(l.dir, rel)
+	rel := ArtifactsDir + "/" + name
 	sum := sha256.Sum256(data)
 	digest := hex.EncodeToString(sum[:])
 	subject := Subject{
@@ -429,16 +480,19 @@ func (l *Ledger) AddArtifact(name string, data []byte, mediaType string) (Subjec
 		MediaType:   mediaType,
 		Annotations: map[string]string{"kind": KindArtifact, "size": fmt.Sprint(len(data))},
 	}
-	if old, err := os.ReadFile(path); err == nil {
-		if sha256.Sum256(old) == sum {
-			return subject, nil
-		}
+	old, err := l.root.hashFile(rel)
+	switch {
+	case err == nil && old.SHA256 == digest:
+		return subject, nil
+	case err == nil:
 		return Subject{}, fmt.Errorf("artifact %s: %w", rel, ErrArtifactExists)
+	case !errors.Is(err, fs.ErrNotExist):
+		return Subject{}, fmt.Errorf("artifact %s: %w", rel, err)
 	}
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+	if err := l.root.mkdirAll(path.Dir(rel), 0o755); err != nil {
 		return Subject{}, err
 	}
-	if err := writeNewFile(path, data, 0o444); err != nil {
+	if err := l.root.writeNew(rel, data, 0o444); err != nil {
 		return Subject{}, err
 	}
 	return subject, nil

@@ -29,10 +29,19 @@ type lockHolder struct {
 type caseLock struct{ f *os.File }
 
 func lockCase(dir string, holder lockHolder) (*caseLock, error) {
-	path := filepath.Join(dir, ".lock")
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
+	path := filepath.Join(dir, lockFile)
+	// Never through a link: the lock is truncated and written, and a link planted in its place must
+	// not make a writer overwrite a file elsewhere.
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|unix.O_NOFOLLOW|unix.O_NONBLOCK, 0o644)
 	if err != nil {
+		if errors.Is(err, unix.ELOOP) {
+			err = ErrLink
+		}
 		return nil, fmt.Errorf("opening lock %s: %w", path, err)
+	}
+	if st, err := f.Stat(); err != nil || !st.Mode().IsRegular() {
+		f.Close()
+		return nil, fmt.Errorf("opening lock %s: %w", path, errNotRegular)
 	}
 	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
 		defer f.Close()

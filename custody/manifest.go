@@ -2,18 +2,11 @@ package custody
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
-	"io/fs"
-	"os"
 	"path/filepath"
 	"regexp"
 	"slices"
-	"strings"
 
 	"github.com/gowebpki/jcs"
 )
@@ -48,19 +41,21 @@ type SignedManifest struct {
 	BundlePath string
 }
 
-func (l *Ledger) manifestLocked(ctx context.Context, checkpoint string) (SignedManifest, error) {
+// manifestLocked writes the signed manifest of the given files (slash-separated, each accounted for by
+// the case: Seal's verification says which), as of the last record. A manifest already signed for
+// that record is returned as it is; one left unsigned by an interrupted seal is replaced.
+func (l *Ledger) manifestLocked(ctx context.Context, checkpoint string, files []string) (SignedManifest, error) {
 	m := SignedManifest{Path: ManifestPath(l.seq)}
 	m.BundlePath = m.Path + ".sigstore.json"
-	if _, err := os.Stat(filepath.Join(l.dir, m.BundlePath)); err == nil {
-		data, err := os.ReadFile(filepath.Join(l.dir, m.Path))
+	rel, brel := filepath.ToSlash(m.Path), filepath.ToSlash(m.BundlePath)
+	if ok, err := l.root.exists(brel); err != nil {
+		return m, err
+	} else if ok {
+		data, err := l.root.readFile(rel, maxBundleSize, nil)
 		if err != nil {
 			return m, err
 		}
 		err = json.Unmarshal(data, &m.Manifest)
-		return m, err
-	}
-	files, err := listCaseFiles(l.dir)
-	if err != nil {
 		return m, err
 	}
 	m.Manifest = Manifest{
@@ -69,16 +64,16 @@ func (l *Ledger) manifestLocked(ctx context.Context, checkpoint string) (SignedM
 		Checkpoint: filepath.ToSlash(checkpoint),
 		Created:    FormatTime(l.opts.Now()),
 	}
-	for _, rel := range files {
-		if rel == filepath.ToSlash(m.Path) || rel == filepath.ToSlash(m.BundlePath) {
+	slices.Sort(files)
+	for _, f := range slices.Compact(files) {
+		if f == rel || f == brel {
 			continue
 		}
-		f, err := hashFile(filepath.Join(l.dir, filepath.FromSlash(rel)))
+		h, err := l.root.hashFile(f)
 		if err != nil {
 			return m, err
 		}
-		f.Path = rel
-		m.Files = append(m.Files, f)
+		m.Files = append(m.Files, h)
 	}
 	raw, err := json.Marshal(m.Manifest)
 	if err != nil {
@@ -89,58 +84,15 @@ func (l *Ledger) manifestLocked(ctx context.Context, checkpoint string) (SignedM
 		return m, err
 	}
 	data = append(data, '\n')
-	path := filepath.Join(l.dir, m.Path)
-	if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+	if err := l.root.remove(rel); err != nil {
 		return m, err // an unsigned manifest left by a crash is replaced
 	}
-	if err := writeNewFile(path, data, 0o444); err != nil {
+	if err := l.root.writeNew(rel, data, 0o444); err != nil {
 		return m, err
 	}
 	b, err := l.signFile(ctx, data)
 	if err != nil {
 		return m, err
 	}
-	return m, writeNewFile(filepath.Join(l.dir, m.BundlePath), b, 0o444)
-}
-
-// listCaseFiles lists the regular files of a case, slash-separated and sorted, leaving out the lock and
-// the temporary files of interrupted writes.
-func listCaseFiles(dir string) ([]string, error) {
-	var out []string
-	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		if strings.HasPrefix(d.Name(), ".") && path != dir {
-			if d.IsDir() {
-				return filepath.SkipDir
-			}
-			return nil
-		}
-		if !d.Type().IsRegular() {
-			return nil
-		}
-		rel, err := filepath.Rel(dir, path)
-		if err != nil {
-			return err
-		}
-		out = append(out, filepath.ToSlash(rel))
-		return nil
-	})
-	slices.Sort(out)
-	return out, err
-}
-
-func hashFile(path string) (ManifestFile, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return ManifestFile{}, err
-	}
-	defer f.Close()
-	h := sha256.New()
-	n, err := io.Copy(h, f)
-	if err != nil {
-		return ManifestFile{}, fmt.Errorf("hashing %s: %w", path, err)
-	}
-	return ManifestFile{Size: n, SHA256: hex.EncodeToString(h.Sum(nil))}, nil
+	return m, l.root.writeNew(brel, b, 0o444)
 }

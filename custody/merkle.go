@@ -10,10 +10,20 @@ import (
 )
 
 // merkleLog holds the RFC 6962 tree over record payloads in the layout golang.org/x/mod/sumdb/tlog
-// stores it: every stored hash, in index order. Leaf i is the record with seq i+1.
+// stores it: every stored hash, in index order. Leaf i is the record with seq i+1. The hashes of the
+// first baseN records may come from base instead (tiles proved against a signed checkpoint), so that a
+// writer opening a large case holds only what it adds.
 type merkleLog struct {
-	stored []tlog.Hash
-	n      int64
+	base      tlog.HashReader
+	baseN     int64
+	baseIndex int64       // tlog.StoredHashIndex(0, baseN): the number of stored hashes base holds
+	stored    []tlog.Hash // stored hashes from baseIndex on
+	n         int64
+}
+
+// newMerkleLogOn is a log of n records whose stored hashes base holds.
+func newMerkleLogOn(base tlog.HashReader, n int64) *merkleLog {
+	return &merkleLog{base: base, baseN: n, baseIndex: tlog.StoredHashIndex(0, n), n: n}
 }
 
 func (m *merkleLog) add(payload []byte) error {
@@ -35,13 +45,44 @@ func (m *merkleLog) addHash(leaf tlog.Hash) (int64, error) {
 // ReadHashes implements tlog.HashReader.
 func (m *merkleLog) ReadHashes(indexes []int64) ([]tlog.Hash, error) {
 	out := make([]tlog.Hash, len(indexes))
+	var fromBase []int64
 	for i, x := range indexes {
-		if x < 0 || x >= int64(len(m.stored)) {
+		if x < m.baseIndex {
+			fromBase = append(fromBase, x)
+			continue
+		}
+		if x < 0 || x-m.baseIndex >= int64(len(m.stored)) {
 			return nil, fmt.Errorf("hash %d is not stored", x)
 		}
-		out[i] = m.stored[x]
+		out[i] = m.stored[x-m.baseIndex]
+	}
+	if len(fromBase) == 0 {
+		return out, nil
+	}
+	hs, err := m.base.ReadHashes(fromBase)
+	if err != nil {
+		return nil, err
+	}
+	if len(hs) != len(fromBase) {
+		return nil, fmt.Errorf("read %d hashes of the log, asked for %d", len(hs), len(fromBase))
+	}
+	j := 0
+	for i, x := range indexes {
+		if x < m.baseIndex {
+			out[i] = hs[j]
+			j++
+		}
 	}
 	return out, nil
+}
+
+// leaf is the record hash of record seq.
+func (m *merkleLog) leaf(seq uint64) (tlog.Hash, error) {
+	hs, err := m.ReadHashes([]int64{tlog.StoredHashIndex(0, int64(seq)-1)})
+	if err != nil {
+		return tlog.Hash{}, err
+	}
+	return hs[0], nil
 }
 
 // root is the tree hash over the first n records.

@@ -5,12 +5,13 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
-	"os"
+	"path"
 	"path/filepath"
 	"strconv"
 	"strings"
 
 	"github.com/secure-systems-lab/go-securesystemslib/dsse"
+	"github.com/sigstore/sigstore/pkg/cryptoutils"
 	"golang.org/x/mod/sumdb/note"
 	"golang.org/x/mod/sumdb/tlog"
 )
@@ -22,14 +23,19 @@ const proofHeader = "c2sp.org/tlog-proof@v1"
 // record's index, the RFC 6962 inclusion path, and the signed checkpoint verbatim. With the record file
 // and the custody public key, it verifies offline (CheckProof).
 func Prove(dir string, seq uint64) ([]byte, error) {
-	cpPath, size, err := latestCheckpoint(dir)
+	root, err := openCaseRoot(dir)
+	if err != nil {
+		return nil, err
+	}
+	defer root.Close()
+	cpPath, size, err := latestCheckpoint(root)
 	if err != nil {
 		return nil, err
 	}
 	if seq < 1 || int64(seq) > size {
 		return nil, fmt.Errorf("record %d is not covered by the latest checkpoint (%d records): seal the case first", seq, size)
 	}
-	noteBytes, err := readBounded(filepath.Join(dir, cpPath))
+	noteBytes, err := root.readFile(filepath.ToSlash(cpPath), maxBundleSize, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -45,9 +51,26 @@ func Prove(dir string, seq uint64) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", cpPath, err)
 	}
+	// A proof is only worth a checkpoint the case's key signed: check it against the key the case
+	// carries (whoever checks the proof checks it against theirs).
+	pubPEM, err := root.readFile(PublicKeyFile, maxBundleSize, nil)
+	if err != nil {
+		return nil, err
+	}
+	pub, err := cryptoutils.UnmarshalPEMToPublicKey(pubPEM)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", PublicKeyFile, err)
+	}
+	v, err := NewVerifier(pub)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := openCheckpoint(noteBytes, v, strings.TrimPrefix(cp.Origin, CheckpointOrigin(""))); err != nil {
+		return nil, historyError(dir, "%s: %v", cpPath, err)
+	}
 	tree := &merkleLog{}
 	for s := uint64(1); s <= uint64(size); s++ {
-		rec, _, err := readRecordFile(dir, s)
+		rec, _, err := readRecordFile(root, s)
 		if err != nil {
 			return nil, err
 		}
@@ -55,11 +78,11 @@ func Prove(dir string, seq uint64) ([]byte, error) {
 			return nil, err
 		}
 	}
-	root, err := tree.root(size)
+	treeRoot, err := tree.root(size)
 	if err != nil {
 		return nil, err
 	}
-	if root != cp.Root {
+	if treeRoot != cp.Root {
 		return nil, fmt.Errorf("%s does not match the records: run `acquire verify %s`", cpPath, dir)
 	}
 	path, err := tree.prove(seq, size)
@@ -76,21 +99,21 @@ func Prove(dir string, seq uint64) ([]byte, error) {
 	return out.Bytes(), nil
 }
 
-func latestCheckpoint(dir string) (string, int64, error) {
-	entries, err := os.ReadDir(filepath.Join(dir, CheckpointsDir))
+func latestCheckpoint(root *caseRoot) (string, int64, error) {
+	entries, err := root.readDir(CheckpointsDir)
 	if err != nil {
 		return "", 0, fmt.Errorf("listing checkpoints: %w", err)
 	}
 	var best int64 = -1
 	for _, e := range entries {
-		if m := checkpointName.FindStringSubmatch(e.Name()); m != nil {
+		if m := checkpointName.FindStringSubmatch(path.Base(e.rel)); m != nil {
 			if n, _ := strconv.ParseInt(m[1], 10, 64); n > best {
 				best = n
 			}
 		}
 	}
 	if best < 0 {
-		return "", 0, fmt.Errorf("case %s has no checkpoint: seal it first", dir)
+		return "", 0, fmt.Errorf("case %s has no checkpoint: seal it first", root.path)
 	}
 	return CheckpointPath(best), best, nil
 }

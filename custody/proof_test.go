@@ -2,10 +2,14 @@ package custody
 
 import (
 	"bytes"
+	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"golang.org/x/mod/sumdb/note"
 )
 
 func TestInclusionProofs(t *testing.T) {
@@ -46,5 +50,27 @@ func TestInclusionProofs(t *testing.T) {
 	}
 	if _, err := Prove(dir, 12); err == nil {
 		t.Error("proved a record beyond the checkpoint")
+	}
+}
+
+// TestProveRefusesAForgedCheckpoint: a proof is never made from a checkpoint the case's key did not
+// sign, even one whose root matches the records.
+func TestProveRefusesAForgedCheckpoint(t *testing.T) {
+	s := testSigner(t)
+	dir := newCase(t, s, 3, true)
+	other := testSigner(t)
+	path := filepath.Join(dir, CheckpointPath(5))
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _, _ := strings.Cut(string(data), "\n\n")
+	forged, err := note.Sign(&note.Note{Text: body + "\n"}, noteSigner{ctx: context.Background(), s: other, name: CheckpointOrigin("IR-42")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, path, forged)
+	if _, err := Prove(dir, 2); !errors.Is(err, ErrTamperedHistory) {
+		t.Fatalf("prove from a checkpoint signed by another key: %v", err)
 	}
 }

@@ -3,9 +3,7 @@ package custody
 import (
 	"errors"
 	"fmt"
-	"io"
-	"os"
-	"path/filepath"
+	"path"
 	"slices"
 	"strconv"
 	"sync"
@@ -13,14 +11,14 @@ import (
 
 // listRecordSeqs returns the sequence numbers of the record files in a case, ascending. Temporary
 // files left by an interrupted write are not records and are not listed.
-func listRecordSeqs(dir string) ([]uint64, error) {
-	entries, err := os.ReadDir(filepath.Join(dir, RecordsDir))
+func listRecordSeqs(root *caseRoot) ([]uint64, error) {
+	entries, err := root.readDir(RecordsDir)
 	if err != nil {
 		return nil, fmt.Errorf("listing records: %w", err)
 	}
 	var seqs []uint64
 	for _, e := range entries {
-		m := recordName.FindStringSubmatch(e.Name())
+		m := recordName.FindStringSubmatch(path.Base(e.rel))
 		if m == nil {
 			continue
 		}
@@ -29,6 +27,21 @@ func listRecordSeqs(dir string) ([]uint64, error) {
 	}
 	slices.Sort(seqs)
 	return seqs, nil
+}
+
+// recordRel is RecordPath, slash-separated.
+func recordRel(seq uint64) string { return RecordsDir + "/" + recordFileName(seq) }
+
+// recordFileName is the name of record seq's file: ten digits, then ".sigstore.json".
+func recordFileName(seq uint64) string {
+	var b [32]byte
+	digits := strconv.AppendUint(b[:0], seq, 10)
+	out := make([]byte, 0, 24)
+	for range 10 - len(digits) {
+		out = append(out, '0')
+	}
+	out = append(out, digits...)
+	return string(append(out, ".sigstore.json"...))
 }
 
 // parseRecord reads a record bundle: a DSSE envelope of the in-toto payload type with one signature,
@@ -80,9 +93,9 @@ func parseStatement(payload []byte) (*Statement, error) {
 	return st, nil
 }
 
-func readRecordFile(dir string, seq uint64) (Record, *bundle, error) {
-	rel := RecordPath(seq)
-	data, err := readBounded(filepath.Join(dir, rel))
+func readRecordFile(root *caseRoot, seq uint64) (Record, *bundle, error) {
+	rel := recordRel(seq)
+	data, err := root.readFile(rel, maxBundleSize, nil)
 	if err != nil {
 		return Record{}, nil, err
 	}
@@ -90,35 +103,7 @@ func readRecordFile(dir string, seq uint64) (Record, *bundle, error) {
 	if err != nil {
 		return Record{}, nil, fmt.Errorf("%s: %w", rel, err)
 	}
-	return Record{Seq: seq, Path: rel, Payload: b.DSSEEnvelope.Payload, Statement: st}, b, nil
-}
-
-// readBounded reads a custody file, refusing one larger than any custody file can be.
-func readBounded(path string) ([]byte, error) { return readInto(path, nil) }
-
-// readInto is readBounded into buf's storage when it is large enough.
-func readInto(path string, buf []byte) ([]byte, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
-		return nil, err
-	}
-	size := st.Size()
-	if size > maxBundleSize {
-		return nil, fmt.Errorf("%s: %w (%d bytes)", path, errOversized, size)
-	}
-	if int64(cap(buf)) < size {
-		buf = make([]byte, size)
-	}
-	data := buf[:size]
-	if _, err := io.ReadFull(f, data); err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
-	}
-	return data, nil
+	return Record{Seq: seq, Path: RecordPath(seq), Payload: b.DSSEEnvelope.Payload, Statement: st}, b, nil
 }
 
 // readBuffers holds record-sized buffers for the verifier, which reads every record once.
@@ -127,14 +112,19 @@ var readBuffers = sync.Pool{New: func() any { b := make([]byte, 0, 8<<10); retur
 // ReadReadableRecords reads the records of a case that can be read, in order, and says which could
 // not, without checking signatures: for looking into a case that fails verification.
 func ReadReadableRecords(dir string) ([]Record, []error, error) {
-	seqs, err := listRecordSeqs(dir)
+	root, err := openCaseRoot(dir)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer root.Close()
+	seqs, err := listRecordSeqs(root)
 	if err != nil {
 		return nil, nil, err
 	}
 	var out []Record
 	var bad []error
 	for _, seq := range seqs {
-		rec, _, err := readRecordFile(dir, seq)
+		rec, _, err := readRecordFile(root, seq)
 		if err != nil {
 			bad = append(bad, err)
 			continue
@@ -147,17 +137,12 @@ func ReadReadableRecords(dir string) ([]Record, []error, error) {
 // ReadRecords reads every record of a case in order, without checking signatures: for display and
 // reports. Use Verify to trust them.
 func ReadRecords(dir string) ([]Record, error) {
-	seqs, err := listRecordSeqs(dir)
+	recs, bad, err := ReadReadableRecords(dir)
 	if err != nil {
 		return nil, err
 	}
-	out := make([]Record, 0, len(seqs))
-	for _, seq := range seqs {
-		rec, _, err := readRecordFile(dir, seq)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, rec)
+	if len(bad) > 0 {
+		return nil, bad[0]
 	}
-	return out, nil
+	return recs, nil
 }

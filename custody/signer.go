@@ -18,6 +18,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 
 	"github.com/sigstore/sigstore/pkg/cryptoutils"
 	"github.com/sigstore/sigstore/pkg/signature"
@@ -35,6 +36,7 @@ var (
 	ErrKeyPermissions = errors.New("private key file is readable by other users")
 	ErrUnknownScheme  = errors.New("unknown key scheme")
 	ErrKeyAlgorithm   = errors.New("custody keys must be ECDSA P-256")
+	ErrMalformedKey   = errors.New("not a key file")
 )
 
 // Signer signs custody files with one ECDSA P-256 key, local or in a KMS.
@@ -91,16 +93,19 @@ func loadPrivateKeyFile(path string, pass PassFunc) (crypto.PrivateKey, error) {
 	if err != nil {
 		return nil, fmt.Errorf("private key %s: %w", path, err)
 	}
-	if st.Mode().Perm()&0o077 != 0 {
-		return nil, fmt.Errorf("private key %s has mode %04o: %w (run `chmod 600 %s`)", path, st.Mode().Perm(), ErrKeyPermissions, path)
+	if !st.Mode().IsRegular() {
+		return nil, fmt.Errorf("private key %s: %w (it is a directory or a device): give the .key file `acquire keygen` wrote", path, ErrMalformedKey)
 	}
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("reading private key %s: %w", path, err)
 	}
 	block, _ := pem.Decode(data)
-	if block == nil {
-		return nil, fmt.Errorf("private key %s is not a PEM file", path)
+	if block == nil || !strings.Contains(block.Type, "PRIVATE KEY") {
+		return nil, fmt.Errorf("private key %s: %w (no PEM private key in it): give the .key file `acquire keygen` wrote, or a KMS URI", path, ErrMalformedKey)
+	}
+	if st.Mode().Perm()&0o077 != 0 {
+		return nil, fmt.Errorf("private key %s has mode %04o: %w (run `chmod 600 %s`)", path, st.Mode().Perm(), ErrKeyPermissions, path)
 	}
 	if pass == nil {
 		pass = cryptoutils.SkipPassword
@@ -118,7 +123,7 @@ func loadPrivateKeyFile(path string, pass PassFunc) (crypto.PrivateKey, error) {
 		if strings.HasPrefix(block.Type, "ENCRYPTED") {
 			return nil, fmt.Errorf("private key %s: %w", path, ErrWrongPassword)
 		}
-		return nil, fmt.Errorf("private key %s: %w", path, err)
+		return nil, fmt.Errorf("private key %s: %w (%v)", path, ErrMalformedKey, err)
 	}
 	return priv, nil
 }
@@ -190,12 +195,15 @@ func LoadVerifier(ctx context.Context, ref string) (*Verifier, error) {
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, fmt.Errorf("public key %s: %w", ref, ErrKeyNotFound)
 	}
+	if errors.Is(err, syscall.EISDIR) {
+		return nil, fmt.Errorf("public key %s: %w (it is a directory): give the .pub file", ref, ErrMalformedKey)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("reading public key %s: %w", ref, err)
 	}
 	pub, err := cryptoutils.UnmarshalPEMToPublicKey(data)
 	if err != nil {
-		return nil, fmt.Errorf("public key %s: %w", ref, err)
+		return nil, fmt.Errorf("public key %s: %w (no PEM public key in it): give the custody .pub file, or a KMS URI", ref, ErrMalformedKey)
 	}
 	return NewVerifier(pub)
 }

@@ -86,8 +86,18 @@ func TestKeyLoadErrors(t *testing.T) {
 	if err := os.WriteFile(garbage, []byte("not a key"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := LoadSigner(ctx, garbage, password("pw")); err == nil || !strings.Contains(err.Error(), "not a PEM file") {
+	if _, err := LoadSigner(ctx, garbage, password("pw")); !errors.Is(err, ErrMalformedKey) || !strings.Contains(err.Error(), "no PEM private key") {
 		t.Errorf("garbage key: %v", err)
+	}
+	// A file that is no key at all is refused as such, whatever its mode.
+	if _, err := LoadSigner(ctx, "/etc/passwd", password("pw")); !errors.Is(err, ErrMalformedKey) {
+		t.Errorf("/etc/passwd as a private key: %v", err)
+	}
+	if _, err := LoadVerifier(ctx, "/etc/passwd"); !errors.Is(err, ErrMalformedKey) {
+		t.Errorf("/etc/passwd as a public key: %v", err)
+	}
+	if _, err := LoadSigner(ctx, dir, password("pw")); !errors.Is(err, ErrMalformedKey) {
+		t.Errorf("a directory as a private key: %v", err)
 	}
 	if _, err := LoadSigner(ctx, "nosuchkms://key/1", nil); !errors.Is(err, ErrUnknownScheme) {
 		t.Errorf("unknown scheme: %v", err)

@@ -101,6 +101,16 @@ var vectors = []vector{
 	{"truncated-record", "record 4 lost its second half", CodeRecordMalformed, func(t *testing.T, dir string, _ *Signer) {
 		editFile(t, recordFile(dir, 4), func(b []byte) []byte { return b[:len(b)/2] })
 	}},
+	{"manifest-removed", "the sealed case's manifest and its signature bundle were deleted", CodeSealIncomplete, func(t *testing.T, dir string, _ *Signer) {
+		os.Remove(filepath.Join(dir, ManifestPath(6)))
+		os.Remove(filepath.Join(dir, ManifestPath(6)+".sigstore.json"))
+	}},
+	{"manifest-bundle-removed", "the signature bundle of the sealed case's manifest was deleted", CodeSealIncomplete, func(t *testing.T, dir string, _ *Signer) {
+		os.Remove(filepath.Join(dir, ManifestPath(6)+".sigstore.json"))
+	}},
+	{"stray-file", "a file no record, checkpoint or manifest accounts for was added to records/", CodeUnexpectedFile, func(t *testing.T, dir string, _ *Signer) {
+		writeFile(t, filepath.Join(dir, RecordsDir, "README.txt"), []byte("nothing to see\n"))
+	}},
 }
 
 // TestVectors checks verify against the published vectors; with -update it writes them anew (new keys,
@@ -163,6 +173,7 @@ func writeVectors(t *testing.T) {
 			t.Fatal(err)
 		}
 		os.Remove(filepath.Join(dir, ".lock"))
+		os.RemoveAll(filepath.Join(dir, CacheDir)) // the writer's cache is not part of a published case
 		if vec.tamper != nil {
 			signer := other
 			if vec.name == "wrong-payload-type" {

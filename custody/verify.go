@@ -21,7 +21,7 @@ type VerifyOptions struct {
 	// the case is consistent with itself: the report warns, unless KeyID pins that key.
 	Verifier *Verifier
 	// KeyID pins the trusted key by fingerprint: its hint (base64 SHA-256 of the SPKI DER) or the same
-	// digest in hex, as `openssl pkey -pubin -outform DER | sha256sum` prints it.
+	// digest in hex, as `openssl pkey -pubin -outform DER | sha256sum` prints it. ParseKeyID checks one.
 	KeyID string
 	// TSATrust is what time-stamps must chain to. When nil, the certificates kept in the case are used
 	// and the report warns.
@@ -74,38 +74,98 @@ const (
 	CodeCheckpointRoot      = "checkpoint-root-mismatch"
 	CodeManifestMalformed   = "manifest-malformed"
 	CodeManifestSignature   = "manifest-signature-invalid"
+	CodeManifestUnsigned    = "manifest-unsigned"
 	CodeManifestTruncated   = "manifest-beyond-log"
 	CodeManifestFile        = "manifest-file-mismatch"
 	CodeArtifactMismatch    = "artifact-mismatch"
+	CodeSealIncomplete      = "seal-incomplete"
+	CodeUnreadable          = "unreadable"
+	CodeSymlink             = "symlink"
+	CodeUnexpectedFile      = "unexpected-file"
 
-	WarnUnpinnedKey    = "unpinned-key"
-	WarnUnpinnedTSA    = "unpinned-tsa"
-	WarnTemporaryFile  = "temporary-file"
-	WarnIncomplete     = "incomplete-file"
-	WarnUnexpectedFile = "unexpected-file"
-	WarnUnsealed       = "unsealed-records"
-	WarnTimestampOrder = "timestamp-order"
-	WarnClockSkew      = "clock-skew"
+	WarnUnpinnedKey     = "unpinned-key"
+	WarnUnpinnedTSA     = "unpinned-tsa"
+	WarnTemporaryFile   = "temporary-file"
+	WarnIncomplete      = "incomplete-file"
+	WarnUncitedArtifact = "uncited-artifact"
+	WarnUnsealed        = "unsealed-records"
+	WarnTimestampOrder  = "timestamp-order"
+	WarnClockSkew       = "clock-skew"
+)
+
+// Verdicts of a verification.
+const (
+	// VerdictVerified: everything holds, against a key (and time-stamping roots) given from outside.
+	VerdictVerified = "verified"
+	// VerdictSelfConsistent: everything holds, but only against the key (or the time-stamping
+	// certificates) the case carries, which anyone rewriting the case would replace too.
+	VerdictSelfConsistent = "self-consistent-only"
+	// VerdictFailed: something does not hold, or cannot be read.
+	VerdictFailed = "failed"
 )
 
 // Report is the outcome of verifying a case. The case holds only when Problems is empty.
 type Report struct {
-	Dir         string    `json:"dir"`
-	CaseID      string    `json:"caseId,omitempty"`
-	KeyID       string    `json:"keyId,omitempty"`
-	KeySource   string    `json:"keySource"`
-	Records     uint64    `json:"records"`
-	Checkpoints int       `json:"checkpoints"`
-	Sealed      int64     `json:"sealedRecords"`
-	Manifests   int       `json:"manifests"`
-	Artifacts   int       `json:"artifacts"`
-	Timestamps  int       `json:"timestamps"`
-	Problems    []Problem `json:"problems"`
-	Warnings    []Problem `json:"warnings"`
+	Dir    string `json:"dir"`
+	CaseID string `json:"caseId,omitempty"`
+	// Verdict is VerdictVerified, VerdictSelfConsistent or VerdictFailed.
+	Verdict   string `json:"verdict"`
+	KeyID     string `json:"keyId,omitempty"`
+	KeySource string `json:"keySource"`
+	// KeyPinned says the key came from outside the case (--key) or was pinned by fingerprint.
+	KeyPinned bool `json:"keyPinned"`
+	// TSAPinned says time-stamps were checked against roots given from outside the case.
+	TSAPinned   bool   `json:"tsaPinned"`
+	Records     uint64 `json:"records"`
+	Checkpoints int    `json:"checkpoints"`
+	Sealed      int64  `json:"sealedRecords"`
+	Manifests   int    `json:"manifests"`
+	Artifacts   int    `json:"artifacts"`
+	Timestamps  int    `json:"timestamps"`
+	// Seals are the case.seal records, each with whether its checkpoint and manifest hold.
+	Seals    []Seal    `json:"seals"`
+	Problems []Problem `json:"problems"`
+	Warnings []Problem `json:"warnings"`
 }
 
-// OK reports whether everything held.
+// Seal is one case.seal record and what it must have: a checkpoint and a manifest over the records up
+// to it, both signed.
+type Seal struct {
+	Seq        uint64 `json:"seq"`
+	Checkpoint string `json:"checkpoint"`
+	Manifest   string `json:"manifest"`
+	Complete   bool   `json:"complete"`
+}
+
+// OK reports whether everything held. It does not say against what: see Verdict.
 func (r *Report) OK() bool { return len(r.Problems) == 0 }
+
+// EndsSealed reports whether the case's last record is a seal whose checkpoint and manifest hold.
+func (r *Report) EndsSealed() bool {
+	n := len(r.Seals)
+	return n > 0 && r.Seals[n-1].Seq == r.Records && r.Seals[n-1].Complete
+}
+
+// settle sets the verdict once every check has run.
+func (r *Report) settle() {
+	switch {
+	case !r.OK():
+		r.Verdict = VerdictFailed
+	case !r.KeyPinned || (r.Timestamps > 0 && !r.TSAPinned):
+		r.Verdict = VerdictSelfConsistent
+	default:
+		r.Verdict = VerdictVerified
+	}
+	if r.Problems == nil {
+		r.Problems = []Problem{}
+	}
+	if r.Warnings == nil {
+		r.Warnings = []Problem{}
+	}
+	if r.Seals == nil {
+		r.Seals = []Seal{}
+	}
+}
 
 func (r *Report) fail(code, path string, seq uint64, format string, args ...any) {
 	r.Problems = append(r.Problems, Problem{Code: code, Path: filepath.ToSlash(path), Seq: seq, Message: fmt.Sprintf(format, args...)})
@@ -117,56 +177,78 @@ func (r *Report) warn(code, path string, format string, args ...any) {
 
 // Verify checks a whole case and reports every problem it finds: each record's signature, payload type
 // and predicate, seq contiguity and every prev link, every checkpoint against the Merkle tree of the
-// records, every manifest against the files, every artifact against its digest, and time-stamps. An
-// error is returned only when the case cannot be read at all.
+// records, every seal's checkpoint and manifest, every manifest against the files, every artifact
+// against its digest, time-stamps, and that the case holds nothing else (no link, no stray file). What
+// cannot be read is a problem of its own (CodeUnreadable, CodeRecordUnreadable). An error is returned
+// only when dir is not a case at all.
 func Verify(ctx context.Context, dir string, opts VerifyOptions) (*Report, error) {
+	r, _, err := verify(ctx, dir, opts)
+	return r, err
+}
+
+// verified is what a verification learned that a writer sealing the case needs.
+type verified struct {
+	files []string // every file a manifest of the case lists now, sorted
+}
+
+func verify(ctx context.Context, dir string, opts VerifyOptions) (*Report, *verified, error) {
 	st, err := os.Stat(dir)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
-			return nil, fmt.Errorf("%s: %w", dir, ErrNotACase)
+			return nil, nil, fmt.Errorf("%s: %w", dir, ErrNotACase)
 		}
-		return nil, err
+		return nil, nil, err
 	}
 	if !st.IsDir() {
-		return nil, fmt.Errorf("%s is not a directory: %w", dir, ErrNotACase)
+		return nil, nil, fmt.Errorf("%s is not a directory: %w", dir, ErrNotACase)
 	}
-	if _, err := os.Stat(filepath.Join(dir, RecordsDir)); err != nil {
-		return nil, fmt.Errorf("%s: %w (no %s directory)", dir, ErrNotACase, RecordsDir)
+	root, err := openCaseRoot(dir)
+	if err != nil {
+		return nil, nil, err
 	}
+	defer root.Close()
+	if ok, err := root.exists(RecordsDir); err == nil && !ok {
+		return nil, nil, fmt.Errorf("%s: %w (no %s directory)", dir, ErrNotACase, RecordsDir)
+	}
+	inv := takeInventory(root)
 	r := &Report{Dir: dir}
-	v := trustedKey(dir, opts, r)
+	r.Problems = append(r.Problems, inv.problems...)
+	v := trustedKey(root, opts, r)
 	if v == nil {
-		return r, nil
+		r.settle()
+		return r, nil, nil
 	}
 	r.KeyID = v.KeyID()
-	tsa := tsaTrust(dir, opts, r)
+	acc := newAccounting(inv)
+	tsa := tsaTrust(root, inv, opts, r, acc)
 
 	workers := opts.Workers
 	if workers <= 0 {
 		workers = runtime.GOMAXPROCS(0)
 	}
-	recs, err := checkRecords(ctx, dir, v, tsa, workers, r)
+	recs, err := checkRecords(ctx, root, inv.records, v, tsa, workers, r)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	tree := &merkleLog{}
 	for _, rec := range recs {
 		if _, err := tree.addHash(rec.leaf); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 	}
-	known := map[string]bool{PublicKeyFile: true}
-	checkArtifacts(dir, recs, r, known)
-	checkCheckpoints(dir, v, tsa, tree, opts.Checkpoints, r, known)
-	checkManifests(dir, v, tsa, uint64(len(recs)), r, known)
-	checkStrayFiles(dir, r, known)
-	return r, nil
+	checkArtifacts(root, inv, recs, r, acc)
+	cps := checkCheckpoints(root, inv, v, tsa, tree, opts.Checkpoints, r)
+	mfs := checkManifests(root, inv, v, tsa, uint64(len(recs)), r, acc)
+	checkSeals(recs, cps, mfs, r)
+	checkInventory(inv, acc, r)
+	r.settle()
+	return r, &verified{files: acc.files()}, nil
 }
 
 // trustedKey settles which key the case is checked against, and checks the case's custody.pub.
-func trustedKey(dir string, opts VerifyOptions, r *Report) *Verifier {
+func trustedKey(root *caseRoot, opts VerifyOptions, r *Report) *Verifier {
 	var caseKey *Verifier
-	pubPEM, err := os.ReadFile(filepath.Join(dir, PublicKeyFile))
+	pubPEM, err := root.readFile(PublicKeyFile, maxBundleSize, nil)
 	if err == nil {
 		var pub any
 		if pub, err = cryptoutils.UnmarshalPEMToPublicKey(pubPEM); err == nil {
@@ -175,12 +257,12 @@ func trustedKey(dir string, opts VerifyOptions, r *Report) *Verifier {
 	}
 	if err != nil && opts.Verifier == nil {
 		r.KeySource = "none"
-		r.fail(CodeKeyMissing, PublicKeyFile, 0, "the case's public key cannot be read (%v) and no key was given to verify with", err)
+		r.fail(CodeKeyMissing, PublicKeyFile, 0, "the case's public key cannot be read (%s) and no key was given to verify with", errText(err))
 		return nil
 	}
 	pinned := ""
 	if opts.KeyID != "" {
-		pinned, err = normalizeKeyID(opts.KeyID)
+		pinned, err = ParseKeyID(opts.KeyID)
 		if err != nil {
 			r.KeySource = "none"
 			r.fail(CodeKeyMismatch, "", 0, "pinned fingerprint: %v", err)
@@ -190,11 +272,12 @@ func trustedKey(dir string, opts VerifyOptions, r *Report) *Verifier {
 	v := opts.Verifier
 	if v != nil {
 		r.KeySource = "given"
+		r.KeyPinned = true
 		if caseKey != nil && caseKey.KeyID() != v.KeyID() {
 			r.fail(CodeKeyMismatch, PublicKeyFile, 0, "the case's public key is %s, not the trusted key %s", caseKey.KeyID(), v.KeyID())
 		}
 		if caseKey == nil {
-			r.fail(CodeKeyMissing, PublicKeyFile, 0, "the case's public key cannot be read: %v", err)
+			r.fail(CodeKeyMissing, PublicKeyFile, 0, "the case's public key cannot be read: %s", errText(err))
 		}
 	} else {
 		v = caseKey
@@ -206,12 +289,19 @@ func trustedKey(dir string, opts VerifyOptions, r *Report) *Verifier {
 	if pinned != "" {
 		if v.KeyID() != pinned {
 			r.fail(CodeKeyMismatch, "", 0, "the key is %s, not the pinned fingerprint %s", v.KeyID(), pinned)
-		} else if r.KeySource == "case" {
-			r.KeySource = "case, pinned by fingerprint"
+		} else {
+			r.KeyPinned = true
+			if r.KeySource == "case" {
+				r.KeySource = "case, pinned by fingerprint"
+			}
 		}
 	}
 	return v
 }
+
+// ParseKeyID checks a key fingerprint as --fingerprint takes it and returns it as a key hint: base64
+// SHA-256 of the key's SPKI DER, or the same digest in hex (optionally "sha256:"-prefixed).
+func ParseKeyID(s string) (string, error) { return normalizeKeyID(s) }
 
 // normalizeKeyID accepts a key hint in base64 or the same SHA-256 in hex (optionally "sha256:"-prefixed).
 func normalizeKeyID(s string) (string, error) {
@@ -227,27 +317,43 @@ func normalizeKeyID(s string) (string, error) {
 }
 
 // tsaTrust settles what time-stamps are checked against: the given roots, or those kept in the case.
-func tsaTrust(dir string, opts VerifyOptions, r *Report) *TSATrust {
+func tsaTrust(root *caseRoot, inv *inventory, opts VerifyOptions, r *Report, acc *accounting) *TSATrust {
+	kept := caseTSA(root, inv, r, acc)
 	if opts.TSATrust != nil {
+		r.TSAPinned = true
 		return opts.TSATrust
 	}
-	paths, _ := filepath.Glob(filepath.Join(dir, TSADir, "*.pem"))
-	if len(paths) == 0 {
+	if kept == nil {
 		return nil
 	}
-	var all TSATrust
-	for _, p := range paths {
-		data, err := os.ReadFile(p)
+	r.warn(WarnUnpinnedTSA, TSADir, "time-stamps checked against the authority certificates inside the case: give the authority's roots with --tsa-roots")
+	return kept
+}
+
+// caseTSA reads the authority certificates kept in the case. Each file must be named by the digest of
+// its content, as the writer names it, and hold certificates.
+func caseTSA(root *caseRoot, inv *inventory, r *Report, acc *accounting) *TSATrust {
+	var all *TSATrust
+	for _, rel := range inv.tsaFiles {
+		data, err := root.readFile(rel, maxBundleSize, nil)
 		if err != nil {
+			r.fail(CodeUnreadable, rel, 0, "cannot be read: %s", errText(err))
+			acc.claim(rel)
 			continue
+		}
+		if want := tsaChainName(data); want != rel {
+			continue // not the writer's: checkInventory reports it
 		}
 		t, err := ParseTSATrust(data)
 		if err != nil {
 			continue
 		}
+		acc.keep(rel)
+		if all == nil {
+			all = &TSATrust{}
+		}
 		all.Roots = append(all.Roots, t.Roots...)
 		all.Intermediates = append(all.Intermediates, t.Intermediates...)
 	}
-	r.warn(WarnUnpinnedTSA, TSADir, "time-stamps checked against the authority certificates inside the case: give the authority's roots with --tsa-roots")
-	return &all
+	return all
 }

@@ -7,9 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"os"
 	"path"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -18,8 +16,47 @@ import (
 	sumdbnote "golang.org/x/mod/sumdb/note"
 )
 
+// accounting tracks the files something in the case accounts for (inventory.go says what may be
+// there): kept files are those a manifest of the case lists; claimed files were reported already.
+type accounting struct {
+	inv     *inventory
+	kept    map[string]bool
+	claimed map[string]bool
+}
+
+func newAccounting(inv *inventory) *accounting {
+	a := &accounting{inv: inv, kept: map[string]bool{}, claimed: map[string]bool{}}
+	for rel := range inv.evidence {
+		a.kept[rel] = true
+	}
+	return a
+}
+
+func (a *accounting) keep(rel string)  { a.kept[rel] = true }
+func (a *accounting) claim(rel string) { a.claimed[rel] = true }
+
+// files lists what a manifest of the case lists, sorted.
+func (a *accounting) files() []string {
+	out := make([]string, 0, len(a.kept))
+	for rel := range a.kept {
+		out = append(out, rel)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// readProblem reports a file that could not be read: a missing file is a change to the case (it was
+// removed), anything else is a failure of its own kind, never taken for a change nor for a pass.
+func readProblem(r *Report, rel string, seq uint64, what string, err error) {
+	if errors.Is(err, fs.ErrNotExist) {
+		r.fail(CodeManifestFile, rel, seq, "%s, but it is missing: it was removed", what)
+		return
+	}
+	r.fail(CodeUnreadable, rel, seq, "%s, but it cannot be read: %s", what, errText(err))
+}
+
 // checkArtifacts checks every artifact a record cites against its digest.
-func checkArtifacts(dir string, recs []*checkedRecord, r *Report, known map[string]bool) {
+func checkArtifacts(root *caseRoot, inv *inventory, recs []*checkedRecord, r *Report, acc *accounting) {
 	seen := map[string]bool{}
 	for _, c := range recs {
 		for _, s := range c.artifacts {
@@ -27,18 +64,21 @@ func checkArtifacts(dir string, recs []*checkedRecord, r *Report, known map[stri
 				seen[s.Name] = true
 				r.Artifacts++
 			}
-			known[s.Name] = true
 			if !safeCasePath(s.Name) || !strings.HasPrefix(s.Name, ArtifactsDir+"/") {
 				r.fail(CodeArtifactMismatch, c.path, c.seq, "cites artifact %q outside the case's artifacts", s.Name)
 				continue
 			}
-			f, err := hashFile(filepath.Join(dir, filepath.FromSlash(s.Name)))
-			if err != nil {
-				r.fail(CodeArtifactMismatch, c.path, c.seq, "cites artifact %s, which cannot be read: %v", s.Name, err)
-				continue
+			f, err := root.hashFile(s.Name)
+			if !errors.Is(err, fs.ErrNotExist) {
+				acc.keep(s.Name)
 			}
-			if want := s.Digest["sha256"]; f.SHA256 != want {
-				r.fail(CodeArtifactMismatch, s.Name, 0, "SHA-256 is %s, but record %d captured it as %s: the artifact was changed", f.SHA256, c.seq, want)
+			switch {
+			case errors.Is(err, fs.ErrNotExist):
+				r.fail(CodeArtifactMismatch, c.path, c.seq, "cites artifact %s, which is missing: it was removed", s.Name)
+			case err != nil:
+				r.fail(CodeUnreadable, s.Name, c.seq, "record %d cites this artifact, but it cannot be read: %s", c.seq, errText(err))
+			case f.SHA256 != s.Digest["sha256"]:
+				r.fail(CodeArtifactMismatch, s.Name, 0, "SHA-256 is %s, but record %d captured it as %s: the artifact was changed", f.SHA256, c.seq, s.Digest["sha256"])
 			}
 		}
 	}
@@ -46,26 +86,22 @@ func checkArtifacts(dir string, recs []*checkedRecord, r *Report, known map[stri
 
 // checkCheckpoints checks each checkpoint's note signature and bundle, and its root against the tree of
 // the records: a checkpoint larger than the log shows a cut tail, a different root a rewritten history.
-// Checkpoints held outside the case are checked the same way.
-func checkCheckpoints(dir string, v *Verifier, tsa *TSATrust, tree *merkleLog, held [][]byte, r *Report, known map[string]bool) {
-	entries, _ := os.ReadDir(filepath.Join(dir, CheckpointsDir))
-	for _, e := range entries {
-		m := checkpointName.FindStringSubmatch(e.Name())
-		if m == nil {
-			continue
-		}
-		rel := path.Join(CheckpointsDir, e.Name())
-		known[rel] = true
-		known[rel+".sigstore.json"] = true
+// Checkpoints held outside the case are checked the same way. It returns the sizes of the checkpoints
+// present as their writer signed them (note and bundle, under their own name), whatever they say.
+func checkCheckpoints(root *caseRoot, inv *inventory, v *Verifier, tsa *TSATrust, tree *merkleLog, held [][]byte, r *Report) map[int64]bool {
+	signed := map[int64]bool{}
+	for _, named := range inv.checkpoints {
+		rel := path.Join(CheckpointsDir, path.Base(CheckpointPath(named)))
 		r.Checkpoints++
-		named, _ := strconv.ParseInt(m[1], 10, 64)
-		data, err := readBounded(filepath.Join(dir, rel))
+		data, err := root.readFile(rel, maxBundleSize, nil)
 		if err != nil {
-			r.fail(CodeCheckpointMalformed, rel, 0, "cannot be read: %v", err)
+			r.fail(CodeUnreadable, rel, 0, "cannot be read: %s", errText(err))
 			continue
 		}
-		checkFileBundle(dir, rel, data, v, tsa, CodeCheckpointSignature, r)
-		checkCheckpoint(rel, data, named, v, tree, r)
+		bundled := checkFileBundle(root, inv.cpBundles[named], rel, data, v, tsa, CodeCheckpointSignature, r)
+		if checkCheckpoint(rel, data, named, v, tree, r) != errCheckpointUnsigned && bundled {
+			signed[named] = true
+		}
 	}
 	for i, data := range held {
 		checkCheckpoint(fmt.Sprintf("held checkpoint %d", i+1), data, -1, v, tree, r)
@@ -77,33 +113,41 @@ func checkCheckpoints(dir string, v *Verifier, tsa *TSATrust, tree *merkleLog, h
 			r.warn(WarnUnsealed, CheckpointsDir, "records %d to %d are not covered by a checkpoint yet", r.Sealed+1, r.Records)
 		}
 	}
+	return signed
 }
 
+// errCheckpointUnsigned is what checkCheckpoint returns for a note that is not a checkpoint its writer
+// signed under this name.
+var errCheckpointUnsigned = errors.New("not a signed checkpoint")
+
 // checkCheckpoint checks one signed checkpoint note against the tree; named is the size its file name
-// gives, or -1.
-func checkCheckpoint(label string, data []byte, named int64, v *Verifier, tree *merkleLog, r *Report) {
+// gives, or -1. It returns nil when the checkpoint holds, errCheckpointUnsigned when it is not signed
+// as named, and another error when it is signed and the records disagree with it.
+func checkCheckpoint(label string, data []byte, named int64, v *Verifier, tree *merkleLog, r *Report) error {
 	cp, err := openCheckpoint(data, v, r.CaseID)
 	if err != nil {
 		r.fail(CodeCheckpointSignature, label, 0, "%v", err)
-		return
+		return errCheckpointUnsigned
 	}
 	if named >= 0 && cp.Size != named {
-		r.fail(CodeCheckpointMalformed, label, 0, "covers %d records but is named for %d", cp.Size, named)
+		r.fail(CodeCheckpointMalformed, label, 0, "covers %d records but is named for %d: a checkpoint was renamed", cp.Size, named)
+		return errCheckpointUnsigned
 	}
 	if cp.Size > tree.n {
 		r.fail(CodeCheckpointTruncated, label, 0, "a signed checkpoint covers %d records but only %d are present: records were removed", cp.Size, tree.n)
-		return
+		return errors.New("beyond the log")
 	}
 	root, err := tree.root(cp.Size)
 	if err != nil {
 		r.fail(CodeCheckpointRoot, label, 0, "%v", err)
-		return
+		return err
 	}
 	if root != cp.Root {
 		r.fail(CodeCheckpointRoot, label, 0, "the Merkle root of the first %d records is not the one this checkpoint signed: records up to %d were changed", cp.Size, cp.Size)
-		return
+		return errors.New("root mismatch")
 	}
 	r.Sealed = max(r.Sealed, cp.Size)
+	return nil
 }
 
 // openCheckpoint verifies a checkpoint note's signature by the custody key and parses its body.
@@ -136,70 +180,73 @@ func openCheckpoint(data []byte, v *Verifier, caseID string) (Checkpoint, error)
 }
 
 // checkFileBundle checks the bundle next to a checkpoint or manifest file: a message signature by the
-// trusted key over exactly the file's bytes.
-// It reports whether the bundle exists: one that does not was never written (a crash between the two
-// files), which leaves the file unsigned but is not a problem of the case.
-func checkFileBundle(dir, rel string, data []byte, v *Verifier, tsa *TSATrust, code string, r *Report) bool {
+// trusted key over exactly the file's bytes. present says whether the inventory found the bundle. It
+// reports whether the bundle holds.
+func checkFileBundle(root *caseRoot, present bool, rel string, data []byte, v *Verifier, tsa *TSATrust, code string, r *Report) bool {
 	brel := rel + ".sigstore.json"
-	raw, err := readBounded(filepath.Join(dir, brel))
-	if errors.Is(err, fs.ErrNotExist) {
-		r.warn(WarnIncomplete, rel, "has no signature bundle: it was being written when the writer stopped, and is not relied on")
+	if !present {
+		if code == CodeManifestSignature {
+			r.fail(CodeManifestUnsigned, rel, 0, "has no signature bundle: nothing proves who wrote it")
+		} else {
+			r.warn(WarnIncomplete, rel, "has no signature bundle: it was being written when the writer stopped (its note is signed, and is checked)")
+		}
 		return false
 	}
+	raw, err := root.readFile(brel, maxBundleSize, nil)
 	if err != nil {
-		r.fail(code, brel, 0, "the signature bundle of %s cannot be read: %v", rel, err)
-		return true
+		r.fail(CodeUnreadable, brel, 0, "the signature bundle of %s cannot be read: %s", rel, errText(err))
+		return false
 	}
 	b, err := parseBundle(raw)
 	if err != nil {
 		r.fail(code, brel, 0, "%v", err)
-		return true
+		return false
 	}
 	ms := b.MessageSignature
 	sum := sha256.Sum256(data)
 	switch {
 	case ms == nil:
 		r.fail(code, brel, 0, "holds no message signature")
-		return true
+		return false
 	case b.VerificationMaterial.PublicKey.Hint != v.KeyID():
 		r.fail(code, brel, 0, "signed by key %s, not the trusted key %s", b.VerificationMaterial.PublicKey.Hint, v.KeyID())
-		return true
+		return false
 	case ms.MessageDigest.Algorithm != "SHA2_256" || !bytes.Equal(ms.MessageDigest.Digest, sum[:]):
 		r.fail(code, brel, 0, "the digest it signs is not the SHA-256 of %s: the file was changed", rel)
-		return true
+		return false
 	case v.verify(data, ms.Signature) != nil:
 		r.fail(code, brel, 0, "the signature over %s does not verify", rel)
-		return true
+		return false
 	}
+	ok := true
 	for i, tsr := range b.timestamps() {
 		if tsa == nil {
 			r.fail(CodeTimestampInvalid, brel, 0, "time-stamp %d cannot be checked: no time-stamping authority certificates (give --tsa-roots)", i+1)
+			ok = false
 			continue
 		}
 		if _, err := verifyTimestamp(tsr, ms.Signature, *tsa, nil); err != nil {
 			r.fail(CodeTimestampInvalid, brel, 0, "time-stamp %d does not verify: %v", i+1, err)
+			ok = false
 		}
 	}
-	return true
+	return ok
 }
 
-// checkManifests checks each signed manifest and every file it lists.
-func checkManifests(dir string, v *Verifier, tsa *TSATrust, records uint64, r *Report, known map[string]bool) {
-	entries, _ := os.ReadDir(filepath.Join(dir, ManifestsDir))
-	for _, e := range entries {
-		if manifestName.FindStringSubmatch(e.Name()) == nil {
-			continue
-		}
-		rel := path.Join(ManifestsDir, e.Name())
-		known[rel] = true
-		known[rel+".sigstore.json"] = true
+// checkManifests checks each signed manifest and every file it lists. It returns the manifests present
+// as their writer signed them (bundle, name, case), by the record count they are named for, whether
+// the files they list still match or not.
+func checkManifests(root *caseRoot, inv *inventory, v *Verifier, tsa *TSATrust, records uint64, r *Report, acc *accounting) map[uint64]Manifest {
+	signed := map[uint64]Manifest{}
+	for _, named := range inv.manifests {
+		rel := path.Join(ManifestsDir, path.Base(ManifestPath(named)))
 		r.Manifests++
-		data, err := readBounded(filepath.Join(dir, rel))
+		data, err := root.readFile(rel, maxBundleSize, nil)
 		if err != nil {
-			r.fail(CodeManifestMalformed, rel, 0, "cannot be read: %v", err)
+			r.fail(CodeUnreadable, rel, 0, "cannot be read: %s", errText(err))
 			continue
 		}
-		if !checkFileBundle(dir, rel, data, v, tsa, CodeManifestSignature, r) {
+		if !checkFileBundle(root, inv.mfBundles[named], rel, data, v, tsa, CodeManifestSignature, r) {
 			continue // an unsigned manifest says nothing
 		}
 		var m Manifest
@@ -209,8 +256,17 @@ func checkManifests(dir string, v *Verifier, tsa *TSATrust, records uint64, r *R
 			r.fail(CodeManifestMalformed, rel, 0, "not a manifest: %v", err)
 			continue
 		}
+		ok := true
 		if m.CaseID != r.CaseID {
 			r.fail(CodeManifestMalformed, rel, 0, "belongs to case %q, not %q", m.CaseID, r.CaseID)
+			ok = false
+		}
+		if m.Records != named {
+			r.fail(CodeManifestMalformed, rel, 0, "lists the case as of record %d but is named for record %d: a manifest was renamed", m.Records, named)
+			ok = false
+		}
+		if ok {
+			signed[named] = m
 		}
 		if m.Records > records {
 			r.fail(CodeManifestTruncated, rel, 0, "the signed manifest lists %d records but only %d are present: records were removed", m.Records, records)
@@ -218,58 +274,90 @@ func checkManifests(dir string, v *Verifier, tsa *TSATrust, records uint64, r *R
 		for _, f := range m.Files {
 			if !safeCasePath(f.Path) {
 				r.fail(CodeManifestMalformed, rel, 0, "lists a path outside the case: %q", f.Path)
+				ok = false
 				continue
 			}
-			got, err := hashFile(filepath.Join(dir, filepath.FromSlash(f.Path)))
+			got, err := root.hashFile(f.Path)
+			if !errors.Is(err, fs.ErrNotExist) {
+				acc.keep(f.Path)
+			}
 			switch {
 			case err != nil:
-				r.fail(CodeManifestFile, f.Path, 0, "listed in %s but cannot be read: %v", rel, err)
+				readProblem(r, f.Path, seqOfRecordPath(f.Path), "listed in "+rel, err)
 			case got.SHA256 != f.SHA256 || got.Size != f.Size:
 				r.fail(CodeManifestFile, f.Path, seqOfRecordPath(f.Path), "differs from the copy listed in %s (SHA-256 %s, was %s): the file was changed", rel, short(got.SHA256), short(f.SHA256))
 			}
 		}
 	}
+	return signed
 }
 
-// checkStrayFiles warns about files a case does not explain: left-over temporary files from an
-// interrupted write, and anything nothing refers to.
-func checkStrayFiles(dir string, r *Report, known map[string]bool) {
-	files, err := listAllFiles(dir)
-	if err != nil {
-		return
+// checkSeals requires of every case.seal record what the seal wrote: a checkpoint and a manifest over
+// the records up to it, both holding. A seal interrupted by a crash is no excuse: the seal record is
+// written first, so a case whose writer stopped before sealing has no seal record to answer for, and
+// `acquire custody seal` completes an interrupted one.
+func checkSeals(recs []*checkedRecord, checkpoints map[int64]bool, manifests map[uint64]Manifest, r *Report) {
+	for _, c := range recs {
+		if !c.ok || c.action != ActionSeal {
+			continue
+		}
+		s := Seal{Seq: c.seq, Checkpoint: path.Join(CheckpointsDir, path.Base(CheckpointPath(int64(c.seq)))),
+			Manifest: path.Join(ManifestsDir, path.Base(ManifestPath(c.seq)))}
+		var missing []string
+		if !checkpoints[int64(c.seq)] {
+			missing = append(missing, "its checkpoint "+s.Checkpoint)
+		}
+		if m, ok := manifests[c.seq]; !ok {
+			missing = append(missing, "its manifest "+s.Manifest)
+		} else if m.Checkpoint != s.Checkpoint {
+			missing = append(missing, fmt.Sprintf("a manifest naming its checkpoint (%s names %q)", s.Manifest, m.Checkpoint))
+		}
+		s.Complete = len(missing) == 0
+		if !s.Complete {
+			r.fail(CodeSealIncomplete, c.path, c.seq, "this record sealed the case, but %s, signed, is not there: removed, replaced, or never written by a seal that was interrupted (`acquire custody seal` completes an interrupted one)", strings.Join(missing, " and "))
+		}
+		r.Seals = append(r.Seals, s)
 	}
-	for _, rel := range files {
-		base := path.Base(rel)
+}
+
+// checkInventory reports what the case holds that nothing accounts for.
+func checkInventory(inv *inventory, acc *accounting, r *Report) {
+	var unexpected []string
+	for rel := range inv.unexpected {
+		unexpected = append(unexpected, rel)
+	}
+	for _, rel := range inv.tsaFiles {
+		if !acc.kept[rel] && !acc.claimed[rel] {
+			unexpected = append(unexpected, rel)
+		}
+	}
+	slices.Sort(unexpected)
+	for _, rel := range unexpected {
+		mode := inv.unexpected[rel]
 		switch {
-		case rel == ".lock", known[rel], recordName.MatchString(base) && path.Dir(rel) == RecordsDir,
-			path.Dir(rel) == TSADir && strings.HasSuffix(base, ".pem"):
-		case strings.HasPrefix(base, ".tmp-"):
-			r.warn(WarnTemporaryFile, rel, "left by an interrupted write; it is not part of the case")
+		case mode.IsDir():
+			r.fail(CodeUnexpectedFile, rel, 0, "a case holds no such directory: it was added")
+		case mode.Type() != 0:
+			r.fail(CodeUnexpectedFile, rel, 0, "is a device, pipe or socket: a case holds only files")
+		case path.Dir(rel) == TSADir:
+			r.fail(CodeUnexpectedFile, rel, 0, "is not a time-stamping authority's certificates named by their SHA-256, as a writer keeps them: it was added")
 		default:
-			r.warn(WarnUnexpectedFile, rel, "no record, checkpoint or manifest refers to this file")
+			r.fail(CodeUnexpectedFile, rel, 0, "a case holds no such file and nothing in it accounts for this one: it was added")
 		}
 	}
-}
-
-func listAllFiles(dir string) ([]string, error) {
-	var out []string
-	err := filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
-			return err
+	var uncited []string
+	for rel := range inv.artifacts {
+		if !acc.kept[rel] && !acc.claimed[rel] {
+			uncited = append(uncited, rel)
 		}
-		rel, err := filepath.Rel(dir, p)
-		if err == nil {
-			out = append(out, filepath.ToSlash(rel))
-		}
-		return err
-	})
-	slices.Sort(out)
-	return out, err
-}
-
-// safeCasePath accepts a slash-separated relative path that stays inside the case.
-func safeCasePath(p string) bool {
-	return p != "" && !path.IsAbs(p) && path.Clean(p) == p && !strings.HasPrefix(p, "../") && p != ".." && !strings.Contains(p, "\\")
+	}
+	slices.Sort(uncited)
+	for _, rel := range uncited {
+		r.warn(WarnUncitedArtifact, rel, "no record cites this artifact: it is not part of the evidence and no manifest lists it (a writer that stopped between storing it and recording it leaves one)")
+	}
+	for _, rel := range inv.temporary {
+		r.warn(WarnTemporaryFile, rel, "left by an interrupted write; it is not part of the case")
+	}
 }
 
 func seqOfRecordPath(p string) uint64 {

@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -19,6 +17,7 @@ import (
 type checkedRecord struct {
 	seq       uint64 // from the file name
 	path      string
+	action    string
 	leaf      tlog.Hash // RFC 6962 leaf hash of the payload, when the envelope could be read
 	digest    string    // PayloadDigest of the payload, likewise
 	ok        bool      // the statement parsed (signature aside): the fields below are meaningful
@@ -33,11 +32,8 @@ type checkedRecord struct {
 
 // checkRecords checks every record file on its own, in parallel (parse, signature, time-stamps), then
 // the chain between them in order. Records come back in seq order, one per file found.
-func checkRecords(ctx context.Context, dir string, v *Verifier, tsa *TSATrust, workers int, r *Report) ([]*checkedRecord, error) {
-	seqs, err := listRecordSeqs(dir)
-	if err != nil {
-		return nil, err
-	}
+func checkRecords(ctx context.Context, root *caseRoot, seqs []uint64, v *Verifier, tsa *TSATrust, workers int, r *Report) ([]*checkedRecord, error) {
+	dir, dirErr := root.dir(RecordsDir)
 	recs := make([]*checkedRecord, len(seqs))
 	var next atomic.Int64
 	var wg sync.WaitGroup
@@ -50,7 +46,7 @@ func checkRecords(ctx context.Context, dir string, v *Verifier, tsa *TSATrust, w
 				if i >= len(seqs) {
 					return
 				}
-				recs[i] = checkRecord(dir, seqs[i], v, tsa)
+				recs[i] = checkRecord(root, dir, dirErr, seqs[i], v, tsa)
 			}
 		}()
 	}
@@ -62,17 +58,23 @@ func checkRecords(ctx context.Context, dir string, v *Verifier, tsa *TSATrust, w
 	return recs, nil
 }
 
-func checkRecord(dir string, seq uint64, v *Verifier, tsa *TSATrust) *checkedRecord {
-	rel := RecordPath(seq)
-	c := &checkedRecord{seq: seq, path: filepath.ToSlash(rel)}
+// checkRecord checks record seq, read from dir (the records directory, or dirErr when it cannot be
+// opened).
+func checkRecord(root *caseRoot, dir int, dirErr error, seq uint64, v *Verifier, tsa *TSATrust) *checkedRecord {
+	name := recordFileName(seq)
+	rel := RecordsDir + "/" + name
+	c := &checkedRecord{seq: seq, path: rel}
 	fail := func(code, format string, args ...any) {
 		c.problems = append(c.problems, Problem{Code: code, Path: c.path, Seq: seq, Message: fmt.Sprintf(format, args...)})
 	}
 	buf := readBuffers.Get().(*[]byte)
 	defer readBuffers.Put(buf)
-	data, err := readInto(filepath.Join(dir, rel), (*buf)[:0])
+	data, err := []byte(nil), dirErr
+	if err == nil {
+		data, err = root.readFileIn(dir, name, rel, maxBundleSize, (*buf)[:0])
+	}
 	if err != nil {
-		fail(CodeRecordUnreadable, "cannot be read: %v", err)
+		fail(CodeRecordUnreadable, "cannot be read: %s", errText(err))
 		return c
 	}
 	*buf = data
@@ -102,7 +104,7 @@ func checkRecord(dir string, seq uint64, v *Verifier, tsa *TSATrust) *checkedRec
 	}
 	c.ok = true
 	ev := st.Predicate
-	c.predSeq, c.prev, c.caseID = ev.Seq, ev.Prev, ev.CaseID
+	c.predSeq, c.prev, c.caseID, c.action = ev.Seq, ev.Prev, ev.CaseID, ev.Action
 	for _, s := range st.Subject {
 		if s.Kind() == KindArtifact {
 			c.artifacts = append(c.artifacts, s)
@@ -142,7 +144,7 @@ func recordErrorCode(err error) string {
 		return CodePayloadType
 	case strings.HasPrefix(msg, "predicate type"), strings.HasPrefix(msg, "statement type"):
 		return CodePredicateType
-	case errors.Is(err, errOversized), errors.Is(err, os.ErrNotExist):
+	case errors.Is(err, errOversized):
 		return CodeRecordUnreadable
 	}
 	return CodeRecordMalformed

@@ -9,7 +9,9 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/acquire-forensics/acquire/custody"
 )
@@ -269,4 +271,81 @@ func TestNoKeyAtAll(t *testing.T) {
 	page := renderHTML(t, r)
 	checkWellFormed(t, page)
 	checkDOM(t, parseHTML(t, page), r)
+}
+
+// TestSealedOnlyWithItsSeal: the report says a case is sealed only when its last seal's checkpoint
+// and manifest hold, however the last record reads.
+func TestSealedOnlyWithItsSeal(t *testing.T) {
+	r := build(t, filepath.Join(vectors, "manifest-removed", "case"), vectorKey(t))
+	if r.Case.Sealed || !r.Case.SealIncomplete || r.Verification.Verdict != VerdictFailed {
+		t.Fatalf("sealed %v, incomplete %v, verdict %s: want not sealed, incomplete, FAILED", r.Case.Sealed, r.Case.SealIncomplete, r.Verification.Verdict)
+	}
+	var md bytes.Buffer
+	if err := Markdown(&md, r); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(md.String(), "| Sealed | yes") || !strings.Contains(md.String(), "its checkpoint or manifest is missing") {
+		t.Errorf("the Markdown report's Sealed row:\n%s", md.String())
+	}
+}
+
+// TestUnpinnedIsNotVerified: a report on a case checked against its own key says SELF-CONSISTENT
+// ONLY, never VERIFIED.
+func TestUnpinnedIsNotVerified(t *testing.T) {
+	r, err := Build(context.Background(), filepath.Join(vectors, "valid", "case"), Options{Generator: testGenerator(), Now: fixedNow})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Verification.Verdict != VerdictSelfConsistent || r.Verification.KeyPinned {
+		t.Fatalf("verdict %s, pinned %v", r.Verification.Verdict, r.Verification.KeyPinned)
+	}
+	var md, page bytes.Buffer
+	if err := Markdown(&md, r); err != nil {
+		t.Fatal(err)
+	}
+	if err := HTML(&page, r); err != nil {
+		t.Fatal(err)
+	}
+	for name, text := range map[string]string{"markdown": md.String(), "html": page.String()} {
+		if strings.Contains(text, "Verification: VERIFIED") || !strings.Contains(text, "Verification: SELF-CONSISTENT ONLY") {
+			t.Errorf("%s report's verdict banner is wrong", name)
+		}
+	}
+}
+
+// TestNothingReadThroughLinks: a record that is a link or a pipe is shown as unreadable, never read
+// through (a pipe would hang the report).
+func TestNothingReadThroughLinks(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.CopyFS(dir, os.DirFS(filepath.Join(vectors, "valid", "case"))); err != nil {
+		t.Fatal(err)
+	}
+	rec2 := filepath.Join(dir, custody.RecordsDir, "0000000002.sigstore.json")
+	rec3 := filepath.Join(dir, custody.RecordsDir, "0000000003.sigstore.json")
+	outside := filepath.Join(t.TempDir(), "copy.json")
+	data, _ := os.ReadFile(rec2)
+	if err := os.WriteFile(outside, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	os.Remove(rec2)
+	os.Remove(rec3)
+	if err := os.Symlink(outside, rec2); err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Mkfifo(rec3, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan *Report, 1)
+	go func() { done <- build(t, dir, vectorKey(t)) }()
+	select {
+	case r := <-done:
+		if r.Timeline[1].Unreadable == "" || r.Timeline[2].Unreadable == "" || r.Timeline[1].Event != nil {
+			t.Errorf("rows 2 and 3: %+v / %+v", r.Timeline[1], r.Timeline[2])
+		}
+		if r.Verification.OK {
+			t.Error("verification passed")
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("the report hangs on a pipe")
+	}
 }

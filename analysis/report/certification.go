@@ -51,9 +51,11 @@ func checkFamilies() []checkFamily {
 		{"Record signatures", []string{custody.CodeRecordUnreadable, custody.CodeRecordMalformed, custody.CodePayloadType, custody.CodePredicateType, custody.CodeSignatureInvalid, custody.CodeOtherKey, custody.CodeSignerMismatch}},
 		{"Hash chain", []string{custody.CodeSeqMismatch, custody.CodeSeqGap, custody.CodePrevMismatch, custody.CodeCaseMismatch}},
 		{"Checkpoints", []string{custody.CodeCheckpointMalformed, custody.CodeCheckpointSignature, custody.CodeCheckpointTruncated, custody.CodeCheckpointRoot}},
-		{"Manifests", []string{custody.CodeManifestMalformed, custody.CodeManifestSignature, custody.CodeManifestTruncated, custody.CodeManifestFile}},
+		{"Manifests", []string{custody.CodeManifestMalformed, custody.CodeManifestSignature, custody.CodeManifestUnsigned, custody.CodeManifestTruncated, custody.CodeManifestFile}},
+		{"Seals", []string{custody.CodeSealIncomplete}},
 		{"Captured artifacts", []string{custody.CodeArtifactMismatch}},
 		{"Time-stamps", []string{custody.CodeTimestampInvalid}},
+		{"Case contents", []string{custody.CodeUnreadable, custody.CodeSymlink, custody.CodeUnexpectedFile}},
 	}
 }
 
@@ -97,7 +99,9 @@ func checks(vr *custody.Report, v Verification, evidence int, cmp []Comparison) 
 		"Hash chain":         "seq runs from 1 without gaps; each prev is the SHA-256 of the previous record's payload",
 		"Checkpoints":        cps,
 		"Manifests":          fmt.Sprintf("signed manifests: %d, every file they list re-hashed", vr.Manifests),
+		"Seals":              fmt.Sprintf("case.seal records, each with its signed checkpoint and manifest: %d", len(vr.Seals)),
 		"Captured artifacts": fmt.Sprintf("captured artifacts re-hashed and compared with the digest their record gives: %d", vr.Artifacts),
+		"Case contents":      "every file of the case readable, none a symbolic link, none that nothing in the case accounts for",
 		"Time-stamps":        tsa,
 		"Other":              "problems of other kinds",
 	}
@@ -116,6 +120,7 @@ func checks(vr *custody.Report, v Verification, evidence int, cmp []Comparison) 
 		case f.name == "Time-stamps" && vr.Timestamps == 0,
 			f.name == "Checkpoints" && vr.Checkpoints == 0 && len(v.HeldCheckpoints) == 0,
 			f.name == "Manifests" && vr.Manifests == 0,
+			f.name == "Seals" && len(vr.Seals) == 0,
 			f.name == "Captured artifacts" && vr.Artifacts == 0:
 			c.Outcome = OutcomeNone
 		}

@@ -22,22 +22,25 @@ type Report struct {
 
 // Summary is the case at a glance: what was acquired from where to where, by whom, under what authority.
 type Summary struct {
-	CaseID       string               `json:"caseId"`
-	Dir          string               `json:"dir"`
-	Records      int                  `json:"records"`
-	Unreadable   int                  `json:"unreadableRecords"`
-	FirstTime    string               `json:"firstTime,omitempty"`
-	LastTime     string               `json:"lastTime,omitempty"`
-	Sealed       bool                 `json:"sealed"` // the last record is a case.seal
-	SealNote     string               `json:"sealNote,omitempty"`
-	Sources      []Place              `json:"sources"`      // what was described and acquired
-	Destinations []Place              `json:"destinations"` // where the forensic copies live
-	Principals   []Principal          `json:"principals"`
-	Operators    []string             `json:"operators"`
-	Hosts        []string             `json:"hosts"`
-	Authorities  []custody.Authority  `json:"authorities"`
-	Tools        []custody.Tool       `json:"tools"`
-	Signers      []custody.SignerInfo `json:"signers"`
+	CaseID     string `json:"caseId"`
+	Dir        string `json:"dir"`
+	Records    int    `json:"records"`
+	Unreadable int    `json:"unreadableRecords"`
+	FirstTime  string `json:"firstTime,omitempty"`
+	LastTime   string `json:"lastTime,omitempty"`
+	Sealed     bool   `json:"sealed"` // the last record is a case.seal whose checkpoint and manifest hold
+	// SealIncomplete: the last record is a case.seal, but its checkpoint or manifest is missing or
+	// does not verify.
+	SealIncomplete bool                 `json:"sealIncomplete,omitempty"`
+	SealNote       string               `json:"sealNote,omitempty"`
+	Sources        []Place              `json:"sources"`      // what was described and acquired
+	Destinations   []Place              `json:"destinations"` // where the forensic copies live
+	Principals     []Principal          `json:"principals"`
+	Operators      []string             `json:"operators"`
+	Hosts          []string             `json:"hosts"`
+	Authorities    []custody.Authority  `json:"authorities"`
+	Tools          []custody.Tool       `json:"tools"`
+	Signers        []custody.SignerInfo `json:"signers"`
 }
 
 // Place is a cloud account and region and the resources the case names there.
@@ -189,7 +192,7 @@ type Leftover struct {
 
 // Verification is the outcome of custody.Verify and what it was checked against.
 type Verification struct {
-	Verdict         string          `json:"verdict"` // VerdictVerified or VerdictFailed
+	Verdict         string          `json:"verdict"` // VerdictVerified, VerdictSelfConsistent or VerdictFailed
 	OK              bool            `json:"ok"`
 	Complete        bool            `json:"complete"` // false when no key could be settled and nothing was checked
 	KeyPinned       bool            `json:"keyPinned"`
@@ -203,7 +206,10 @@ type Verification struct {
 // Verdicts.
 const (
 	VerdictVerified = "VERIFIED"
-	VerdictFailed   = "FAILED"
+	// VerdictSelfConsistent: everything holds, but only against the key (or time-stamping
+	// certificates) inside the case, which prove nothing about who wrote it.
+	VerdictSelfConsistent = "SELF-CONSISTENT ONLY"
+	VerdictFailed         = "FAILED"
 )
 
 // Checkpoint is a checkpoint file of the case as it reads: origin, tree size and root. Verification

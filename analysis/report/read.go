@@ -6,9 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
-	"os"
-	"path/filepath"
+	"io/fs"
 	"regexp"
 	"sort"
 	"strconv"
@@ -26,7 +24,7 @@ var recordFile = regexp.MustCompile(`^([0-9]{10})\.sigstore\.json$`)
 // custody.ReadRecords it does not stop at a damaged record, which becomes a row saying why it cannot
 // be read. Nothing here is trusted; verification says whether the records hold.
 func readRecords(ctx context.Context, dir string) ([]Record, error) {
-	entries, err := os.ReadDir(filepath.Join(dir, custody.RecordsDir))
+	names, err := custody.ListCaseDir(dir, custody.RecordsDir)
 	if err != nil {
 		return nil, fmt.Errorf("listing records: %w", err)
 	}
@@ -35,13 +33,13 @@ func readRecords(ctx context.Context, dir string) ([]Record, error) {
 		name string
 	}
 	var files []file
-	for _, e := range entries {
-		m := recordFile.FindStringSubmatch(e.Name())
+	for _, name := range names {
+		m := recordFile.FindStringSubmatch(name)
 		if m == nil {
 			continue
 		}
 		seq, _ := strconv.ParseUint(m[1], 10, 64)
-		files = append(files, file{seq, e.Name()})
+		files = append(files, file{seq, name})
 	}
 	sort.Slice(files, func(i, j int) bool { return files[i].seq < files[j].seq })
 	out := make([]Record, 0, len(files))
@@ -51,7 +49,7 @@ func readRecords(ctx context.Context, dir string) ([]Record, error) {
 		}
 		rel := custody.RecordsDir + "/" + f.name
 		rec := Record{Seq: f.seq, Path: rel}
-		payload, st, err := readRecord(filepath.Join(dir, custody.RecordsDir, f.name))
+		payload, st, err := readRecord(dir, rel)
 		if err != nil {
 			rec.Unreadable = err.Error()
 		} else {
@@ -64,19 +62,16 @@ func readRecords(ctx context.Context, dir string) ([]Record, error) {
 	return out, nil
 }
 
-// readRecord returns a record's payload and its statement, read leniently.
-func readRecord(path string) ([]byte, *custody.Statement, error) {
-	f, err := os.Open(path)
+// readRecord returns a record's payload and its statement, read leniently (but never through a link,
+// nor from anything but a regular file).
+func readRecord(dir, rel string) ([]byte, *custody.Statement, error) {
+	data, err := custody.ReadCaseFile(dir, rel, maxRecordSize)
 	if err != nil {
+		var pe *fs.PathError
+		if errors.As(err, &pe) {
+			return nil, nil, pe.Err
+		}
 		return nil, nil, err
-	}
-	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, maxRecordSize+1))
-	if err != nil {
-		return nil, nil, err
-	}
-	if len(data) > maxRecordSize {
-		return nil, nil, fmt.Errorf("larger than %d bytes", maxRecordSize)
 	}
 	if len(bytes.TrimSpace(data)) == 0 {
 		return nil, nil, errors.New("the file is empty")

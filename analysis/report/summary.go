@@ -50,8 +50,11 @@ func summarize(dir string, recs []Record, items []Evidence, vr *custody.Report) 
 		}
 	}
 	if n := len(recs); n > 0 {
-		if last := recs[n-1].Event; last != nil && last.Action == "case.seal" {
-			s.Sealed, s.SealNote = true, last.Note
+		if last := recs[n-1].Event; last != nil && last.Action == custody.ActionSeal {
+			// A seal is one only with its checkpoint and manifest, which the verifier checked.
+			s.SealNote = last.Note
+			s.Sealed = vr.EndsSealed()
+			s.SealIncomplete = !s.Sealed
 		}
 	}
 	for _, it := range items {

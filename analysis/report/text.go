@@ -4,52 +4,16 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
-	"unicode"
 	"unicode/utf8"
+
+	"github.com/acquire-forensics/acquire/internal/termsafe"
 )
 
 // visible returns s with what a reader could not see shown as escapes: control characters (line
 // breaks included, so that one value stays on one line), format characters such as bidirectional
 // overrides and zero-width characters (which can make text read differently from what it is), and
 // bytes that are not UTF-8. The JSON form keeps the exact strings.
-func visible(s string) string {
-	if isPlain(s) {
-		return s
-	}
-	var b strings.Builder
-	for i := 0; i < len(s); {
-		r, size := utf8.DecodeRuneInString(s[i:])
-		switch {
-		case r == utf8.RuneError && size == 1:
-			fmt.Fprintf(&b, `\x%02X`, s[i])
-		case r == '\n':
-			b.WriteString(`\n`)
-		case r == '\r':
-			b.WriteString(`\r`)
-		case r == '\t':
-			b.WriteString(`\t`)
-		case unicode.IsControl(r), unicode.Is(unicode.Cf, r), unicode.Is(unicode.Zl, r), unicode.Is(unicode.Zp, r):
-			if r > 0xFFFF {
-				fmt.Fprintf(&b, `\U%08X`, r)
-			} else {
-				fmt.Fprintf(&b, `\u%04X`, r)
-			}
-		default:
-			b.WriteString(s[i : i+size])
-		}
-		i += size
-	}
-	return b.String()
-}
-
-func isPlain(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; c < 0x20 || c >= 0x7F {
-			return false
-		}
-	}
-	return true
-}
+func visible(s string) string { return termsafe.String(s) }
 
 // mdSpecial are the characters that can start Markdown (CommonMark and GitHub's extensions) syntax
 // inside a line: emphasis, code, links and images, raw HTML and entities, table cells, strikethrough.

@@ -2,10 +2,6 @@ package report
 
 import (
 	"bytes"
-	"errors"
-	"io"
-	"os"
-	"path/filepath"
 	"regexp"
 	"sort"
 
@@ -15,12 +11,12 @@ import (
 // verification wraps the verifier's report with what it was checked against.
 func verification(dir string, vr *custody.Report, opts Options) Verification {
 	v := Verification{
-		Verdict:         VerdictVerified,
+		Verdict:         VerdictFailed,
 		OK:              vr.OK(),
 		Complete:        verificationRan(vr),
-		KeyPinned:       opts.Verify.Verifier != nil || opts.Verify.KeyID != "",
+		KeyPinned:       vr.KeyPinned,
 		KeyGiven:        opts.KeyGiven,
-		TSAPinned:       opts.Verify.TSATrust != nil,
+		TSAPinned:       vr.TSAPinned,
 		HeldCheckpoints: opts.HeldCheckpoints,
 		Checkpoints:     readCheckpoints(dir),
 		Result:          vr,
@@ -30,8 +26,11 @@ func verification(dir string, vr *custody.Report, opts Options) Verification {
 			v.HeldCheckpoints = append(v.HeldCheckpoints, "(unnamed)")
 		}
 	}
-	if !v.OK {
-		v.Verdict = VerdictFailed
+	switch vr.Verdict {
+	case custody.VerdictVerified:
+		v.Verdict = VerdictVerified
+	case custody.VerdictSelfConsistent:
+		v.Verdict = VerdictSelfConsistent
 	}
 	if vr.Problems == nil {
 		vr.Problems = []custody.Problem{}
@@ -50,18 +49,18 @@ const maxCheckpointSize = 64 << 10
 // readCheckpoints reads the checkpoint notes of the case for display: origin, size and root, the first
 // three lines of the note. Whether they hold is the verifier's business.
 func readCheckpoints(dir string) []Checkpoint {
-	entries, _ := os.ReadDir(filepath.Join(dir, custody.CheckpointsDir))
+	all, _ := custody.ListCaseDir(dir, custody.CheckpointsDir)
 	var names []string
-	for _, e := range entries {
-		if checkpointFile.MatchString(e.Name()) {
-			names = append(names, e.Name())
+	for _, name := range all {
+		if checkpointFile.MatchString(name) {
+			names = append(names, name)
 		}
 	}
 	sort.Strings(names)
 	out := []Checkpoint{}
 	for _, name := range names {
 		cp := Checkpoint{Path: custody.CheckpointsDir + "/" + name}
-		body, err := readSmall(filepath.Join(dir, custody.CheckpointsDir, name), maxCheckpointSize)
+		body, err := custody.ReadCaseFile(dir, custody.CheckpointsDir+"/"+name, maxCheckpointSize)
 		if err != nil {
 			cp.Error = err.Error()
 		} else {
@@ -75,20 +74,4 @@ func readCheckpoints(dir string) []Checkpoint {
 		out = append(out, cp)
 	}
 	return out
-}
-
-func readSmall(path string, limit int64) ([]byte, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, limit+1))
-	if err != nil {
-		return nil, err
-	}
-	if int64(len(data)) > limit {
-		return nil, errors.New("too large for a checkpoint")
-	}
-	return data, nil
 }

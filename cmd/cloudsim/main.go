@@ -137,9 +137,7 @@ func serve(ctx context.Context, opts options, stdout, stderr io.Writer) error {
 	if saver != nil {
 		saver.clouds = clouds
 		saver.removeStaleTemps()
-		// Saving at once proves the directory writable before any client
-		// relies on it.
-		if err := saver.saveAll(); err != nil {
+		if err := saver.checkWritable(); err != nil {
 			return err
 		}
 	}

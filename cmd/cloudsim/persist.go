@@ -123,6 +123,26 @@ func (s *stateSaver) saveAll() error {
 	return errors.Join(errs...)
 }
 
+// checkWritable proves the state directory writable before any client relies on it, without writing
+// a state: a start that fails afterwards (an address in use, a client file that cannot be written)
+// must not leave behind a state for this scenario that the next start, with the scenario corrected,
+// would refuse.
+func (s *stateSaver) checkWritable() error {
+	f, err := os.CreateTemp(s.dir, ".cloudsim-writable-*")
+	if err != nil {
+		return fmt.Errorf("state directory %s: %w", s.dir, err)
+	}
+	name := f.Name()
+	err = f.Close()
+	if rerr := os.Remove(name); err == nil {
+		err = rerr
+	}
+	if err != nil {
+		return fmt.Errorf("state directory %s: %w", s.dir, err)
+	}
+	return nil
+}
+
 // removeStaleTemps deletes what an interrupted save left behind.
 func (s *stateSaver) removeStaleTemps() {
 	for _, c := range s.clouds {

@@ -3,6 +3,8 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"io"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -204,5 +206,33 @@ func TestRefusedStateStopsTheRange(t *testing.T) {
 	code := run(t.Context(), []string{"--scenario", scenarioFile, "--state-dir", stateDir}, &strings.Builder{}, &stderr)
 	if code != exitError || !strings.Contains(stderr.String(), "remove that file to start afresh from the scenario") {
 		t.Errorf("exit %d: %s", code, stderr.String())
+	}
+}
+
+// A start that fails (here: the address is taken) leaves no state behind, so that the next start,
+// with another scenario, is not refused for a state saved for this one.
+func TestFailedStartLeavesNoState(t *testing.T) {
+	busy, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer busy.Close()
+	stateDir := t.TempDir()
+	var stderr bytes.Buffer
+	code := run(t.Context(), []string{"--scenario", scenarioFile, "--state-dir", stateDir, "--listen", busy.Addr().String()}, io.Discard, &stderr)
+	if code == exitOK {
+		t.Fatal("the range started on a taken address")
+	}
+	if _, err := os.Stat(filepath.Join(stateDir, "aws-state.json")); err == nil {
+		t.Fatal("the failed start left a state file")
+	}
+	if leftovers, _ := filepath.Glob(filepath.Join(stateDir, ".cloudsim-writable-*")); len(leftovers) > 0 {
+		t.Errorf("the writability probe was left: %v", leftovers)
+	}
+	// The next start finds no state of the failed one.
+	p := startRange(t, "--scenario", scenarioFile, "--state-dir", stateDir)
+	wantLine(t, p.ready(t), "cloudsim: aws: no saved state; started from the scenario")
+	if _, err := p.stop(t, syscall.SIGTERM); err != nil {
+		t.Errorf("stop: %v", err)
 	}
 }

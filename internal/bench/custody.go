@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto"
 	"crypto/ecdsa"
@@ -15,6 +16,7 @@ import (
 	"slices"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/sigstore/sigstore/pkg/signature"
@@ -60,19 +62,47 @@ func custodyFigures(ctx context.Context, verifyRecords, appendRecords int) ([]fi
 		return nil, err
 	}
 
-	rawRate := ecdsaVerifyRate(priv, 2*time.Second)
-	stop := startProfile("verify")
-	start := time.Now()
-	r, err := custody.Verify(ctx, big, custody.VerifyOptions{Verifier: verifier})
+	small := filepath.Join(work, "small")
+	if err := writeCase(ctx, small, 10, opts); err != nil {
+		return nil, err
+	}
+
+	// The machine is shared with other work, which takes cores from a wall-clock measurement at
+	// random. Both rates are therefore per second of this process's CPU time (user and system, the
+	// verifier's file reading included), and the raw rate is measured right before each of three
+	// verifications; the figure is the round with the median ratio. The verifier's use of the cores
+	// is given as well: CPU seconds per wall second, against the cores there are.
+	var rounds [][3]float64 // verify rate, raw rate, cores used
+	var r *custody.Report
+	for round := range 3 {
+		raw := ecdsaVerifyRate(priv, time.Second)
+		stop := func() {}
+		if round == 0 {
+			stop = startProfile("verify")
+		}
+		start, cpu0 := time.Now(), cpuTime()
+		r, err = custody.Verify(ctx, big, custody.VerifyOptions{Verifier: verifier})
+		cpu, wall := cpuTime()-cpu0, time.Since(start)
+		stop()
+		if err != nil {
+			return nil, err
+		}
+		if !r.OK() {
+			return nil, fmt.Errorf("benchmark case does not verify: %v", r.Problems[0])
+		}
+		rounds = append(rounds, [3]float64{float64(r.Records) / cpu.Seconds(), raw, cpu.Seconds() / wall.Seconds()})
+	}
+	slices.SortFunc(rounds, func(a, b [3]float64) int { return cmp.Compare(a[0]/a[1], b[0]/b[1]) })
+	verifyRate, rawRate, coresUsed := rounds[1][0], rounds[1][1], rounds[1][2]
+
+	// What a user waits for in `acquire custody log`: open the case (which checks the history it
+	// extends), append one record, close. Measured at 10 and at 100,000 records, in turn.
+	stop := startProfile("open-append")
+	atSmall, atBig, err := openAppendRates(ctx, small, big, 60, opts)
 	stop()
 	if err != nil {
 		return nil, err
 	}
-	elapsed := time.Since(start)
-	if !r.OK() {
-		return nil, fmt.Errorf("benchmark case does not verify: %v", r.Problems[0])
-	}
-	verifyRate := float64(r.Records) / elapsed.Seconds()
 
 	// Whether an append's cost grows with the case is a property of the code: it is measured in memory-
 	// backed storage, where fsync does not add the disk's noise. The rate on the real disk is given too.
@@ -92,8 +122,11 @@ func custodyFigures(ctx context.Context, verifyRecords, appendRecords int) ([]fi
 
 	cores := runtime.GOMAXPROCS(0)
 	return []figure{
-		{area: "custody", name: fmt.Sprintf("verify %d-record case", r.Records), value: verifyRate, unit: "records/s",
-			baseline: rawRate, baseName: fmt.Sprintf("raw ECDSA P-256 verifies, %d cores", cores), goal: ">= 0.80", pass: verifyRate >= 0.8*rawRate},
+		{area: "custody", name: fmt.Sprintf("verify %d-record case", r.Records), value: verifyRate, unit: "records/CPU-s",
+			baseline: rawRate, baseName: "raw ECDSA P-256 verifies", goal: ">= 0.85", pass: verifyRate >= 0.85*rawRate},
+		{area: "custody", name: fmt.Sprintf("verify: CPU time per wall time, of %d cores", cores), value: 100 * coresUsed / float64(cores), unit: "%", goal: "(information: less when other work shares the machine)", pass: true},
+		{area: "custody", name: fmt.Sprintf("open, append one record, close, at %d records", r.Records), value: atBig, unit: "appends/s",
+			baseline: atSmall, baseName: "same at 10 records", goal: ">= 0.80", pass: atBig >= 0.8*atSmall},
 		{area: "custody", name: "append with fsync, on this machine's disk", value: onDisk, unit: "records/s", goal: "(information)", pass: true},
 		{area: "custody", name: fmt.Sprintf("append at %d records (memory-backed storage)", appendRecords), value: late, unit: "records/s",
 			baseline: early, baseName: "same, early in the case", goal: ">= 0.80 (cost does not grow)", pass: late >= 0.8*early},
@@ -113,6 +146,39 @@ func writeCase(ctx context.Context, dir string, n int, opts custody.Options) err
 	}
 	_, err = l.Checkpoint(ctx)
 	return err
+}
+
+// openAppendRates opens each case, appends a record and closes it, n times in turn, and returns the
+// median rate of each.
+func openAppendRates(ctx context.Context, small, big string, n int, opts custody.Options) (float64, float64, error) {
+	var smallRates, bigRates []float64
+	once := func(dir string) (float64, error) {
+		start := time.Now()
+		l, err := custody.Open(ctx, dir, opts)
+		if err != nil {
+			return 0, err
+		}
+		if _, err := l.Append(ctx, custody.Entry{Action: "note", Note: "x"}); err != nil {
+			l.Close()
+			return 0, err
+		}
+		if err := l.Close(); err != nil {
+			return 0, err
+		}
+		return 1 / time.Since(start).Seconds(), nil
+	}
+	for range n {
+		a, err := once(small)
+		if err != nil {
+			return 0, 0, err
+		}
+		b, err := once(big)
+		if err != nil {
+			return 0, 0, err
+		}
+		smallRates, bigRates = append(smallRates, a), append(bigRates, b)
+	}
+	return median(smallRates), median(bigRates), nil
 }
 
 // appendRates returns records/s early and late in a case grown to n records: the median rate of the
@@ -146,7 +212,17 @@ func median(xs []float64) float64 {
 	return s[len(s)/2]
 }
 
-// ecdsaVerifyRate is the raw P-256 verify rate (SHA-256 digest + ecdsa.VerifyASN1) on all cores.
+// cpuTime is the CPU time this process has used, user and system.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// ecdsaVerifyRate is the raw P-256 verify rate (SHA-256 digest + ecdsa.VerifyASN1) on all cores, per
+// second of CPU time.
 func ecdsaVerifyRate(priv *ecdsa.PrivateKey, d time.Duration) float64 {
 	msg := bytes.Repeat([]byte("x"), 1200) // about a record's PAE
 	sum := sha256.Sum256(msg)
@@ -154,7 +230,7 @@ func ecdsaVerifyRate(priv *ecdsa.PrivateKey, d time.Duration) float64 {
 	var count atomic.Int64
 	var wg sync.WaitGroup
 	deadline := time.Now().Add(d)
-	start := time.Now()
+	cpu0 := cpuTime()
 	for range runtime.GOMAXPROCS(0) {
 		wg.Add(1)
 		go func() {
@@ -168,5 +244,5 @@ func ecdsaVerifyRate(priv *ecdsa.PrivateKey, d time.Duration) float64 {
 		}()
 	}
 	wg.Wait()
-	return float64(count.Load()) / time.Since(start).Seconds()
+	return float64(count.Load()) / (cpuTime() - cpu0).Seconds()
 }

@@ -212,14 +212,15 @@ func (a *app) printAcquisition(l *custody.Ledger, res *acquisition.Result) {
 		return
 	}
 	w := a.Out
-	fmt.Fprintf(w, "\nCase %s in %s, acquisition %d\n", res.CaseID, l.Dir(), res.Acquisition)
+	fmt.Fprintf(w, "\nCase %s in %s, acquisition %d\n", safe(res.CaseID), safe(l.Dir()), res.Acquisition)
 	if p, ok := res.Principals[driver.Source]; ok {
-		fmt.Fprintf(w, "  source    %s (%s)\n  forensic  %s (%s)\n", p.Account, p.ID, res.Principals[driver.Forensic].Account, res.Principals[driver.Forensic].ID)
+		fx := res.Principals[driver.Forensic]
+		fmt.Fprintf(w, "  source    %s (%s)\n  forensic  %s (%s)\n", safe(p.Account), safe(p.ID), safe(fx.Account), safe(fx.ID))
 	}
 	if len(res.Findings) > 0 {
 		fmt.Fprintf(w, "\n!!! EXPOSURE: %d snapshots or images of these volumes can be used by others:\n", len(res.Findings))
 		for _, f := range res.Findings {
-			fmt.Fprintf(w, "    %s\n", f.Detail)
+			fmt.Fprintf(w, "    %s\n", safe(f.Detail))
 		}
 	}
 	fmt.Fprintln(w)
@@ -248,13 +249,13 @@ func (a *app) printAcquisition(l *custody.Ledger, res *acquisition.Result) {
 		case v.Error != "":
 			result = "FAILED: " + firstLine(v.Error)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", safe(v.Volume.ID), src, ev, sum, safe(result))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", safe(v.Volume.ID), safe(src), safe(ev), sum, safe(result))
 	}
 	tw.Flush()
 	if len(res.Left) > 0 {
 		fmt.Fprintf(w, "\nLeft in place:\n")
 		for _, l := range res.Left {
-			fmt.Fprintf(w, "  %-8s %-10s %-14s %s  %s\n", l.Side, l.Location, l.Kind, l.ID, l.Note)
+			fmt.Fprintf(w, "  %-8s %-10s %-14s %s  %s\n", l.Side, safe(l.Location), safe(l.Kind), safe(l.ID), safe(l.Note))
 		}
 	}
 	if res.Checkpoint != "" {

@@ -4,14 +4,18 @@
 package cli
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"os"
+	"strings"
 
 	"github.com/spf13/cobra"
+
+	"github.com/acquire-forensics/acquire/internal/termsafe"
 )
 
 // Streams are the command's standard streams (tests give buffers).
@@ -42,21 +46,50 @@ func (a *app) env(key string) string {
 
 func (a *app) json() bool { return a.output == "json" }
 
-// emit writes v as indented JSON on stdout.
+// emit writes v as indented JSON on stdout. Strings from records and clouds keep their exact values;
+// what a terminal would act on is written as \u escapes.
 func (a *app) emit(v any) error {
-	enc := json.NewEncoder(a.Out)
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
 	enc.SetIndent("", "  ")
 	enc.SetEscapeHTML(false)
-	return enc.Encode(v)
+	if err := enc.Encode(v); err != nil {
+		return err
+	}
+	_, err := a.Out.Write(termsafe.JSON(buf.Bytes()))
+	return err
 }
 
+// printf writes text for people on stdout. Its arguments that come from a record or a cloud must be
+// passed through termsafe.String (safe does it for a whole line).
 func (a *app) printf(format string, args ...any) { fmt.Fprintf(a.Out, format, args...) }
+
+// safe is printf with every string argument escaped for the terminal: for lines whose arguments
+// come from records or clouds.
+func (a *app) safe(format string, args ...any) {
+	for i, arg := range args {
+		switch v := arg.(type) {
+		case string:
+			args[i] = termsafe.String(v)
+		case fmt.Stringer:
+			args[i] = termsafe.String(v.String())
+		case error:
+			args[i] = termsafe.String(v.Error())
+		}
+	}
+	fmt.Fprintf(a.Out, format, args...)
+}
 
 // emitLine writes v as one line of JSON: the last line of a stream of events.
 func (a *app) emitLine(v any) error {
-	enc := json.NewEncoder(a.Out)
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
 	enc.SetEscapeHTML(false)
-	return enc.Encode(v)
+	if err := enc.Encode(v); err != nil {
+		return err
+	}
+	_, err := a.Out.Write(termsafe.JSON(buf.Bytes()))
+	return err
 }
 
 // jsonRaw embeds already-encoded JSON in a value emit writes.
@@ -74,9 +107,11 @@ func Main(ctx context.Context, args []string, s Streams) int {
 	if err == nil {
 		return ExitOK
 	}
+	err = cobraUsage(err)
 	var ee *exitError
 	if !errors.As(err, &ee) || !ee.reported {
-		fmt.Fprintf(s.Err, "acquire: %v\n", err)
+		// Errors name cases, records and cloud resources whose names an attacker may have chosen.
+		fmt.Fprintf(s.Err, "acquire: %s\n", termsafe.String(err.Error()))
 	}
 	code := exitCode(err)
 	if code == ExitError && ctx.Err() != nil {
@@ -104,8 +139,43 @@ as a signed, hash-chained custody record that an auditor can verify with standar
 	}
 	root.PersistentFlags().StringVarP(&a.output, "output", "o", "text", "output format: text or json")
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageErrorf(err) })
+	group(root)
 	root.AddCommand(newVersionCmd(a), newKeygenCmd(a), newCustodyCmd(a), newVerifyCmd(a), newAWSCmd(a), newIAMCmd(a), newExportCmd(a), newReportCmd(a))
+	for _, c := range root.Commands() {
+		if !c.Runnable() && c.HasSubCommands() {
+			group(c)
+		}
+	}
 	return root
+}
+
+// cobraUsage gives cobra's own errors about the command line (an unknown command, a required flag
+// missing, a flag value cobra cannot parse) the usage exit code.
+func cobraUsage(err error) error {
+	var ee *exitError
+	if errors.As(err, &ee) {
+		return err
+	}
+	msg := err.Error()
+	for _, prefix := range []string{"unknown command", "required flag(s)", "invalid argument", "unknown flag", "unknown shorthand flag", "flag needs an argument", "if any flags in the group"} {
+		if strings.HasPrefix(msg, prefix) {
+			return usageErrorf(err)
+		}
+	}
+	return err
+}
+
+// group is a command that only holds others: alone it shows its help, and an unknown subcommand is a
+// usage error (cobra would show the help and succeed).
+func group(cmd *cobra.Command) *cobra.Command {
+	cmd.Args = func(c *cobra.Command, args []string) error {
+		if len(args) > 0 {
+			return usageErrorf(fmt.Errorf("unknown command %q for %q (see `%s --help`)", args[0], c.CommandPath(), c.CommandPath()))
+		}
+		return nil
+	}
+	cmd.RunE = func(c *cobra.Command, _ []string) error { return c.Help() }
+	return cmd
 }
 
 // exactArgs is cobra.ExactArgs with a usage exit code.

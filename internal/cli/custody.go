@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/acquire-forensics/acquire/custody"
+	"github.com/acquire-forensics/acquire/internal/termsafe"
 )
 
 func newCustodyCmd(a *app) *cobra.Command {
@@ -72,7 +73,7 @@ func (a *app) reportLedger(l *custody.Ledger, what string) error {
 	if a.json() {
 		return a.emit(map[string]any{"case": l.Dir(), "caseId": l.CaseID(), "records": l.Len(), "keyId": l.Signer().KeyID()})
 	}
-	a.printf("case %s %s in %s: %d records, signed by key %s\n", l.CaseID(), what, l.Dir(), l.Len(), l.Signer().KeyID())
+	a.safe("case %s %s in %s: %d records, signed by key %s\n", l.CaseID(), what, l.Dir(), l.Len(), l.Signer().KeyID())
 	return nil
 }
 
@@ -153,7 +154,7 @@ Examples:
 			if a.json() {
 				return a.emit(recordView(rec))
 			}
-			a.printf("record %d written: %s\n", rec.Seq, rec.Path)
+			a.safe("record %d written: %s\n", rec.Seq, rec.Path)
 			return nil
 		},
 	}
@@ -184,14 +185,18 @@ func newShowCmd(a *app) *cobra.Command {
 	return &cobra.Command{
 		Use:   "show CASE",
 		Short: "Print a case's history as a timeline (not a verification: run `acquire verify` for that)",
-		Args:  exactArgs(1),
+		Long: `Print a case's history as a timeline, from the records as they are on disk: nothing here is
+verified (run acquire verify for that). Every string a record holds is shown with control characters,
+escape sequences, bidirectional overrides and bytes that are not UTF-8 made visible, since records hold
+names an attacker chose (tags, user data, resource names).`,
+		Args: exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			recs, bad, err := custody.ReadReadableRecords(args[0])
 			if err != nil {
 				return err
 			}
 			for _, e := range bad {
-				fmt.Fprintf(a.Err, "acquire: unreadable record left out: %v (run `acquire verify`)\n", e)
+				fmt.Fprintf(a.Err, "acquire: unreadable record left out: %s (run `acquire verify`)\n", termsafe.String(e.Error()))
 			}
 			if a.json() {
 				out := make([]recordJSON, len(recs))
@@ -204,7 +209,7 @@ func newShowCmd(a *app) *cobra.Command {
 				return withCode(ExitNotFound, fmt.Errorf("%s holds no records", args[0]))
 			}
 			first := recs[0].Statement.Predicate
-			a.printf("Case %s, %d records, signed by key %s\n\n", first.CaseID, len(recs), first.Signer.KeyID)
+			a.safe("Case %s, %d records, signed by key %s (not verified)\n\n", first.CaseID, len(recs), first.Signer.KeyID)
 			tw := tabwriter.NewWriter(a.Out, 0, 0, 2, ' ', 0)
 			fmt.Fprintln(tw, "SEQ\tTIME (UTC)\tACTION\tRESULT\tWHO\tWHAT")
 			for _, r := range recs {
@@ -221,7 +226,8 @@ func newShowCmd(a *app) *cobra.Command {
 				if ev.Actor.Principal != "" {
 					who += " as " + ev.Actor.Principal
 				}
-				fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\n", ev.Seq, ev.Time, action, result, who, describe(r.Statement))
+				fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\n", ev.Seq, termsafe.String(ev.Time), termsafe.String(action), termsafe.String(result),
+					termsafe.String(who), termsafe.String(describe(r.Statement)))
 			}
 			return tw.Flush()
 		},
@@ -265,6 +271,9 @@ func newSealCmd(a *app) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			if s.Completed && !a.json() {
+				a.printf("record %d sealed the case, and its seal was not finished: its checkpoint and manifest are now written (no new seal record)\n", s.Record.Seq)
+			}
 			return a.reportCheckpoint(l, s.Checkpoint, s.Manifest.Path)
 		},
 	}
@@ -281,11 +290,18 @@ func (a *app) reportCheckpoint(l *custody.Ledger, cp custody.SignedCheckpoint, m
 		}
 		return a.emit(out)
 	}
-	a.printf("case %s: checkpoint over %d records in %s\n", l.CaseID(), cp.Size, cp.Path)
+	a.safe("case %s: checkpoint over %d records in %s\n", l.CaseID(), cp.Size, cp.Path)
 	if manifest != "" {
-		a.printf("manifest: %s\n", manifest)
+		a.safe("manifest: %s\n", manifest)
 	}
-	a.printf("\n%s\nKeep a copy of this checkpoint outside the case: with it, any later cut or rewrite shows.\n", cp.Note)
+	a.printf("\n")
+	for _, line := range strings.SplitAfter(string(cp.Note), "\n") {
+		a.printf("%s", termsafe.String(strings.TrimSuffix(line, "\n")))
+		if strings.HasSuffix(line, "\n") {
+			a.printf("\n")
+		}
+	}
+	a.printf("\nKeep a copy of this checkpoint outside the case: with it, any later cut or rewrite shows.\n")
 	return nil
 }
 
@@ -373,7 +389,7 @@ func newCheckProofCmd(a *app) *cobra.Command {
 			if a.json() {
 				return a.emit(map[string]any{"ok": true, "seq": res.Seq, "caseId": res.CaseID, "action": res.Action, "checkpointSize": res.Checkpoint.Size, "origin": res.Checkpoint.Origin})
 			}
-			a.printf("OK: record %d (%s) of case %s is in the checkpoint of %d records signed by %s\n", res.Seq, res.Action, res.CaseID, res.Checkpoint.Size, v.KeyID())
+			a.safe("OK: record %d (%s) of case %s is in the checkpoint of %d records signed by %s\n", res.Seq, res.Action, res.CaseID, res.Checkpoint.Size, v.KeyID())
 			return nil
 		},
 	}

@@ -38,6 +38,15 @@ var evidenceReaders = map[string]func(ctx context.Context, f *evidenceAccess, it
 	},
 }
 
+// named says whether the credentials to read an item were named: reading evidence back never falls
+// to a default profile, which is usually the workload's own.
+func (f *evidenceAccess) named(item evidence.Item) error {
+	if item.Cloud == "aws" && f.awsProfile == "" && f.awsRole == "" {
+		return errors.New("name the forensic account's credentials with --forensic-profile or --forensic-role (the default profile is not assumed)")
+	}
+	return nil
+}
+
 // open opens an item's snapshot through its cloud's block reader. The caller closes it.
 func (f *evidenceAccess) open(ctx context.Context, item evidence.Item) (driver.BlockSource, error) {
 	newReader, ok := evidenceReaders[item.Cloud]

@@ -14,7 +14,8 @@ const (
 	ExitError            = 1   // unexpected: a bug, or the environment failed (disk full, I/O)
 	ExitUsage            = 2   // bad flags, arguments or input files
 	ExitPartial          = 3   // some of the work was done and some failed
-	ExitVerifyFailed     = 10  // verification found a problem
+	ExitVerifyFailed     = 10  // verification found a problem, or a writer found the case's history changed
+	ExitSelfConsistent   = 14  // everything holds, but only against the key the case carries
 	ExitPermissionDenied = 11  // wrong password, key readable by others, access denied by a cloud
 	ExitNotFound         = 12  // case, key, record or cloud resource not found
 	ExitConflict         = 13  // the case is locked by another writer, or already exists
@@ -26,10 +27,12 @@ const exitCodesHelp = `Exit codes:
   1    unexpected error (a bug, or the environment failed: disk full, I/O)
   2    usage: bad flags, arguments or input files
   3    partial: some of the work was done and some failed
-  10   verification failed
+  10   verification failed (or a writer found the case's history changed)
   11   permission denied: wrong password, key readable by others, access denied
   12   not found: case, key, record or resource
   13   conflict: the case is locked by another writer, or already exists
+  14   self-consistent only: the case holds, but only against the key inside it
+       (pin the key with --key or --fingerprint; --insecure-ignore-key-pin accepts it)
   130  cancelled (Ctrl-C, SIGTERM, timeout)`
 
 // exitError carries an exit code chosen where the failure is understood best.
@@ -61,13 +64,15 @@ func exitCode(err error) int {
 		return ee.code
 	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
 		return ExitCancelled
+	case errors.Is(err, custody.ErrTamperedHistory), errors.Is(err, custody.ErrLink):
+		return ExitVerifyFailed
 	case errors.Is(err, custody.ErrWrongPassword), errors.Is(err, custody.ErrKeyPermissions), errors.Is(err, fs.ErrPermission):
 		return ExitPermissionDenied
 	case errors.Is(err, custody.ErrKeyNotFound), errors.Is(err, custody.ErrNotACase), errors.Is(err, fs.ErrNotExist):
 		return ExitNotFound
 	case errors.Is(err, custody.ErrLocked), errors.Is(err, fs.ErrExist):
 		return ExitConflict
-	case errors.Is(err, custody.ErrUnknownScheme), errors.Is(err, custody.ErrKeyAlgorithm):
+	case errors.Is(err, custody.ErrUnknownScheme), errors.Is(err, custody.ErrKeyAlgorithm), errors.Is(err, custody.ErrMalformedKey):
 		return ExitUsage
 	}
 	return ExitError

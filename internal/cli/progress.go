@@ -5,12 +5,11 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"strings"
 	"sync"
-	"unicode/utf8"
 
 	"golang.org/x/term"
 
+	"github.com/acquire-forensics/acquire/internal/termsafe"
 	"github.com/acquire-forensics/acquire/providers/acquisition"
 	"github.com/acquire-forensics/acquire/providers/driver"
 )
@@ -105,22 +104,8 @@ func (p *progressPrinter) event(e acquisition.Event) {
 	}
 }
 
-// safe escapes what a terminal would act on in a string from a record or a cloud: control characters,
-// terminal escape sequences, bidirectional overrides and invalid UTF-8 are shown as escapes.
-func safe(s string) string {
-	var b strings.Builder
-	for i, r := range s {
-		switch {
-		case r == utf8.RuneError && !strings.HasPrefix(s[i:], "\uFFFD"):
-			fmt.Fprintf(&b, "\\x%02x", s[i])
-		case r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0) || (r >= 0x202a && r <= 0x202e) || (r >= 0x2066 && r <= 0x2069):
-			fmt.Fprintf(&b, "\\u%04x", r)
-		default:
-			b.WriteRune(r)
-		}
-	}
-	return b.String()
-}
+// safe escapes what a terminal would act on in a string from a record or a cloud.
+func safe(s string) string { return termsafe.String(s) }
 
 // stopped reports whether a code means the run was stopped (Ctrl-C, --timeout) rather than a failure.
 func stopped(c driver.Code) bool { return c == driver.CodeCancelled || c == driver.CodeTimeout }

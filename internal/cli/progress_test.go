@@ -35,7 +35,7 @@ func TestProgressRenderers(t *testing.T) {
 	}
 	text := lines.String()
 	for _, want := range []string{"!!! FINDING: snapshot snap-1", "vol-1", "snapshot.wait 10%", "snapshot.wait 60%", "t1/transfer.1 FAILED (permission-denied)",
-		"snapshot.1: retrying (throttled, attempt 2)", "1 of 2 volumes done (1 failed)", `tag \u001b]0;owned\u0007 \u202etxt.exe`} {
+		"snapshot.1: retrying (throttled, attempt 2)", "1 of 2 volumes done (1 failed)", `tag \u001B]0;owned\u0007 \u202Etxt.exe`} {
 		if !strings.Contains(text, want) {
 			t.Errorf("plain lines lack %q:\n%s", want, text)
 		}

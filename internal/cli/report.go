@@ -13,6 +13,7 @@ import (
 
 	"github.com/acquire-forensics/acquire/analysis/report"
 	"github.com/acquire-forensics/acquire/custody"
+	"github.com/acquire-forensics/acquire/internal/termsafe"
 	"github.com/acquire-forensics/acquire/internal/version"
 )
 
@@ -57,6 +58,9 @@ The format is --format, or json with --output json, or guessed from the --out fi
 				return err
 			}
 			if out != "" {
+				if st, err := os.Stat(out); err == nil && st.IsDir() {
+					return usageErrorf(fmt.Errorf("--out %s is a directory: give the report's file name, such as %s", out, filepath.Join(out, "report.html")))
+				}
 				if err := outsideCase(dir, out); err != nil {
 					return err
 				}
@@ -116,6 +120,14 @@ func (t *trustFlags) addFlags(cmd *cobra.Command) {
 
 func (t *trustFlags) verifyOptions(ctx context.Context) (custody.VerifyOptions, error) {
 	opts := custody.VerifyOptions{KeyID: t.fingerprint, Workers: t.workers}
+	if t.fingerprint != "" {
+		if _, err := custody.ParseKeyID(t.fingerprint); err != nil {
+			return opts, usageErrorf(fmt.Errorf("--fingerprint: %w (give the key's fingerprint as base64 or hex SHA-256 of its public key DER: `openssl pkey -pubin -in custody.pub -outform DER | sha256sum`)", err))
+		}
+	}
+	if t.workers < 0 {
+		return opts, usageErrorf(fmt.Errorf("--workers %d: give a number of workers, or 0 for all cores", t.workers))
+	}
 	if t.key != "" {
 		v, err := custody.LoadVerifier(ctx, t.key)
 		if err != nil {
@@ -179,10 +191,16 @@ func render(buf *bytes.Buffer, format string, r *report.Report) error {
 	case formatHTML:
 		return report.HTML(buf, r)
 	case formatJSON:
-		// HTML-escaping stays on: record strings are attacker-influenced, and JSON ends up in web pages.
-		enc := json.NewEncoder(buf)
+		// HTML-escaping stays on: record strings are attacker-influenced, and JSON ends up in web pages;
+		// and what a terminal would act on is written as \u escapes, for whoever prints the file.
+		var raw bytes.Buffer
+		enc := json.NewEncoder(&raw)
 		enc.SetIndent("", "  ")
-		return enc.Encode(r)
+		if err := enc.Encode(r); err != nil {
+			return err
+		}
+		buf.Write(termsafe.JSON(raw.Bytes()))
+		return nil
 	}
 	return report.Markdown(buf, r)
 }
@@ -243,12 +261,12 @@ func writeFileAtomic(path string, data []byte) error {
 func (a *app) tellVerification(r *report.Report, out string) {
 	v := r.Verification
 	if !v.KeyPinned {
-		fmt.Fprintf(a.Err, "acquire: warning: the key was not pinned: the case was checked against its own %s, which shows only self-consistency (give --key or --fingerprint)\n", custody.PublicKeyFile)
+		fmt.Fprintf(a.Err, "acquire: warning: the key was not pinned: the case was checked against its own %s, which shows only self-consistency (give --key or --fingerprint); the report says SELF-CONSISTENT ONLY\n", custody.PublicKeyFile)
 	}
 	if !v.OK {
 		fmt.Fprintf(a.Err, "acquire: verification FAILED with %d problems: the report shows them (acquire verify exits %d on this case)\n", len(v.Result.Problems), ExitVerifyFailed)
 	}
 	if out != "" {
-		fmt.Fprintf(a.Err, "acquire: report on case %s written to %s (verification: %s)\n", r.Case.CaseID, out, v.Verdict)
+		fmt.Fprintf(a.Err, "acquire: report on case %s written to %s (verification: %s)\n", termsafe.String(r.Case.CaseID), termsafe.String(out), v.Verdict)
 	}
 }

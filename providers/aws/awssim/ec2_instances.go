@@ -185,7 +185,7 @@ type describeInstancesResponse struct {
 // https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_DescribeInstances.html
 func (s *Server) describeInstances(r *ec2Request) (ec2Body, *apiError) {
 	ids := r.q.list("InstanceId")
-	page, e := ec2Page(r.q, 5, 1000, len(ids) > 0)
+	page, e := ec2Page(r.q, pagingDescribeInstances, len(ids) > 0)
 	if e != nil {
 		return nil, e
 	}

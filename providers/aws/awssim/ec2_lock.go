@@ -154,7 +154,7 @@ type describeLockedSnapshotsResponse struct {
 // https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_DescribeLockedSnapshots.html
 func (s *Server) describeLockedSnapshots(r *ec2Request) (ec2Body, *apiError) {
 	ids := r.q.list("SnapshotId")
-	page, e := ec2Page(r.q, 5, 1000, len(ids) > 0)
+	page, e := ec2Page(r.q, pagingDescribeLockedSnapshots, len(ids) > 0)
 	if e != nil {
 		return nil, e
 	}

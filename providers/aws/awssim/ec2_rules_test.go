@@ -142,7 +142,7 @@ func TestDescribeInstancesAndVolumesPaginate(t *testing.T) {
 	if volumes != 10 || pages != 2 {
 		t.Errorf("%d volumes in %d pages", volumes, pages)
 	}
-	_, err := client.DescribeVolumes(t.Context(), &ec2.DescribeVolumesInput{MaxResults: aws.Int32(501)})
+	_, err := client.DescribeVolumes(t.Context(), &ec2.DescribeVolumesInput{MaxResults: aws.Int32(4)})
 	wantCode(t, err, "InvalidParameterValue")
 	_, err = client.DescribeInstances(t.Context(), &ec2.DescribeInstancesInput{MaxResults: aws.Int32(5), NextToken: aws.String("5.0-forged")})
 	wantCode(t, err, "InvalidPaginationToken")

@@ -268,7 +268,7 @@ type describeSnapshotsResponse struct {
 // https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_DescribeSnapshots.html
 func (s *Server) describeSnapshots(r *ec2Request) (ec2Body, *apiError) {
 	ids := r.q.list("SnapshotId")
-	page, e := ec2Page(r.q, 5, 1000, len(ids) > 0)
+	page, e := ec2Page(r.q, pagingDescribeSnapshots, len(ids) > 0)
 	if e != nil {
 		return nil, e
 	}

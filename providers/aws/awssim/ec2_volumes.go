@@ -116,7 +116,7 @@ type describeVolumesResponse struct {
 // https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_DescribeVolumes.html
 func (s *Server) describeVolumes(r *ec2Request) (ec2Body, *apiError) {
 	ids := r.q.list("VolumeId")
-	page, e := ec2Page(r.q, 5, 500, len(ids) > 0)
+	page, e := ec2Page(r.q, pagingDescribeVolumes, len(ids) > 0)
 	if e != nil {
 		return nil, e
 	}

@@ -10,6 +10,9 @@ import (
 
 // load builds the initial state from a scenario.
 func (s *Server) load(sc *Scenario) error {
+	if err := sc.Validate(); err != nil {
+		return err
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	now := s.now()

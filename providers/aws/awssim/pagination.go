@@ -13,10 +13,37 @@ type pageRequest struct {
 	nextToken  string
 }
 
-// ec2Page reads MaxResults and NextToken and enforces the action's
-// documented range for MaxResults, and that it is not combined with an
-// explicit ID list.
-func ec2Page(q queryParams, minResults, maxResults int, idsGiven bool) (pageRequest, *apiError) {
+// ec2Paging is one Describe action's documented MaxResults rule: the range it accepts and whether a
+// larger value is answered with at most the maximum (DescribeVolumes and DescribeSnapshots document
+// that) or refused.
+type ec2Paging struct {
+	min, max int
+	capAbove bool
+}
+
+// The Describe actions' rules, from each action's API reference (MaxResults).
+var (
+	// "This value can be between 5 and 1000. You cannot specify this parameter and the instance IDs
+	// parameter in the same call."
+	// https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_DescribeInstances.html
+	pagingDescribeInstances = ec2Paging{min: 5, max: 1000}
+	// "This value can be between 5 and 500; if you specify a value larger than 500, only 500 items
+	// are returned." (the AWS CLI asks for 1000 by default)
+	// https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_DescribeVolumes.html
+	pagingDescribeVolumes = ec2Paging{min: 5, max: 500, capAbove: true}
+	// "This value can be between 5 and 1,000; if MaxResults is given a value larger than 1,000, only
+	// 1,000 results are returned. ... You cannot specify this parameter and the snapshot IDs parameter
+	// in the same request."
+	// https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_DescribeSnapshots.html
+	pagingDescribeSnapshots = ec2Paging{min: 5, max: 1000, capAbove: true}
+	// Valid range 5 to 1000, as the other snapshot listings.
+	// https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_DescribeLockedSnapshots.html
+	pagingDescribeLockedSnapshots = ec2Paging{min: 5, max: 1000}
+)
+
+// ec2Page reads MaxResults and NextToken and enforces the action's documented rule for MaxResults,
+// and that it is not combined with an explicit ID list.
+func ec2Page(q queryParams, rule ec2Paging, idsGiven bool) (pageRequest, *apiError) {
 	n, ok := q.integer("MaxResults", 0)
 	if !ok {
 		return pageRequest{}, errInvalidParameterValue("MaxResults", q.get("MaxResults"))
@@ -25,9 +52,12 @@ func ec2Page(q queryParams, minResults, maxResults int, idsGiven bool) (pageRequ
 		if idsGiven {
 			return pageRequest{}, errInvalidParameterCombination("The parameter MaxResults cannot be used with the parameter IDs")
 		}
-		if n < minResults || n > maxResults {
+		if rule.capAbove && n > rule.max {
+			n = rule.max
+		}
+		if n < rule.min || n > rule.max {
 			return pageRequest{}, badRequest("InvalidParameterValue",
-				"Value ( %d ) for parameter maxResults is invalid. Expecting a value between %d and %d.", n, minResults, maxResults)
+				"Value ( %d ) for parameter maxResults is invalid. Expecting a value between %d and %d.", n, rule.min, rule.max)
 		}
 	}
 	return pageRequest{maxResults: n, nextToken: q.get("NextToken")}, nil

@@ -2,9 +2,12 @@ package awssim
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 )
@@ -172,7 +175,110 @@ func ParseScenario(data []byte, baseDir string) (*Scenario, error) {
 		return nil, fmt.Errorf("scenario: %w", err)
 	}
 	sc.baseDir = baseDir
+	if err := sc.Validate(); err != nil {
+		return nil, err
+	}
 	return &sc, nil
+}
+
+// Validate refuses every value outside what the scenario format allows, naming the field (as a path
+// into the scenario's JSON) and the allowed range. New validates the scenario it is given too.
+func (sc *Scenario) Validate() error {
+	var errs []error
+	bad := func(field, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("scenario: %s: %s", field, fmt.Sprintf(format, args...)))
+	}
+	for i, a := range sc.Accounts {
+		at := fmt.Sprintf("accounts[%d]", i)
+		for j, r := range a.Roles {
+			// "This setting can have a value from 1 hour to 12 hours."
+			// https://docs.aws.amazon.com/IAM/latest/UserGuide/id_roles_update-role-settings.html
+			if d := r.MaxSessionDuration; d != 0 && (d < 3600 || d > maxSessionSeconds) {
+				bad(fmt.Sprintf("%s.roles[%d].maxSessionDuration", at, j), "%d is outside 3600 to %d seconds (omit it for 3600)", d, maxSessionSeconds)
+			}
+		}
+		for j, k := range a.Keys {
+			field := fmt.Sprintf("%s.keys[%d]", at, j)
+			if k.Usage != "" && k.Usage != "ENCRYPT_DECRYPT" && k.Usage != "SIGN_VERIFY" {
+				bad(field+".usage", "%q is not ENCRYPT_DECRYPT or SIGN_VERIFY", k.Usage)
+			}
+			if k.Spec != "" && k.Spec != "SYMMETRIC_DEFAULT" && k.Spec != "ECC_NIST_P256" && k.Spec != "ECC_NIST_P384" {
+				bad(field+".spec", "%q is not SYMMETRIC_DEFAULT, ECC_NIST_P256 or ECC_NIST_P384", k.Spec)
+			}
+		}
+		for j, v := range a.Volumes {
+			field := fmt.Sprintf("%s.volumes[%d]", at, j)
+			// CreateVolume: "Size ... 1-16,384 ... io2: 4-65,536" GiB; the largest any type takes.
+			// https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_CreateVolume.html
+			if v.SizeGiB < 0 || v.SizeGiB > maxVolumeGiB {
+				bad(field+".sizeGiB", "%d is outside 1 to %d GiB (omit it for 1)", v.SizeGiB, maxVolumeGiB)
+			}
+			if v.VolumeType != "" && !slices.Contains(volumeTypes, v.VolumeType) {
+				bad(field+".volumeType", "%q is not one of %s", v.VolumeType, strings.Join(volumeTypes, ", "))
+			}
+			if syn := v.Synthetic; syn != nil {
+				size := max(v.SizeGiB, 1)
+				blocks := int64(size) * gib / BlockSize
+				for k, b := range syn.Blocks {
+					if b < 0 || int64(b) >= blocks {
+						bad(fmt.Sprintf("%s.synthetic.blocks[%d]", field, k), "%d is outside 0 to %d, the 512 KiB blocks of a %d GiB volume", b, blocks-1, size)
+					}
+				}
+			}
+		}
+		for j, in := range a.Instances {
+			field := fmt.Sprintf("%s.instances[%d]", at, j)
+			if in.State != "" && in.State != "running" && in.State != "stopped" {
+				bad(field+".state", "%q is not running or stopped", in.State)
+			}
+			for k, att := range in.Volumes {
+				if att.Device == "" {
+					bad(fmt.Sprintf("%s.volumes[%d].device", field, k), "is required (such as /dev/xvda)")
+				}
+			}
+		}
+	}
+	if sc.GetSnapshotBlockPerSecond != 0 && (math.IsNaN(sc.GetSnapshotBlockPerSecond) || math.IsInf(sc.GetSnapshotBlockPerSecond, 0)) {
+		bad("getSnapshotBlockPerSecond", "%v is not a number of requests per second", sc.GetSnapshotBlockPerSecond)
+	}
+	if err := sc.Faults.Validate(); err != nil {
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
+}
+
+// maxVolumeGiB is the largest EBS volume of any type (io2 Block Express).
+const maxVolumeGiB = 65536
+
+// volumeTypes are the EBS volume types.
+// https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_CreateVolume.html
+var volumeTypes = []string{"gp2", "gp3", "io1", "io2", "st1", "sc1", "standard"}
+
+// Validate refuses fault rates outside 0 to 1, negative durations and action names that are not
+// service:Action.
+func (f Faults) Validate() error {
+	var errs []error
+	for name, rate := range map[string]float64{
+		"throttleMutatingRate": f.ThrottleMutatingRate, "throttleDescribeRate": f.ThrottleDescribeRate,
+		"serverErrorRate": f.ServerErrorRate, "wrongChecksumRate": f.WrongChecksumRate,
+	} {
+		if !(rate >= 0 && rate <= 1) {
+			errs = append(errs, fmt.Errorf("scenario: faults.%s: %v is outside 0 to 1 (a probability: 0.05 is one call in twenty)", name, rate))
+		}
+	}
+	for name, d := range map[string]Duration{"latency": f.Latency, "blockLatency": f.BlockLatency, "consistencyDelay": f.ConsistencyDelay} {
+		if d < 0 {
+			errs = append(errs, fmt.Errorf("scenario: faults.%s: %s is negative (give a duration such as \"50ms\")", name, d.D()))
+		}
+	}
+	for i, a := range f.Actions {
+		service, action, ok := strings.Cut(a, ":")
+		if !ok || service == "" || action == "" {
+			errs = append(errs, fmt.Errorf("scenario: faults.actions[%d]: %q is not service:Action (such as ec2:CreateSnapshot)", i, a))
+		}
+	}
+	slices.SortFunc(errs, func(a, b error) int { return strings.Compare(a.Error(), b.Error()) })
+	return errors.Join(errs...)
 }
 
 // Duration is a time.Duration written in JSON as a Go duration string
