@@ -63,7 +63,7 @@ step "7. The evidence digests against the disks themselves (sha256sum of the ran
 for pair in vol-0c0ffee0000000001:web-root vol-0c0ffee0000000002:web-data; do
   vol=${pair%%:*}
   recorded=$("$acquire" custody show "$case_dir" -o json |
-    jq -r --arg v "$vol" '.[].subjects[] | select(.annotations.kind == "evidence" and .annotations.sourceVolume == $v) | .digest.sha256')
+    jq -r --arg v "$vol" 'select(.type == "record" and .predicate.action == "evidence") | .subjects[] | select(.annotations.sourceVolume == $v) | .digest.sha256')
   actual=$(sha256sum "$images/${pair#*:}.img" | cut -c1-64)
   verdict=MATCH; [ "$recorded" = "$actual" ] || verdict=MISMATCH
   echo "  $vol  recorded $recorded"

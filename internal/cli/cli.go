@@ -46,18 +46,32 @@ func (a *app) env(key string) string {
 
 func (a *app) json() bool { return a.output == "json" }
 
-// emit writes v as indented JSON on stdout. Strings from records and clouds keep their exact values;
-// what a terminal would act on is written as \u escapes.
-func (a *app) emit(v any) error {
+// emit writes v as one line of JSON on stdout: with --output json, stdout is JSON Lines throughout
+// (docs/json-output.md). Strings from records and clouds keep their exact values; what a terminal
+// would act on is written as \u escapes.
+func (a *app) emit(v any) error { return a.emitTyped("result", v) }
+
+// emitTyped writes v as one line of JSON whose "type" member says what it is ("result", "record"),
+// unless v has a type of its own.
+func (a *app) emitTyped(kind string, v any) error {
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
-	enc.SetIndent("", "  ")
 	enc.SetEscapeHTML(false)
 	if err := enc.Encode(v); err != nil {
 		return err
 	}
-	_, err := a.Out.Write(termsafe.JSON(buf.Bytes()))
-	return err
+	data := bytes.TrimSpace(buf.Bytes())
+	var members map[string]json.RawMessage
+	if json.Unmarshal(data, &members) == nil {
+		if _, typed := members["type"]; !typed {
+			if len(members) == 0 {
+				data = []byte(`{"type":"` + kind + `"}`)
+			} else {
+				data = append([]byte(`{"type":"`+kind+`",`), data[1:]...)
+			}
+		}
+	}
+	return a.emitLine(json.RawMessage(data))
 }
 
 // printf writes text for people on stdout. Its arguments that come from a record or a cloud must be
@@ -108,14 +122,24 @@ func Main(ctx context.Context, args []string, s Streams) int {
 		return ExitOK
 	}
 	err = cobraUsage(err)
+	code := exitCode(err)
+	if code == ExitError && ctx.Err() != nil {
+		code = ExitCancelled
+	}
+	if a.json() {
+		// The error is the stream's last line, with the exit code's name.
+		_ = a.emitLine(struct {
+			Type     string `json:"type"`
+			Error    string `json:"error"`
+			Exit     int    `json:"exit"`
+			ExitName string `json:"exitName"`
+		}{"error", err.Error(), code, exitName(code)})
+		return code
+	}
 	var ee *exitError
 	if !errors.As(err, &ee) || !ee.reported {
 		// Errors name cases, records and cloud resources whose names an attacker may have chosen.
 		fmt.Fprintf(s.Err, "acquire: %s\n", termsafe.String(err.Error()))
-	}
-	code := exitCode(err)
-	if code == ExitError && ctx.Err() != nil {
-		code = ExitCancelled
 	}
 	return code
 }
@@ -132,7 +156,7 @@ as a signed, hash-chained custody record that an auditor can verify with standar
 		SilenceErrors: true,
 		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
 			if a.output != "text" && a.output != "json" {
-				return usageErrorf(fmt.Errorf("--output %q: use text or json", a.output))
+				return usageErrorf(fmt.Errorf("--output %q: use text or json (-o is the output format; to write a file, use --out FILE)", a.output))
 			}
 			return nil
 		},

@@ -67,8 +67,8 @@ func TestCustodyCommands(t *testing.T) {
 		t.Fatalf("show: %d\n%s", code, out)
 	}
 	code, out, _ = run(t, env, "custody", "show", dir, "-o", "json")
-	var recs []recordJSON
-	if code != ExitOK || json.Unmarshal([]byte(out), &recs) != nil || len(recs) != 4 || recs[1].Predicate.Details["to"] != "lab 2" ||
+	recs := jsonRecords(t, out)
+	if code != ExitOK || len(recs) != 4 || recs[1].Predicate.Details["to"] != "lab 2" ||
 		recs[0].Predicate.Authority == nil || recs[0].Predicate.Authority.Ticket != "IR-CLI" || recs[1].Predicate.Actor.Operator != "tester" {
 		t.Fatalf("show json: %d\n%s", code, out)
 	}
@@ -174,5 +174,68 @@ func TestLockedCaseIsAConflict(t *testing.T) {
 	}()
 	if c := <-code; c != ExitConflict {
 		t.Fatalf("second writer: exit %d, want %d", c, ExitConflict)
+	}
+}
+
+// jsonLines reads a command's JSON Lines output: every line one object with a type.
+func jsonLines(t *testing.T, out string) []map[string]any {
+	t.Helper()
+	var lines []map[string]any
+	for i, line := range strings.Split(strings.TrimSuffix(out, "\n"), "\n") {
+		var obj map[string]any
+		if err := json.Unmarshal([]byte(line), &obj); err != nil {
+			t.Fatalf("line %d is not a JSON object: %v\n%s", i+1, err, line)
+		}
+		if _, ok := obj["type"].(string); !ok {
+			t.Fatalf("line %d has no type: %s", i+1, line)
+		}
+		lines = append(lines, obj)
+	}
+	return lines
+}
+
+// jsonRecords reads the records `custody show -o json` prints, one per line.
+func jsonRecords(t *testing.T, out string) []recordJSON {
+	t.Helper()
+	var recs []recordJSON
+	for _, line := range strings.Split(strings.TrimSuffix(out, "\n"), "\n") {
+		var r struct {
+			Type string `json:"type"`
+			recordJSON
+		}
+		if err := json.Unmarshal([]byte(line), &r); err != nil || r.Type != "record" {
+			t.Fatalf("not a record line (%v): %s", err, line)
+		}
+		recs = append(recs, r.recordJSON)
+	}
+	return recs
+}
+
+// TestJSONLines: with --output json, every line on stdout is one JSON object with a type, the result or
+// the error last, the error with its exit code's name; nothing goes to stderr.
+func TestJSONLines(t *testing.T) {
+	dir, env := fixture(t)
+	pub := filepath.Join(filepath.Dir(dir), "custody.pub")
+	for _, tc := range []struct {
+		args     []string
+		last     string
+		exitName string
+	}{
+		{[]string{"verify", dir, "--key", pub, "-o", "json"}, "result", ""},
+		{[]string{"custody", "show", dir, "-o", "json"}, "record", ""},
+		{[]string{"version", "-o", "json"}, "result", ""},
+		{[]string{"iam", "aws", "-o", "json"}, "result", ""},
+		{[]string{"verify", filepath.Join(t.TempDir(), "none"), "--key", pub, "-o", "json"}, "error", "not-found"},
+		{[]string{"custody", "log", dir, "-o", "json"}, "error", "usage"},
+	} {
+		code, out, stderr := run(t, env, tc.args...)
+		lines := jsonLines(t, out)
+		last := lines[len(lines)-1]
+		if last["type"] != tc.last || (tc.exitName != "" && (last["exitName"] != tc.exitName || last["exit"] != float64(code))) {
+			t.Errorf("%v: exit %d, last line %v, want a %s line %s", tc.args, code, last, tc.last, tc.exitName)
+		}
+		if stderr != "" {
+			t.Errorf("%v wrote to stderr with --output json: %s", tc.args, stderr)
+		}
 	}
 }

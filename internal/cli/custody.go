@@ -199,11 +199,12 @@ names an attacker chose (tags, user data, resource names).`,
 				fmt.Fprintf(a.Err, "acquire: unreadable record left out: %s (run `acquire verify`)\n", termsafe.String(e.Error()))
 			}
 			if a.json() {
-				out := make([]recordJSON, len(recs))
-				for i, r := range recs {
-					out[i] = recordView(r)
+				for _, r := range recs {
+					if err := a.emitTyped("record", recordView(r)); err != nil {
+						return err
+					}
 				}
-				return a.emit(out)
+				return nil
 			}
 			if len(recs) == 0 {
 				return withCode(ExitNotFound, fmt.Errorf("%s holds no records", args[0]))

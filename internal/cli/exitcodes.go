@@ -35,6 +35,31 @@ const exitCodesHelp = `Exit codes:
        (pin the key with --key or --fingerprint; --insecure-ignore-key-pin accepts it)
   130  cancelled (Ctrl-C, SIGTERM, timeout)`
 
+// exitName is an exit code's name in JSON output: stable, as the codes are.
+func exitName(code int) string {
+	switch code {
+	case ExitOK:
+		return "ok"
+	case ExitUsage:
+		return "usage"
+	case ExitPartial:
+		return "partial"
+	case ExitVerifyFailed:
+		return "verification-failed"
+	case ExitPermissionDenied:
+		return "permission-denied"
+	case ExitNotFound:
+		return "not-found"
+	case ExitConflict:
+		return "conflict"
+	case ExitSelfConsistent:
+		return "self-consistent-only"
+	case ExitCancelled:
+		return "cancelled"
+	}
+	return "error"
+}
+
 // exitError carries an exit code chosen where the failure is understood best.
 type exitError struct {
 	code     int

@@ -6,6 +6,8 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"github.com/acquire-forensics/acquire/providers/driver"
+	"github.com/acquire-forensics/acquire/providers/evidence"
 	"os"
 	"path/filepath"
 	"strings"
@@ -74,6 +76,7 @@ func TestUnpinnedVerificationIsNotAPass(t *testing.T) {
 		t.Fatalf("unpinned: exit %d\n%s", code, out)
 	}
 	code, out, _ = run(t, env, "verify", dir, "-o", "json")
+	out = strings.SplitN(out, "\n", 2)[0] // the result; the error line follows it
 	var rep struct {
 		OK        bool   `json:"ok"`
 		Verdict   string `json:"verdict"`
@@ -210,10 +213,7 @@ func TestTerminalOutputIsEscaped(t *testing.T) {
 		}
 	}
 	_, out, _ := run(t, env, "custody", "show", dir, "-o", "json")
-	var recs []recordJSON
-	if err := json.Unmarshal([]byte(out), &recs); err != nil {
-		t.Fatal(err)
-	}
+	recs := jsonRecords(t, out)
 	if got := recs[len(recs)-1].Predicate.Note; got != strings.ToValidUTF8(hostile, "\uFFFD") {
 		t.Errorf("the JSON changed the note: %q", got)
 	}
@@ -239,11 +239,14 @@ func TestRehashVerdict(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	item := evidence.Item{Name: "aws:snapshot:snap-0abc", Cloud: "aws", Account: "222222222222", Location: "eu-west-1", Snapshot: "snap-0abc",
+		SourceVolume: "vol-0abc", SizeBytes: 32768, DigestStatus: evidence.DigestComputed, Digest: &driver.Digest{ImageSHA256: hex.EncodeToString(sum[:])}}
+	sub, _ := item.Subject()
 	_, err = l.Append(context.Background(), custody.Entry{
-		Action:   "digest",
+		Action:   evidence.Action,
 		Provider: &custody.Provider{Cloud: "aws", Account: "222222222222", Region: "eu-west-1"},
-		Subjects: []custody.Subject{{Name: "aws:snapshot:snap-0abc", Digest: map[string]string{"sha256": hex.EncodeToString(sum[:])},
-			Annotations: map[string]string{"kind": custody.KindEvidence, "sourceVolume": "vol-0abc", "sizeBytes": "32768"}}},
+		Subjects: []custody.Subject{sub},
+		Details:  map[string]any{evidence.DetailKey: item},
 	})
 	l.Close()
 	if err != nil {
@@ -263,6 +266,7 @@ func TestRehashVerdict(t *testing.T) {
 		t.Fatalf("changed image: exit %d, headline %q", code, head)
 	}
 	code, out, _ = run(t, env, "verify", dir, "--key", pub, "--image", "snap-0abc="+image, "-o", "json")
+	out = strings.SplitN(out, "\n", 2)[0]
 	var rep struct {
 		OK      bool   `json:"ok"`
 		Verdict string `json:"verdict"`
