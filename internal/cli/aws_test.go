@@ -210,6 +210,10 @@ func TestExportAndRehash(t *testing.T) {
 	exportArgs := func(item string, extra ...string) []string {
 		return append([]string{"export", caseDir, "--item", item, "--out", outDir, "--forensic-profile", "forensics", "--endpoint", endpoint}, extra...)
 	}
+	// The shell completion offers the case's items.
+	if code, out, _ := run(t, env, "__complete", "export", caseDir, "--item", ""); code != ExitOK || !strings.Contains(out, "from vol-0a1b2c3d4e5f60002") {
+		t.Errorf("completion of --item: %d %s", code, out)
+	}
 	// Without --item, a case of three items lists them (usage), instead of naming an empty item.
 	if code, _, stderr := run(t, env, "export", caseDir, "--out", outDir, "--forensic-profile", "forensics", "--endpoint", endpoint); code != ExitUsage ||
 		!strings.Contains(stderr, "vol-0a1b2c3d4e5f60001") || !strings.Contains(stderr, "--item") {

@@ -67,3 +67,22 @@ func TestCompletion(t *testing.T) {
 		t.Fatalf("completion: %d %.200s", code, out)
 	}
 }
+
+// TestCompletesFlagValues: the shell completion offers flag values: formats, lock modes, evidence items.
+func TestCompletesFlagValues(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want []string
+	}{
+		{[]string{"__complete", "verify", "x", "--output", ""}, []string{"text", "json"}},
+		{[]string{"__complete", "aws", "--lock", ""}, []string{"governance", "compliance"}},
+		{[]string{"__complete", "aws", "--consistency", ""}, []string{"crash-consistent", "per-volume"}},
+	} {
+		code, out, _ := run(t, nil, tc.args...)
+		for _, w := range tc.want {
+			if code != ExitOK || !strings.Contains(out, w) {
+				t.Errorf("%v: %d, completions %q lack %q", tc.args, code, out, w)
+			}
+		}
+	}
+}
