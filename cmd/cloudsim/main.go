@@ -43,7 +43,6 @@ import (
 	"crypto/tls"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -54,6 +53,8 @@ import (
 	"path/filepath"
 	"syscall"
 	"time"
+
+	"github.com/spf13/pflag"
 )
 
 func main() {
@@ -80,15 +81,19 @@ const (
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	var opts options
-	fs := flag.NewFlagSet("cloudsim", flag.ContinueOnError)
+	// The same flag library as acquire's: --long flags, -v for short.
+	fs := pflag.NewFlagSet("cloudsim", pflag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.StringVar(&opts.scenario, "scenario", "", "scenario `file` (JSON with one member per cloud: \"aws\", \"gcp\", \"azure\")")
 	fs.StringVar(&opts.listen, "listen", "127.0.0.1:0", "`address` to serve on")
 	fs.StringVar(&opts.tlsListen, "tls-listen", "127.0.0.1:0", "`address` to serve TLS-only clouds (Azure) on")
 	fs.StringVar(&opts.stateDir, "state-dir", "", "`directory` for generated client configuration and the state kept across restarts (default: a temporary one, removed on exit, and no state kept)")
 	fs.StringVar(&opts.envFile, "env-file", "", "`path` of the env file for clients (default: STATE_DIR/cloudsim.env)")
-	fs.BoolVar(&opts.verbose, "v", false, "log every request to stderr")
+	fs.BoolVarP(&opts.verbose, "verbose", "v", false, "log every request to stderr")
 	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, pflag.ErrHelp) {
+			return exitOK
+		}
 		return exitUsage
 	}
 	if opts.scenario == "" || fs.NArg() > 0 {

@@ -67,7 +67,7 @@ type PartialError struct {
 }
 
 func (e *PartialError) Error() string {
-	return fmt.Sprintf("%d of %d volumes were not acquired; first: %v", e.Failed, e.Total, e.First)
+	return fmt.Sprintf("%d of %s not acquired; first: %v", e.Failed, many(e.Total, "volume"), e.First)
 }
 
 func (e *PartialError) Unwrap() error { return e.First }
@@ -173,14 +173,14 @@ func (j *journal) choose(p Plan, newAcquisition bool) (n int, resumed bool, err 
 // left in flight or failed.
 func (r *run) start(ctx context.Context, plan Plan, resumed bool) error {
 	e := custody.Entry{Action: actionStart, Details: map[string]any{"start": asDetail(startRecord{N: r.n, Plan: plan})},
-		Note: fmt.Sprintf("acquisition %d of %d workloads and %d volumes into %s", r.n, len(plan.Target.Workloads), len(plan.Target.Volumes), plan.Destination.Account)}
+		Note: fmt.Sprintf("acquisition %d of %s and %s into %s", r.n, many(len(plan.Target.Workloads), "workload"), many(len(plan.Target.Volumes), "volume"), plan.Destination.Account)}
 	if resumed {
 		inFlight, failed := r.journal.pending(r.prefix)
 		slices.Sort(inFlight)
 		slices.Sort(failed)
 		e.Action = "acquisition.resume"
 		e.Details["inFlight"], e.Details["failed"] = inFlight, failed
-		e.Note = fmt.Sprintf("resuming acquisition %d: %d steps were in flight and %d had failed when the last run stopped", r.n, len(inFlight), len(failed))
+		e.Note = fmt.Sprintf("resuming acquisition %d: when the last run stopped, %s in flight and %s failed", r.n, many(len(inFlight), "step"), many(len(failed), "step"))
 	}
 	_, err := r.opts.Ledger.Append(ctx, e)
 	if err == nil {
@@ -195,7 +195,7 @@ func (r *run) finish(ctx context.Context, res *Result, cause error) error {
 	ctx = context.WithoutCancel(ctx)
 	r.releasePrepared(ctx)
 	res.Left = r.leftovers(res.Volumes)
-	note := fmt.Sprintf("acquisition %d of %d volumes: %d acquired", r.n, len(res.Volumes), countOK(res.Volumes))
+	note := fmt.Sprintf("acquisition %d of %s: %d acquired", r.n, many(len(res.Volumes), "volume"), countOK(res.Volumes))
 	if cause != nil {
 		status := custody.StatusFailed
 		if c := driver.CodeOf(cause); c == driver.CodeCancelled || c == driver.CodeTimeout {

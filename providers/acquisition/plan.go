@@ -157,7 +157,7 @@ func DryRun(d driver.Driver, workloads []driver.Workload, o Options) ([]PlanStep
 	}
 	add(driver.Source, "case", "check who the source credentials are")
 	add(driver.Forensic, "case", "check who the forensic credentials are (must be account %s)", o.Destination.Account)
-	add(driver.Source, "case", "capture the configuration of %d workloads as artifacts", len(workloads))
+	add(driver.Source, "case", "capture the configuration of %s as artifacts", many(len(workloads), "workload"))
 	if f.Exposure != nil {
 		add(driver.Source, "case", "check whether existing snapshots of the volumes can be used by others")
 	}
@@ -182,7 +182,7 @@ func DryRun(d driver.Driver, workloads []driver.Workload, o Options) ([]PlanStep
 		if subject == "" && len(w.Volumes) == 1 {
 			subject = w.Volumes[0].ID
 		}
-		add(side, subject, "snapshot %d volumes (%s) %s, labelled with the case", len(w.Volumes), how, where)
+		add(side, subject, "snapshot %s (%s) %s, labelled with the case", many(len(w.Volumes), "volume"), how, where)
 		for _, v := range w.Volumes {
 			if side == driver.Source {
 				for _, s := range f.Transfer.TransferPlan(v) {
@@ -211,4 +211,12 @@ func DryRun(d driver.Driver, workloads []driver.Workload, o Options) ([]PlanStep
 	}
 	add(driver.Source, "case", "remove what the acquisition made for its own use; seal the case: checkpoint and manifest")
 	return plan, nil
+}
+
+// many says a count with its noun, singular or plural: "1 workload", "2 volumes".
+func many(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
 }

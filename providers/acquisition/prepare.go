@@ -142,7 +142,7 @@ func (r *run) describe(ctx context.Context) ([]driver.Volume, error) {
 			return outcome{}, &driver.Error{Code: driver.CodeNotFound, Op: "describe", Err: errors.New("the target has no volumes")}
 		}
 		out.details = map[string]any{"volumes": asDetail(vols)}
-		out.note = fmt.Sprintf("%d workloads, %d volumes", len(workloads), len(vols))
+		out.note = many(len(workloads), "workload") + ", " + many(len(vols), "volume")
 		return out, nil
 	})
 	return vols, err
@@ -217,7 +217,7 @@ func (r *run) exposure(ctx context.Context, vols []driver.Volume) ([]driver.Find
 		}
 		note := "no snapshot or image of the target volumes can be used by others"
 		if len(findings) > 0 {
-			note = fmt.Sprintf("FINDING: %d snapshots or images of the target volumes can be used by others", len(findings))
+			note = fmt.Sprintf("FINDING: %s or images of the target volumes can be used by others", many(len(findings), "snapshot"))
 		}
 		return outcome{details: map[string]any{"findings": asDetail(findings)}, note: note}, nil
 	})
@@ -241,7 +241,7 @@ func (r *run) prepareTransfers(ctx context.Context, vols []driver.Volume) error 
 	_, err := r.runStep(ctx, s, func(ctx context.Context, retry bool) (outcome, error) {
 		made, err := r.f.Transfer.PrepareTransfers(ctx, driver.PrepareRequest{Volumes: vols, Token: tok, Labels: r.labels(nil, driver.RoleTemporary, tok), Retry: retry})
 		r.prepared = made
-		out := outcome{details: map[string]any{"prepared": asDetail(made)}, note: fmt.Sprintf("%d resources shared by the transfers", len(made))}
+		out := outcome{details: map[string]any{"prepared": asDetail(made)}, note: many(len(made), "resource") + " shared by the transfers"}
 		for _, m := range made {
 			out.resources = append(out.resources, resourceOf(m))
 		}
@@ -299,7 +299,7 @@ func (r *run) releasePrepared(ctx context.Context) {
 	if err := r.removeAll(ctx, r.prepGen, made); err == nil {
 		s := step{id: r.prepGen + ".released", action: "transfer.release", side: driver.Source, location: r.opts.Target.Location, readOnly: true}
 		_, _ = r.runStep(ctx, s, func(context.Context, bool) (outcome, error) {
-			return outcome{note: fmt.Sprintf("%d resources the transfers shared were removed", len(made))}, nil
+			return outcome{note: many(len(made), "resource") + " the transfers shared, removed"}, nil
 		})
 	}
 }

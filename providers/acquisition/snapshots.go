@@ -210,7 +210,7 @@ func (r *run) createSnapshots(ctx context.Context, g group, need []driver.Volume
 				rec.Snapshots[sn.VolumeID] = sn
 			}
 			if covers(rec.Snapshots, need) {
-				out.note = fmt.Sprintf("found the %d snapshots an earlier attempt made", len(found))
+				out.note = "found the " + many(len(found), "snapshot") + " an earlier attempt made"
 				return r.snapshotOutcome(out, rec, need), nil
 			}
 			rec.Snapshots = map[string]driver.Snapshot{}
@@ -270,7 +270,7 @@ func (r *run) snapshotOutcome(out outcome, rec snapshotsRecord, need []driver.Vo
 	if r.caps.SnapshotSide == driver.Forensic {
 		where = "in the forensic account"
 	}
-	msg := fmt.Sprintf("%d snapshots %s, %s", len(rec.Snapshots), where, rec.Consistency)
+	msg := fmt.Sprintf("%s %s, %s", many(len(rec.Snapshots), "snapshot"), where, rec.Consistency)
 	if rec.Consistency == driver.CrashConsistent && len(need) > 1 {
 		msg = fmt.Sprintf("%d volumes snapshotted at one point in time (crash-consistent) %s", len(need), where)
 	}
