@@ -275,9 +275,10 @@ func TestSealedCaseNeedsItsSeal(t *testing.T) {
 	}
 }
 
-// TestSealCompletesAnInterruptedSeal: a writer that stopped after the seal record leaves a case that
-// fails until a seal completes it, without a second seal record.
-func TestSealCompletesAnInterruptedSeal(t *testing.T) {
+// TestOpenCompletesAnInterruptedSeal: a writer that stopped after the seal record leaves a case that
+// fails until the next writer opens it, which completes the seal without a second seal record, so
+// that what it appends does not bury a seal that vouches for nothing.
+func TestOpenCompletesAnInterruptedSeal(t *testing.T) {
 	ctx := context.Background()
 	s := testSigner(t)
 	v := testVerifier(t, s)
@@ -289,14 +290,19 @@ func TestSealCompletesAnInterruptedSeal(t *testing.T) {
 	}
 	l, err := Open(ctx, dir, testOptions(s))
 	must(t, err)
+	if r := verifyCase(t, dir, v); !r.OK() || !r.EndsSealed() || r.Records != 5 {
+		t.Fatalf("after opening: %d records, %v", r.Records, r.Problems)
+	}
+	_, err = l.Append(ctx, Entry{Action: "note", Note: "after the completed seal"})
+	must(t, err)
 	sealed, err := l.Seal(ctx, "again")
 	must(t, err)
 	l.Close()
-	if !sealed.Completed || sealed.Record.Seq != 5 {
+	if sealed.Completed || sealed.Record.Seq != 7 {
 		t.Fatalf("seal: completed %v, record %d", sealed.Completed, sealed.Record.Seq)
 	}
-	if r := verifyCase(t, dir, v); !r.OK() || !r.EndsSealed() || r.Records != 5 {
-		t.Fatalf("after completing: %d records, %v", r.Records, r.Problems)
+	if r := verifyCase(t, dir, v); !r.OK() || !r.EndsSealed() || r.Records != 7 {
+		t.Fatalf("after the next seal: %d records, %v", r.Records, r.Problems)
 	}
 }
 

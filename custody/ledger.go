@@ -213,7 +213,34 @@ func Open(ctx context.Context, dir string, opts Options) (*Ledger, error) {
 		l.Close()
 		return nil, err
 	}
+	if err := l.completeInterruptedSeal(ctx); err != nil {
+		l.Close()
+		return nil, err
+	}
 	return l, nil
+}
+
+// completeInterruptedSeal finishes a seal whose writer stopped after its record and before its signed
+// manifest: records appended after it would leave a seal that never vouched for anything in the
+// middle of the history, which verification rightly reports.
+func (l *Ledger) completeInterruptedSeal(ctx context.Context) error {
+	if l.seq == 0 {
+		return nil
+	}
+	if ok, err := l.root.exists(filepath.ToSlash(ManifestPath(l.seq)) + ".sigstore.json"); err != nil || ok {
+		return err
+	}
+	rec, _, err := readRecordFile(l.root, l.seq)
+	if err != nil {
+		return err
+	}
+	if rec.Statement.Predicate.Action != ActionSeal {
+		return nil
+	}
+	if _, err := l.Seal(ctx, ""); err != nil {
+		return fmt.Errorf("completing the seal of record %d, interrupted: %w", l.seq, err)
+	}
+	return nil
 }
 
 // load reads the case's key and checks the history the ledger will extend.

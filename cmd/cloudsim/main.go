@@ -84,6 +84,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	// The same flag library as acquire's: --long flags, -v for short.
 	fs := pflag.NewFlagSet("cloudsim", pflag.ContinueOnError)
 	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "usage: cloudsim --scenario FILE [flags]")
+		fs.PrintDefaults()
+	}
 	fs.StringVar(&opts.scenario, "scenario", "", "scenario `file` (JSON with one member per cloud: \"aws\", \"gcp\", \"azure\")")
 	fs.StringVar(&opts.listen, "listen", "127.0.0.1:0", "`address` to serve on")
 	fs.StringVar(&opts.tlsListen, "tls-listen", "127.0.0.1:0", "`address` to serve TLS-only clouds (Azure) on")

@@ -107,8 +107,9 @@ func TestRunServesAndStops(t *testing.T) {
 }
 
 func TestUsage(t *testing.T) {
-	if code := run(t.Context(), nil, io.Discard, io.Discard); code != exitUsage {
-		t.Errorf("no scenario: exit %d", code)
+	var stderr strings.Builder
+	if code := run(t.Context(), nil, io.Discard, &stderr); code != exitUsage || !strings.Contains(stderr.String(), "usage: cloudsim --scenario FILE") || !strings.Contains(stderr.String(), "--state-dir") {
+		t.Errorf("no scenario: exit %d, %q", code, stderr.String())
 	}
 	if code := run(t.Context(), []string{"--scenario", "nope.json"}, io.Discard, io.Discard); code != exitError {
 		t.Errorf("missing scenario file: exit %d", code)

@@ -60,9 +60,18 @@ func (a *app) export(ctx context.Context, dir string, sign *signingOptions, acce
 	if err != nil {
 		return err
 	}
-	// The case is locked first: an export that cannot be recorded is not started.
+	// The case is locked first: an export that cannot be recorded is not started. Open reads the case
+	// from its last checkpoint; the evidence is read from the whole history, which is checked then.
 	l, err := custody.Open(ctx, dir, opts)
 	var items []evidence.Item
+	if err == nil {
+		if items, err = caseEvidence(ctx, l); err != nil {
+			l.Close()
+			l = nil
+		} else {
+			defer l.Close()
+		}
+	}
 	switch {
 	case errors.Is(err, custody.ErrTamperedHistory) && force:
 		fmt.Fprintf(a.Err, "acquire: WARNING: %v\nacquire: exporting anyway (--force); the case cannot be written, so the export will not be recorded in it\n", err)
@@ -79,11 +88,6 @@ func (a *app) export(ctx context.Context, dir string, sign *signingOptions, acce
 		return withCode(ExitConflict, err)
 	case err != nil:
 		return err
-	default:
-		defer l.Close()
-		if items, err = caseEvidence(ctx, l); err != nil {
-			return err
-		}
 	}
 	problems, err := verifyWithSigner(ctx, dir, opts.Signer)
 	if err != nil {
@@ -210,7 +214,8 @@ func verifyWithSigner(ctx context.Context, dir string, s *custody.Signer) (int, 
 }
 
 // recordExport appends the export to the case (who, to where, the digest and whether it matched) and
-// seals the case again, so that it is checkpointed.
+// seals the case again, so that it is checkpointed. A case that did not verify is not sealed: a seal
+// would vouch for what was changed; the export record says the verification was overridden.
 func recordExport(ctx context.Context, l *custody.Ledger, item evidence.Item, res *export.Result, problems int, xerr error) error {
 	host, _ := os.Hostname()
 	abs, _ := filepath.Abs(res.Path)
@@ -234,6 +239,9 @@ func recordExport(ctx context.Context, l *custody.Ledger, item evidence.Item, re
 	}
 	if _, err := l.Append(ctx, e); err != nil {
 		return err
+	}
+	if problems > 0 {
+		return nil
 	}
 	_, err := l.Seal(ctx, "export of "+item.Snapshot)
 	return err

@@ -96,8 +96,9 @@ func TestReportCommandErrors(t *testing.T) {
 		{"no case", []string{"report"}, ExitUsage, "arg"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			code, _, stderr := runReport(t, env, tc.args...)
-			if code != tc.code || !strings.Contains(stderr, tc.msg) {
+			// With -o json the error is the last JSON line on stdout.
+			code, stdout, stderr := runReport(t, env, tc.args...)
+			if code != tc.code || !strings.Contains(stderr+stdout, tc.msg) {
 				t.Errorf("exit %d, stderr %q; want %d and %q", code, stderr, tc.code, tc.msg)
 			}
 		})
