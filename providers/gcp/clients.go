@@ -3,12 +3,13 @@ package gcp
 import (
 	"context"
 	"errors"
-	"net/http"
 	"time"
 
 	compute "cloud.google.com/go/compute/apiv1"
 	"github.com/googleapis/gax-go/v2"
 	"google.golang.org/api/option"
+
+	"github.com/acquire-forensics/acquire/providers/driver"
 )
 
 // clients are one side's Compute Engine REST clients.
@@ -66,24 +67,24 @@ func (c *clients) close() error {
 	return errors.Join(errs...)
 }
 
-// retry is the call option of every call: throttled and unavailable answers are tried again with
-// jittered backoff, a bounded number of times. Calls that make something carry a requestId, so that a
-// repeat returns the first call's operation instead of doing the work twice
-// (https://cloud.google.com/compute/docs/api/how-tos/api-requests-responses#idempotency).
+// retry is the call option of every call: throttled and unavailable answers, the token endpoint's
+// included, are tried again with jittered backoff, a bounded number of times. Calls that make
+// something carry a requestId, so that a repeat returns the first call's operation instead of doing
+// the work twice (https://cloud.google.com/compute/docs/api/how-tos/api-requests-responses#idempotency).
+// A connection lost before the answer is left to the engine, which looks up by label what the call made.
 func (d *Driver) retry() gax.CallOption {
 	return gax.WithRetry(func() gax.Retryer {
-		return &boundedRetryer{max: d.cfg.RetryMaxAttempts, inner: gax.OnHTTPCodes(gax.Backoff{
-			Initial: 100 * time.Millisecond, Max: d.cfg.RetryMaxBackoff, Multiplier: 2,
-		}, http.StatusTooManyRequests, http.StatusInternalServerError, http.StatusBadGateway,
-			http.StatusServiceUnavailable, http.StatusGatewayTimeout)}
+		return &boundedRetryer{d: d, max: d.cfg.RetryMaxAttempts, backoff: gax.Backoff{
+			Initial: 100 * time.Millisecond, Max: d.cfg.RetryMaxBackoff, Multiplier: 2}}
 	})
 }
 
 // boundedRetryer stops after max attempts: the engine, which records every failure, decides what
 // comes next.
 type boundedRetryer struct {
-	max, n int
-	inner  gax.Retryer
+	d       *Driver
+	max, n  int
+	backoff gax.Backoff
 }
 
 func (r *boundedRetryer) Retry(err error) (time.Duration, bool) {
@@ -91,5 +92,9 @@ func (r *boundedRetryer) Retry(err error) (time.Duration, bool) {
 	if r.n >= r.max {
 		return 0, false
 	}
-	return r.inner.Retry(err)
+	switch r.d.ErrorCode(err) {
+	case driver.CodeThrottled, driver.CodeUnavailable:
+		return r.backoff.Pause(), true
+	}
+	return 0, false
 }

@@ -69,7 +69,12 @@ func (d *Driver) ErrorCode(err error) driver.Code {
 	}
 	var ae *auth.Error
 	if errors.As(err, &ae) && ae.Response != nil {
-		if ae.Response.StatusCode >= 500 {
+		// The token endpoint's answer: throttled and unavailable as any call, otherwise the
+		// credentials are refused (a revoked key, a bad grant).
+		switch s := ae.Response.StatusCode; {
+		case s == http.StatusTooManyRequests:
+			return driver.CodeThrottled
+		case s >= 500:
 			return driver.CodeUnavailable
 		}
 		return driver.CodePermissionDenied

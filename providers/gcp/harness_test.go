@@ -377,9 +377,6 @@ func TestConformance(t *testing.T) {
 // Under throttling and server errors on every kind of call, acquisitions still complete: the client
 // retries what is idempotent (every create carries a requestId), the engine the rest.
 func TestConformanceThrottled(t *testing.T) {
-	if testing.Short() {
-		t.Skip("the whole suite again, under faults")
-	}
 	providertest.RunConformanceTests(t, harness{faults: gcpsim.Faults{Seed: 9, Rules: []gcpsim.FaultRule{
 		{Kind: gcpsim.FaultRateLimit, Rate: 0.1},
 		{Kind: gcpsim.FaultServerError, Status: 503, Rate: 0.05},
