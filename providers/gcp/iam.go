@@ -80,3 +80,7 @@ func Role(side driver.Side) string {
 	}
 	return b.String()
 }
+
+// IsPermission reports whether an entry of Explain is a permission of the side's role (rather than a
+// binding someone else holds).
+func IsPermission(name string) bool { return !strings.HasPrefix(name, "roles/") }
