@@ -5,6 +5,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -51,7 +52,7 @@ func gcpRange(t *testing.T, edit func(*gcpsim.Scenario)) (endpoint, keyFile stri
 	if edit != nil {
 		edit(sc)
 	}
-	sim, err := gcpsim.New(sc, &gcpsim.Options{WorkDir: t.TempDir()})
+	sim, err := gcpsim.New(sc, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -83,7 +84,7 @@ func TestGCPAcquisitionCommand(t *testing.T) {
 	if code != ExitOK {
 		t.Fatalf("acquire gcp: exit %d\n%s\n%s", code, out, stderr)
 	}
-	for _, want := range []string{"disks/web-1", "disks/web-1-data", "acquire verify", "deferred"} {
+	for _, want := range []string{"disks/web-1", "disks/web-1-data", "acquire verify"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("the summary does not mention %q:\n%s", want, out)
 		}
@@ -99,6 +100,12 @@ func TestGCPAcquisitionCommand(t *testing.T) {
 	}
 	if n := len(sim.Snapshots(gcpSource)); n != 0 {
 		t.Errorf("%d snapshots in the compromised project", n)
+	}
+	if d, in := sim.Disks(gcpForensic), sim.Instances(gcpForensic); len(d)+len(in) > 0 {
+		t.Errorf("digest workers left: %v %v", d, in)
+	}
+	if !regexp.MustCompile(`ev-web-1-data-[0-9a-f]+ +[0-9a-f]{64} +ok`).MatchString(out) {
+		t.Errorf("the summary gives no digest:\n%s", out)
 	}
 	pub := filepath.Join(filepath.Dir(env[envKey]), "custody.pub")
 	if code, out, _ := run(t, env, "verify", caseDir, "--key", pub); code != ExitOK {

@@ -136,6 +136,9 @@ func TestFaultsStillComplete(t *testing.T) {
 			if err != nil {
 				t.Fatalf("acquisition under faults: %v", err)
 			}
+			if env.Faults.Calls()["compute.instances.getGuestAttributes"] == 0 {
+				t.Error("no digest was computed under the faults")
+			}
 			providertest.CheckEndState(t, env, c, sc, res)
 		})
 	}

@@ -37,7 +37,9 @@ type Config struct {
 	// RetryMaxBackoff bounds the pause between them (default 30s).
 	RetryMaxAttempts int
 	RetryMaxBackoff  time.Duration
-	Logger           *slog.Logger
+	// Worker says how digest workers are made.
+	Worker WorkerConfig
+	Logger *slog.Logger
 }
 
 // Driver is the Google Cloud driver. It is safe for concurrent use.
