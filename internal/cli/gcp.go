@@ -53,7 +53,11 @@ application-default login, the metadata server) or --credentials (a service-acco
 The content digests (the image SHA-256 and the block-list SHA-256, as on every cloud) are computed by a
 short-lived worker VM in the forensic project (no external IP, no service account, shielded) that reads a
 disk made from the evidence snapshot, attached read-only; the worker and its disk are deleted after, also on
-failure and cancel. --digest defer skips it, recorded. Compute Engine has no snapshot lock: --lock is refused.`,
+failure and cancel. --digest defer skips it, recorded. Compute Engine has no snapshot lock: --lock is refused.
+
+By default each disk is snapshotted on its own. --consistency crash-consistent takes an instance's disks at one
+moment through a consistency group: it writes a resource policy and an instant snapshot group into the
+compromised project, recorded and removed once the snapshots are complete.`,
 		Example: `  acquire gcp --case IR-42/ --project acme-web-prod --zone us-central1-a --instance web-1 \
     --forensic-project acme-forensics \
     --forensic-kms-key projects/acme-forensics/locations/us/keyRings/evidence/cryptoKeys/snapshots \

@@ -119,6 +119,27 @@ func TestGCPAcquisitionCommand(t *testing.T) {
 	}
 }
 
+// TestGCPCrashConsistent: with --consistency crash-consistent the disks are taken at one moment through
+// an instant snapshot group in the source project, which is gone afterwards.
+func TestGCPCrashConsistent(t *testing.T) {
+	endpoint, keyFile, sim := gcpRange(t, nil)
+	_, env := fixture(t)
+	code, out, stderr := run(t, env, append(gcpArgs(endpoint, keyFile, filepath.Join(t.TempDir(), "c")), "--consistency", "crash-consistent", "--digest", "defer")...)
+	if code != ExitOK {
+		t.Fatalf("exit %d\n%s\n%s", code, out, stderr)
+	}
+	for _, s := range sim.Snapshots(gcpForensic) {
+		if s.SourceInstantSnapshot == "" {
+			t.Errorf("snapshot %s not taken from an instant snapshot", s.Name)
+		}
+	}
+	for _, d := range sim.Disks(gcpSource) {
+		if len(d.ResourcePolicies) > 0 {
+			t.Errorf("disk %s keeps %v", d.Name, d.ResourcePolicies)
+		}
+	}
+}
+
 func TestGCPDryRun(t *testing.T) {
 	endpoint, keyFile, sim := gcpRange(t, nil)
 	_, env := fixture(t)
@@ -159,8 +180,10 @@ func TestGCPExitCodes(t *testing.T) {
 		{name: "no credentials file", args: set("--credentials", "/nonexistent/key.json"), code: ExitUsage, msg: "/nonexistent/key.json"},
 		{name: "lock", args: func(e, k, d string) []string { return append(gcpArgs(e, k, d), "--lock", "governance") },
 			code: ExitUsage, msg: "no lock"},
-		{name: "crash consistency", args: func(e, k, d string) []string { return append(gcpArgs(e, k, d), "--consistency", "crash-consistent") },
-			code: ExitUsage, msg: "per-volume"},
+		{name: "crash consistency of a lone disk", args: func(e, k, d string) []string {
+			return []string{"gcp", "--case", d, "--project", gcpSource, "--zone", gcpZone, "--disk", "web-1",
+				"--forensic-project", gcpForensic, "--credentials", k, "--endpoint", e, "--consistency", "crash-consistent"}
+		}, code: ExitUsage, msg: "not a disk given alone"},
 		{name: "permission missing", edit: func(sc *gcpsim.Scenario) {
 			sc.Projects[0].IAM = []gcpsim.ScenarioBinding{{Member: "serviceAccount:" + gcpResponder, Roles: []string{"roles/compute.viewer"}}}
 		}, args: func(e, k, d string) []string { return gcpArgs(e, k, d) }, code: ExitPermissionDenied, msg: "compute.disks.createSnapshot"},

@@ -47,11 +47,15 @@ func leastPrivilege(t *testing.T, missing string) *gcpsim.Scenario {
 
 // TestLeastPrivilege: the permissions `acquire iam gcp` lists are enough for every kind of target.
 func TestLeastPrivilege(t *testing.T) {
-	env, _ := envWith(t, leastPrivilege(t, ""), nil)
-	for _, name := range []string{"two-volume-instance", "single-volume"} {
+	for _, name := range []string{"two-volume-instance", "single-volume", "crash-consistent"} {
+		env, _ := envWith(t, leastPrivilege(t, ""), nil)
 		sc := env.Scenarios[name]
+		tune := func(*acquisition.Options) {}
+		if name == "crash-consistent" {
+			sc, tune = env.Scenarios["two-volume-instance"], crash
+		}
 		c := providertest.NewCase(t)
-		res, err := providertest.Acquire(context.Background(), t, env, c, sc, nil)
+		res, err := providertest.Acquire(context.Background(), t, env, c, sc, tune)
 		if err != nil {
 			t.Fatalf("%s with the listed permissions: %v", name, err)
 		}

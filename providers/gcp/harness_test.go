@@ -247,8 +247,6 @@ func (h harness) envFor(d *Driver, sim *gcpsim.Server) *providertest.Env {
 		CreatingCalls: []string{"compute.snapshots.insert"},
 		Cannot: map[providertest.Ability]string{
 			providertest.CanLock: "Compute Engine v1 has no snapshot lock or deletion protection for snapshots",
-			providertest.CanCrashConsistent: "this driver takes each disk's snapshot on its own; consistency groups " +
-				"(which write a resource policy into the source project) are not implemented yet",
 		},
 		ErrorCodes: errorCases(),
 		Tune: func(o *acquisition.Options) {
