@@ -148,7 +148,8 @@ func timeline(r *Report) *timelineFigure {
 		e := r.Evidence[i]
 		y := figTop + i*figRowH
 		row := timelineRow{Y: y, TextY: y + 19, BarY: y + 7, BarHeight: 16}
-		row.Label, row.Title = cutLabel(orNone(e.SourceVolume) + " → " + orNone(e.Snapshot))
+		row.Label, _ = cutLabelN(orNone(e.SourceVolume), 30)
+		row.Title = orNone(e.SourceVolume) + " → " + orNone(e.Snapshot)
 		for j, s := range steps {
 			title := fmt.Sprintf("record %d, %s: %s", s.ev.Seq, s.ev.Time, s.ev.Action)
 			if s.ev.Phase != "" {
