@@ -110,7 +110,7 @@ func (s *Server) putSnapshot(c *call) {
 		c.fail(e)
 		return
 	}
-	if c.faults.failOperation {
+	if c.faults.failOperation || s.faults.failsCopyOf(c.route.op, srcID) {
 		sn.failed = true
 	}
 	s.st.seq++
