@@ -160,7 +160,7 @@ func scenario(t testing.TB) *azuresim.Scenario {
 				RoleAssignments: []azuresim.ScenarioRoleAssignment{{Principal: "responder", Role: sourceRole}, {Principal: "collector", Role: linkedRole, Scope: "resourceGroups/" + rgWeb}},
 				ResourceGroups: []azuresim.ScenarioResourceGroup{{Name: rgWeb, Location: region,
 					DiskEncryptionSets: []azuresim.ScenarioDES{{Name: "des-web", KeyURL: "https://kv-web.vault.azure.net/keys/disks/0123"}},
-					Disks: []azuresim.ScenarioDisk{disk("disk-1", ""), disk("disk-2", "des-web"), disk("vm-1-os", ""), disk("vm-1-data", "des-web"), disk("vm-2-os", "")},
+					Disks:              []azuresim.ScenarioDisk{disk("disk-1", ""), disk("disk-2", "des-web"), disk("vm-1-os", ""), disk("vm-1-data", "des-web"), disk("vm-2-os", "")},
 					NetworkSecurityGroups: []azuresim.ScenarioNSG{{Name: "web-nsg", Rules: []azuresim.ScenarioNSGRule{
 						{Name: "ssh", Priority: 100, Direction: "Inbound", Access: "Allow", Protocol: "Tcp", DestinationPortRange: "22"}}}},
 					NetworkInterfaces: []azuresim.ScenarioNIC{{Name: "vm-1-nic", PrivateIPAddress: "10.0.1.4", NetworkSecurityGroup: "web-nsg"}, {Name: "vm-2-nic", PrivateIPAddress: "10.0.1.5"}},
@@ -268,7 +268,7 @@ func (h harness) envFor(d *Driver, sim *azuresim.Server) *providertest.Env {
 		CreatingCalls: []string{"Snapshots_CreateOrUpdate", "Snapshots_GrantAccess", "Snapshots_RevokeAccess"},
 		LockMode:      &driver.LockRequest{Mode: "CanNotDelete"},
 		Cannot: map[providertest.Ability]string{
-			providertest.CanCrossLocation: "ARM copies a disk into another subscription within its region only; the cross-region path (an incremental snapshot copied with CopyStart) first leaves the evidence in the compromised subscription",
+			providertest.CanCrossLocation:   "ARM copies a disk into another subscription within its region only; the cross-region path (an incremental snapshot copied with CopyStart) first leaves the evidence in the compromised subscription",
 			providertest.CanCrashConsistent: "a VM's disks at one point in time need a restore point in the source subscription, whose disk restore points reach the forensic subscription only as disks: not built",
 		},
 		ErrorCodes: errorCases(),
@@ -363,4 +363,3 @@ func TestMain(m *testing.M) {
 	}
 	os.Exit(code)
 }
-
