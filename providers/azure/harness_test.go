@@ -4,6 +4,7 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/tls"
+	"crypto/x509"
 	"encoding/hex"
 	"io"
 	"net/http"
@@ -188,8 +189,12 @@ type rangeClient struct {
 }
 
 func clientFor(url string, sim *azuresim.Server) rangeClient {
+	return clientWithCA(url, sim.CA().CertPool())
+}
+
+func clientWithCA(url string, pool *x509.CertPool) rangeClient {
 	return rangeClient{url: url,
-		http: &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: sim.CA().CertPool()}, MaxIdleConnsPerHost: 64}},
+		http: &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}, MaxIdleConnsPerHost: 64}},
 		cloud: cloud.Configuration{ActiveDirectoryAuthorityHost: url + "/",
 			Services: map[cloud.ServiceName]cloud.ServiceConfiguration{cloud.ResourceManager: {Endpoint: url, Audience: "https://management.core.windows.net/"}}}}
 }
