@@ -56,10 +56,11 @@ func (d *Driver) Describe(ctx context.Context, t driver.Target) ([]driver.Worklo
 func parseID(id, kind string) (*arm.ResourceID, error) {
 	rid, err := arm.ParseResourceID(id)
 	if err != nil {
-		return nil, fmt.Errorf("%q is not an Azure resource ID: %w", id, err)
+		return nil, &driver.Error{Code: driver.CodeInvalid, Op: "parse", Resource: id,
+			Err: fmt.Errorf("%q is not an Azure resource ID (/subscriptions/SUB/resourceGroups/RG/providers/Microsoft.Compute/%s/NAME): %w", id, kind, err)}
 	}
 	if !strings.EqualFold(rid.ResourceType.Types[len(rid.ResourceType.Types)-1], kind) {
-		return nil, fmt.Errorf("%s is a %s, not %s", id, rid.ResourceType.String(), kind)
+		return nil, &driver.Error{Code: driver.CodeInvalid, Op: "parse", Resource: id, Err: fmt.Errorf("%s is a %s, not %s", id, rid.ResourceType.String(), kind)}
 	}
 	return rid, nil
 }

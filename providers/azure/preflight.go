@@ -26,11 +26,17 @@ func (d *Driver) Preflight(ctx context.Context, p driver.Preflight) error {
 		return err
 	}
 	if _, err := c.groups.Get(ctx, d.cfg.ForensicResourceGroup, nil); err != nil {
-		if ae := apiErr(err); d.ErrorCode(ae) == driver.CodeNotFound {
+		// ARM answers 403 for a resource group the caller may not read, whether or not it exists.
+		switch ae := apiErr(err); d.ErrorCode(ae) {
+		case driver.CodeNotFound:
 			return &driver.Error{Code: driver.CodeNotFound, Op: "preflight", Resource: d.cfg.ForensicResourceGroup,
 				Err: fmt.Errorf("the forensic resource group %s does not exist in subscription %s: create it first (acquire makes only snapshots and locks there): %w", d.cfg.ForensicResourceGroup, d.cfg.ForensicSubscription, ae)}
+		case driver.CodePermissionDenied:
+			return &driver.Error{Code: driver.CodePermissionDenied, Op: "preflight", Resource: d.cfg.ForensicResourceGroup,
+				Err: fmt.Errorf("the forensic resource group %s does not exist in subscription %s, or the forensic principal may not read it: %w", d.cfg.ForensicResourceGroup, d.cfg.ForensicSubscription, ae)}
+		default:
+			return ae
 		}
-		return apiErr(err)
 	}
 	if err := d.checkEncryptionSet(ctx, p.Volumes); err != nil {
 		return err
