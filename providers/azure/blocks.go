@@ -45,16 +45,23 @@ func (d *Driver) OpenBlocks(ctx context.Context, s driver.Snapshot) (driver.Bloc
 	if pr, err := d.Identity(ctx, driver.Forensic); err == nil {
 		who += " " + pr.ID
 	}
-	p, err := snaps.BeginGrantAccess(ctx, rid.ResourceGroupName, rid.Name, armcompute.GrantAccessData{
-		Access: to.Ptr(armcompute.AccessLevelRead), DurationInSeconds: to.Ptr(int32(d.cfg.SASDuration / time.Second))}, nil)
-	if err != nil {
-		return nil, apiErr(err)
-	}
+	// The grant runs to its answer even when the run is cancelled meanwhile: a grant abandoned in
+	// flight could be carried out after the endGetAccess that should end it.
+	gctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), d.cfg.PollTimeout)
+	defer cancel()
 	granted := time.Now()
-	out, err := wait(ctx, d, p)
+	p, err := snaps.BeginGrantAccess(gctx, rid.ResourceGroupName, rid.Name, armcompute.GrantAccessData{
+		Access: to.Ptr(armcompute.AccessLevelRead), DurationInSeconds: to.Ptr(int32(d.cfg.SASDuration / time.Second))}, nil)
+	var out armcompute.SnapshotsClientGrantAccessResponse
+	if err == nil {
+		out, err = wait(gctx, d, p)
+	}
+	if err == nil {
+		err = ctx.Err()
+	}
 	if err != nil {
-		// The grant may have been made: end it before giving up.
-		return nil, joinEnd(apiErr(err), end(context.WithoutCancel(ctx)))
+		// A grant whose answer was lost may have been made: end it before giving up.
+		return nil, joinEnd(apiErr(err), end(gctx))
 	}
 	acc := sasblocks.Access{URL: str(out.AccessSAS), Resource: s.ID, Grantee: who, Expires: granted.Add(d.cfg.SASDuration), End: end}
 	if gp := got.Properties; gp != nil && gp.DataAccessAuthMode != nil && strings.EqualFold(string(*gp.DataAccessAuthMode), string(armcompute.DataAccessAuthModeAzureActiveDirectory)) {
