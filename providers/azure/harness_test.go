@@ -38,9 +38,9 @@ const (
 	region          = "westeurope"
 	rgWeb           = "rg-web"
 	rgEvidence      = "rg-evidence"
-	sourceRole      = "acquire source"
-	forensicRole    = "acquire forensic"
-	linkedRole      = "acquire forensic (source disks)"
+	sourceRole      = "acquire source reader"
+	forensicRole    = "acquire forensic collector"
+	linkedRole      = "acquire forensic source disks"
 )
 
 func diskID(name string) string {
@@ -128,14 +128,6 @@ func fileSHA256(path string) (string, error) {
 	return hex.EncodeToString(h.Sum(nil)), nil
 }
 
-func actionsOf(as []Action) []string {
-	var out []string
-	for _, a := range as {
-		out = append(out, a.Action)
-	}
-	return out
-}
-
 // scenario: the source principal holds the source role `acquire iam azure` prints; the forensic
 // principal the forensic role in the evidence resource group, and beginGetAccess on the source disks.
 func scenario(t testing.TB) *azuresim.Scenario {
@@ -151,14 +143,10 @@ func scenario(t testing.TB) *azuresim.Scenario {
 			{Name: "responder", ClientID: responderClient, ClientSecret: responderSecret},
 			{Name: "collector", ClientID: collectorClient, ClientSecret: collectorSecret},
 		}}},
-		Roles: []azuresim.ScenarioRole{
-			{Name: sourceRole, Actions: actionsOf(SourceActions())},
-			{Name: forensicRole, Actions: actionsOf(ForensicActions(true, true))},
-			{Name: linkedRole, Actions: []string{linkedBeginGetAccess.Action}},
-		},
+		Roles: scenarioRoles(),
 		Subscriptions: []azuresim.ScenarioSubscription{
 			{ID: sourceSub, Name: "workload", Tenant: tenant,
-				RoleAssignments: []azuresim.ScenarioRoleAssignment{{Principal: "responder", Role: sourceRole}, {Principal: "collector", Role: linkedRole, Scope: "resourceGroups/" + rgWeb}},
+				RoleAssignments: []azuresim.ScenarioRoleAssignment{{Principal: "responder", Role: sourceRole}, {Principal: "collector", Role: linkedRole}},
 				ResourceGroups: []azuresim.ScenarioResourceGroup{{Name: rgWeb, Location: region,
 					DiskEncryptionSets: []azuresim.ScenarioDES{{Name: "des-web", KeyURL: "https://kv-web.vault.azure.net/keys/disks/0123"}},
 					Disks:              []azuresim.ScenarioDisk{disk("disk-1", ""), disk("disk-2", "des-web"), disk("vm-1-os", ""), disk("vm-1-data", "des-web"), disk("vm-2-os", "")},
@@ -178,6 +166,15 @@ func scenario(t testing.TB) *azuresim.Scenario {
 					DiskEncryptionSets: []azuresim.ScenarioDES{{Name: "des-evidence", KeyURL: "https://kv-evidence.vault.azure.net/keys/evidence/4567"}}}}},
 		},
 	}
+}
+
+// scenarioRoles are the custom roles `acquire iam azure` prints, as the simulator takes them.
+func scenarioRoles() []azuresim.ScenarioRole {
+	var out []azuresim.ScenarioRole
+	for _, r := range Roles(sourceSub, forensicSub, rgEvidence) {
+		out = append(out, azuresim.ScenarioRole{Name: r.Definition.Name, Actions: r.Definition.Actions, DataActions: r.Definition.DataActions})
+	}
+	return out
 }
 
 // rangeClient reaches a simulator: its CA, its cloud configuration.
