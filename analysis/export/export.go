@@ -74,7 +74,8 @@ func Export(ctx context.Context, item evidence.Item, src driver.BlockSource, dir
 		return nil, err
 	}
 	defer out.close()
-	final, partial, journalName := item.Snapshot+".raw", item.Snapshot+".raw.partial", item.Snapshot+".raw.journal"
+	name := ImageName(item.Snapshot)
+	final, partial, journalName := name+".raw", name+".raw.partial", name+".raw.journal"
 	if ok, err := out.exists(final); err != nil || ok {
 		if err == nil {
 			err = fmt.Errorf("%s: %w", out.join(final), ErrExists)
@@ -388,4 +389,13 @@ func allZero(b []byte) bool {
 		}
 	}
 	return true
+}
+
+// ImageName is the file name an image of a snapshot gets: its ID, or the last element of an ID that
+// is a resource path (Azure's /subscriptions/.../snapshots/NAME, unique in its resource group).
+func ImageName(snapshot string) string {
+	if i := strings.LastIndexByte(snapshot, '/'); i >= 0 {
+		return snapshot[i+1:]
+	}
+	return snapshot
 }

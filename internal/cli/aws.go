@@ -199,6 +199,6 @@ func newIAMCmd(a *app) *cobra.Command {
 		},
 	}
 	awsCmd.Flags().BoolVar(&explain, "explain", false, "list each action with the reason it is needed")
-	cmd.AddCommand(awsCmd)
+	cmd.AddCommand(awsCmd, newIAMAzureCmd(a))
 	return cmd
 }

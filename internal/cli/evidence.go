@@ -21,12 +21,14 @@ type evidenceAccess struct {
 	awsProfile  string
 	awsRole     string
 	awsEndpoint string
+	caFile      string
 }
 
 func (f *evidenceAccess) addFlags(cmd *cobra.Command) {
 	cmd.Flags().StringVar(&f.awsProfile, "forensic-profile", "", "AWS: shared-config profile for the forensic account")
 	cmd.Flags().StringVar(&f.awsRole, "forensic-role", "", "AWS: role ARN to assume in the forensic account")
-	cmd.Flags().StringVar(&f.awsEndpoint, "endpoint", "", "AWS: endpoint override (the cloud range); AWS_ENDPOINT_URL works too")
+	cmd.Flags().StringVar(&f.awsEndpoint, "endpoint", "", "endpoint override (the cloud range): AWS's for every service (AWS_ENDPOINT_URL works too), Azure Resource Manager's")
+	cmd.Flags().StringVar(&f.caFile, "ca-file", "", "Azure: PEM file of a CA to trust besides the system's (the cloud range's azure/ca.pem)")
 }
 
 // evidenceReaders open an item's snapshot for reading, by cloud.
@@ -36,6 +38,7 @@ var evidenceReaders = map[string]func(ctx context.Context, f *evidenceAccess, it
 			SourceProfile: f.awsProfile, ForensicAccount: item.Account, Endpoint: f.awsEndpoint})
 		return d, d, err
 	},
+	"azure": azureEvidenceReader,
 }
 
 // named says whether the credentials to read an item were named: reading evidence back never falls

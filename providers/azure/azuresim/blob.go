@@ -1,7 +1,9 @@
 package azuresim
 
 import (
+	"crypto/md5"
 	"crypto/subtle"
+	"encoding/base64"
 	"encoding/xml"
 	"fmt"
 	"io"
@@ -115,7 +117,16 @@ func (s *Server) serveBlob(w http.ResponseWriter, r *http.Request) {
 	case "PageBlob_GetPageRanges":
 		s.pageRanges(w, r, c, from, to, ranged)
 	default:
-		s.download(w, c, from, to, ranged, f.wrongBytes)
+		md5Asked := strings.EqualFold(r.Header.Get("x-ms-range-get-content-md5"), "true")
+		// "If this header is specified without the Range header, the service returns status code 400
+		// (Bad Request). If this header is set to true when the range exceeds 4 mebibytes (MiB) in
+		// size, the service returns status code 400 (Bad Request)."
+		// https://learn.microsoft.com/rest/api/storageservices/get-blob#request-headers
+		if md5Asked && (!ranged || to-from+1 > 4<<20) {
+			s.storageError(w, r, http.StatusBadRequest, "InvalidHeaderValue", "The value for one of the HTTP headers is not in the correct format.", "x-ms-range-get-content-md5 needs a Range of at most 4 MiB")
+			return
+		}
+		s.download(w, c, from, to, ranged, f.wrongBytes, md5Asked)
 	}
 }
 
@@ -213,8 +224,18 @@ func parseRange(r *http.Request, size int64) (from, to int64, ranged, ok bool) {
 	return from, to, true, true
 }
 
-func (s *Server) download(w http.ResponseWriter, c *content, from, to int64, ranged, wrong bool) {
+func (s *Server) download(w http.ResponseWriter, c *content, from, to int64, ranged, wrong, withMD5 bool) {
 	h := w.Header()
+	if withMD5 {
+		// The MD5 of the range as stored: a byte changed on the way no longer matches it.
+		// https://learn.microsoft.com/rest/api/storageservices/get-blob#response-headers (Content-MD5)
+		data := make([]byte, to-from+1)
+		if err := c.readAt(data, from); err != nil {
+			panic(http.ErrAbortHandler)
+		}
+		sum := md5.Sum(data)
+		h.Set("Content-MD5", base64.StdEncoding.EncodeToString(sum[:]))
+	}
 	h.Set("Content-Type", "application/octet-stream")
 	h.Set("Content-Length", strconv.FormatInt(to-from+1, 10))
 	status := http.StatusOK

@@ -57,6 +57,9 @@ type FaultRule struct {
 	Status int `json:"status,omitempty"`
 	// Latency is a latency rule's wait.
 	Latency Duration `json:"latency,omitempty"`
+	// Sources limits a failOperation rule to the snapshots copied from these resource IDs (a disk,
+	// a snapshot): "the snapshot of this disk ends Failed", whatever the order of the copies.
+	Sources []string `json:"sources,omitempty"`
 }
 
 var faultKinds = []string{FaultThrottle, FaultServerError, FaultLatency, FaultFailOperation, FaultLostReply, FaultWrongBytes}
@@ -120,7 +123,7 @@ func (fi *faultInjector) forCall(op string) callFaults {
 		if len(r.Operations) > 0 && !slices.ContainsFunc(r.Operations, func(o string) bool { return strings.EqualFold(o, op) }) {
 			continue
 		}
-		if r.Max > 0 && fi.fired[i] >= r.Max {
+		if r.Max > 0 && fi.fired[i] >= r.Max || len(r.Sources) > 0 {
 			continue
 		}
 		rate := r.Rate
@@ -150,4 +153,29 @@ func (fi *faultInjector) forCall(op string) callFaults {
 		}
 	}
 	return out
+}
+
+// failsCopyOf draws the failOperation rules limited to the sources of a snapshot: whether a copy of
+// source by operation op ends Failed.
+func (fi *faultInjector) failsCopyOf(op, source string) bool {
+	fi.mu.Lock()
+	defer fi.mu.Unlock()
+	fail := false
+	for i, r := range fi.faults.Rules {
+		if r.Kind != FaultFailOperation || len(r.Sources) == 0 || (r.Max > 0 && fi.fired[i] >= r.Max) {
+			continue
+		}
+		if len(r.Operations) > 0 && !slices.ContainsFunc(r.Operations, func(o string) bool { return strings.EqualFold(o, op) }) {
+			continue
+		}
+		if !slices.ContainsFunc(r.Sources, func(s string) bool { return strings.EqualFold(s, source) }) {
+			continue
+		}
+		if r.Rate > 0 && r.Rate < 1 && fi.rng.Float64() >= r.Rate {
+			continue
+		}
+		fi.fired[i]++
+		fail = true
+	}
+	return fail
 }

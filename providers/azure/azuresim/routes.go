@@ -34,6 +34,8 @@ func (s *Server) armRoutes() []route {
 		r("GET", subPrefix+"/resourcegroups", "ResourceGroups_List", "Microsoft.Resources/subscriptions/resourceGroups/read", 1, apiResources, s.listResourceGroups),
 		r("GET", rgPrefix, "ResourceGroups_Get", "Microsoft.Resources/subscriptions/resourceGroups/read", 0, apiResources, s.getResourceGroup),
 		r("HEAD", rgPrefix, "ResourceGroups_CheckExistence", "Microsoft.Resources/subscriptions/resourceGroups/read", 0, apiResources, s.checkResourceGroup),
+		// What the caller may do at a resource group (no action needed: one's own permissions).
+		r("GET", rgPrefix+"/providers/Microsoft.Authorization/permissions", "Permissions_ListForResourceGroup", "", 0, apiPermissions, s.listPermissions),
 		write(r("PUT", rgPrefix, "ResourceGroups_CreateOrUpdate", "Microsoft.Resources/subscriptions/resourceGroups/write", 0, apiResources, s.putResourceGroup)),
 
 		// Virtual machines.

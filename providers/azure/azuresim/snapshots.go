@@ -110,6 +110,9 @@ func (s *Server) putSnapshot(c *call) {
 		c.fail(e)
 		return
 	}
+	if !c.faults.failOperation && s.faults.failsCopyOf(c.route.op, srcID) {
+		c.faults.failOperation = true // the operation fails as the snapshot does
+	}
 	if c.faults.failOperation {
 		sn.failed = true
 	}

@@ -1,0 +1,206 @@
+package cli
+
+import (
+	"encoding/json"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/acquire-forensics/acquire/internal/testenv"
+	"github.com/acquire-forensics/acquire/providers/azure/azuresim"
+)
+
+const (
+	azSource   = "3f2a1b0c-9d8e-4f7a-8b6c-5d4e3f2a1b01"
+	azForensic = "3f2a1b0c-9d8e-4f7a-8b6c-5d4e3f2a1b02"
+)
+
+// azureRangeEnv serves the Azure member of compromised-web-server over TLS, with synthetic disks in
+// place of the images, and the responder's environment: its service principal in AZURE_* variables.
+func azureRangeEnv(t *testing.T) (endpoint, caFile string, sim *azuresim.Server) {
+	t.Helper()
+	sc, err := azuresim.LoadScenario("../../testdata/scenarios/compromised-web-server.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sc.SnapshotBytesPerSecond, sc.RetryAfterSeconds = -1, -1
+	for i := range sc.Subscriptions {
+		for j := range sc.Subscriptions[i].ResourceGroups {
+			disks := sc.Subscriptions[i].ResourceGroups[j].Disks
+			for k := range disks {
+				disks[k].Image = ""
+				disks[k].Synthetic = &azuresim.SyntheticContent{Chunks: []int64{0, 3, int64(40 + k)}, Seed: uint64(k + 1)}
+			}
+		}
+	}
+	sim, err = azuresim.New(sc, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewUnstartedServer(sim)
+	srv.TLS = sim.TLSConfig()
+	srv.StartTLS()
+	t.Cleanup(func() { srv.Close(); sim.Close() })
+	caFile = filepath.Join(t.TempDir(), "ca.pem")
+	if err := os.WriteFile(caFile, sim.CA().CertPEM(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("AZURE_TENANT_ID", sc.Tenants[0].ID)
+	t.Setenv("AZURE_CLIENT_ID", sc.Tenants[0].Principals[0].ClientID)
+	t.Setenv("AZURE_CLIENT_SECRET", sc.Tenants[0].Principals[0].ClientSecret)
+	t.Setenv("AZURE_AUTHORITY_HOST", srv.URL+"/")
+	return srv.URL, caFile, sim
+}
+
+func azureArgs(endpoint, caFile, caseDir string, extra ...string) []string {
+	return append([]string{"azure", "--case", caseDir, "--case-id", "IR-AZ", "--subscription", azSource, "--resource-group", "rg-web", "--vm", "web-1",
+		"--forensic-subscription", azForensic, "--forensic-resource-group", "rg-evidence", "--forensic-disk-encryption-set", "des-evidence",
+		"--endpoint", endpoint, "--ca-file", caFile, "--poll-interval", "10ms"}, extra...)
+}
+
+func TestAzureAcquisitionCommand(t *testing.T) {
+	endpoint, caFile, sim := azureRangeEnv(t)
+	_, env := fixture(t)
+	caseDir := filepath.Join(t.TempDir(), "IR-AZ")
+	code, out, stderr := run(t, env, azureArgs(endpoint, caFile, caseDir)...)
+	if code != ExitOK {
+		t.Fatalf("acquire azure: exit %d\n%s\n%s", code, out, stderr)
+	}
+	for _, want := range []string{"disks/web-1-os", "disks/web-1-data", "acquire verify"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("the summary does not mention %q:\n%s", want, out)
+		}
+	}
+	if g := sim.OpenGrants(); len(g) > 0 {
+		t.Errorf("SAS still open: %+v", g)
+	}
+	if s := sim.Snapshots(azSource); len(s) > 0 {
+		t.Errorf("snapshots in the source subscription: %+v", s)
+	}
+	evidence := sim.Snapshots(azForensic)
+	if len(evidence) != 2 {
+		t.Fatalf("%d snapshots in the forensic subscription, want 2", len(evidence))
+	}
+	for _, s := range evidence {
+		if !strings.HasSuffix(s.DiskEncryptionSetID, "/des-evidence") || s.Tags["acquire-case"] != "IR-AZ" {
+			t.Errorf("evidence %s: encryption set %q, case tag %q", s.Name, s.DiskEncryptionSetID, s.Tags["acquire-case"])
+		}
+	}
+	pub := filepath.Join(filepath.Dir(env[envKey]), "custody.pub")
+	if code, out, _ := run(t, env, "verify", caseDir, "--key", pub); code != ExitOK {
+		t.Fatalf("verify: %d\n%s", code, out)
+	}
+	// The same command again continues a finished case: nothing more is made.
+	if code, out, stderr := run(t, env, azureArgs(endpoint, caFile, caseDir)...); code != ExitOK {
+		t.Fatalf("second run: exit %d\n%s\n%s", code, out, stderr)
+	}
+	if n := len(sim.Snapshots(azForensic)); n != 2 {
+		t.Errorf("the second run left %d snapshots, want 2", n)
+	}
+	// Export reads the evidence back through a read SAS, ended after.
+	outDir := filepath.Join(t.TempDir(), "export")
+	code, out, stderr = run(t, env, "export", caseDir, "--item", "/subscriptions/"+azSource+"/resourceGroups/rg-web/providers/Microsoft.Compute/disks/web-1-data", "--out", outDir, "--endpoint", endpoint, "--ca-file", caFile, "-o", "json")
+	if code != ExitOK {
+		t.Fatalf("export: %d\n%s\n%s", code, out, stderr)
+	}
+	var res struct {
+		Path        string `json:"path"`
+		ImageSHA256 string `json:"imageSha256"`
+		Match       bool   `json:"match"`
+	}
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if err := json.Unmarshal([]byte(lines[len(lines)-1]), &res); err != nil || !res.Match {
+		t.Fatalf("export result: %v %s", err, out)
+	}
+	if got := testenv.FileSHA256(t, res.Path); got != res.ImageSHA256 {
+		t.Fatalf("the exported file hashes to %s, the export said %s", got, res.ImageSHA256)
+	}
+	if g := sim.OpenGrants(); len(g) > 0 {
+		t.Errorf("SAS still open after the export: %+v", g)
+	}
+}
+
+func TestAzureDryRunAndIAM(t *testing.T) {
+	endpoint, caFile, sim := azureRangeEnv(t)
+	_, env := fixture(t)
+	code, out, stderr := run(t, env, append(azureArgs(endpoint, caFile, ""), "--dry-run")...)
+	if code != ExitOK || !strings.Contains(out, "Microsoft.Compute/disks/beginGetAccess/action") || !strings.Contains(out, "straight into the forensic account") {
+		t.Fatalf("dry run: exit %d\n%s\n%s", code, out, stderr)
+	}
+	if n := len(sim.Snapshots("")); n != 0 {
+		t.Fatalf("the dry run made %d snapshots", n)
+	}
+	code, out, stderr = run(t, env, "iam", "azure", "--subscription", azSource, "-o", "json")
+	if code != ExitOK {
+		t.Fatalf("iam azure: %d %s", code, stderr)
+	}
+	var roles struct {
+		Result []struct {
+			AssignAt       string            `json:"assignAt"`
+			RoleDefinition map[string]any    `json:"roleDefinition"`
+			Reasons        map[string]string `json:"reasons"`
+		}
+	}
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if err := json.Unmarshal([]byte(lines[len(lines)-1]), &roles.Result); err != nil {
+		t.Fatalf("iam azure -o json: %v\n%s", err, out)
+	}
+	if len(roles.Result) != 3 {
+		t.Fatalf("%d roles, want 3:\n%s", len(roles.Result), out)
+	}
+	for _, r := range roles.Result {
+		for _, a := range r.RoleDefinition["Actions"].([]any) {
+			if r.Reasons[a.(string)] == "" {
+				t.Errorf("action %s has no reason", a)
+			}
+		}
+	}
+	if !strings.Contains(roles.Result[0].AssignAt, azSource) {
+		t.Errorf("the source role is assigned at %s", roles.Result[0].AssignAt)
+	}
+}
+
+func TestAzureBadInput(t *testing.T) {
+	endpoint, caFile, sim := azureRangeEnv(t)
+	_, env := fixture(t)
+	dir := t.TempDir()
+	tests := []struct {
+		name string
+		args []string
+		code int
+		text string
+	}{
+		{"subscription not a GUID", replaceArg(azureArgs(endpoint, caFile, filepath.Join(dir, "a")), "--subscription", "workload"), ExitUsage, "not a subscription ID"},
+		{"evidence stays in the source", replaceArg(azureArgs(endpoint, caFile, filepath.Join(dir, "b")), "--forensic-subscription", azSource), ExitUsage, "must leave the compromised subscription"},
+		{"a name without a resource group", replaceArg(azureArgs(endpoint, caFile, filepath.Join(dir, "c")), "--resource-group", ""), ExitUsage, "give --resource-group"},
+		{"plain http", replaceArg(azureArgs(endpoint, caFile, filepath.Join(dir, "d")), "--endpoint", "http://127.0.0.1:1"), ExitUsage, "https"},
+		{"lock mode", append(azureArgs(endpoint, caFile, filepath.Join(dir, "e")), "--lock", "compliance"), ExitUsage, "CanNotDelete"},
+		{"another region", append(azureArgs(endpoint, caFile, filepath.Join(dir, "f")), "--forensic-location", "northeurope"), ExitUsage, "cannot place evidence in northeurope"},
+		{"unknown VM", replaceArg(azureArgs(endpoint, caFile, filepath.Join(dir, "g")), "--vm", "web-9"), ExitNotFound, "web-9"},
+		{"lock without the permission", append(azureArgs(endpoint, caFile, filepath.Join(dir, "h")), "--lock", "CanNotDelete"), ExitPermissionDenied, "Microsoft.Authorization/locks/write"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			code, out, stderr := run(t, env, tc.args...)
+			if code != tc.code || !strings.Contains(stderr+out, tc.text) {
+				t.Fatalf("exit %d, want %d naming %q:\n%s\n%s", code, tc.code, tc.text, out, stderr)
+			}
+		})
+	}
+	if n := len(sim.Snapshots("")); n != 0 {
+		t.Errorf("refused runs made %d snapshots", n)
+	}
+}
+
+// replaceArg sets the value that follows flag.
+func replaceArg(args []string, flag, value string) []string {
+	out := append([]string(nil), args...)
+	for i := range out {
+		if out[i] == flag && i+1 < len(out) {
+			out[i+1] = value
+		}
+	}
+	return out
+}

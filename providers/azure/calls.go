@@ -1,0 +1,44 @@
+package azure
+
+import (
+	"net/http"
+	"strings"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
+
+	"github.com/acquire-forensics/acquire/providers/driver"
+)
+
+// recordCalls reports every ARM call's operation and request IDs to the engine's call log in the
+// context, for the custody record (an auditor finds them in the Activity Log) and for call counts.
+// The operation is the method and the resource type, never the query string.
+type recordCalls struct{ side driver.Side }
+
+func (p recordCalls) Do(req *policy.Request) (*http.Response, error) {
+	resp, err := req.Next()
+	if resp != nil {
+		id := resp.Header.Get("x-ms-request-id")
+		if corr := resp.Header.Get("x-ms-correlation-request-id"); corr != "" && corr != id {
+			id += " correlation " + corr
+		}
+		driver.RecordCall(req.Raw().Context(), "azure:"+req.Raw().Method+" "+operationOf(req.Raw().URL.Path), id)
+	}
+	return resp, err
+}
+
+// operationOf names a call by the resource types after the last provider namespace in its path
+// ("snapshots/beginGetAccess", "subscriptions/resourcegroups").
+func operationOf(path string) string {
+	segs := strings.Split(strings.Trim(path, "/"), "/")
+	for i := len(segs) - 2; i >= 0; i-- {
+		if strings.EqualFold(segs[i], "providers") {
+			segs = segs[i+2:]
+			break
+		}
+	}
+	var kinds []string
+	for i := 0; i < len(segs); i += 2 {
+		kinds = append(kinds, segs[i])
+	}
+	return strings.Join(kinds, "/")
+}

@@ -1,0 +1,270 @@
+package azure
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"path"
+	"strings"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/arm"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/to"
+	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/compute/armcompute/v7"
+	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/network/armnetwork/v7"
+
+	"github.com/acquire-forensics/acquire/providers/driver"
+)
+
+const gib = 1 << 30
+
+// Describe resolves virtual machines (their OS and data disks) and lone disks, by resource ID, and
+// captures each VM's configuration: the VM with its user data, its instance view, its network
+// interfaces and security groups, its managed identities, its disks and their encryption settings
+// (disk encryption sets name key URLs, never key material).
+func (d *Driver) Describe(ctx context.Context, t driver.Target) ([]driver.Workload, error) {
+	var out []driver.Workload
+	for _, id := range t.Workloads {
+		w, err := d.describeVM(ctx, id)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, w)
+	}
+	for _, id := range t.Volumes {
+		rid, err := parseID(id, "disks")
+		if err != nil {
+			return nil, err
+		}
+		v, raw, err := d.describeDisk(ctx, rid)
+		if err != nil {
+			return nil, err
+		}
+		w := driver.Workload{Location: v.Location, Volumes: []driver.Volume{v}}
+		w.Artifacts = append(w.Artifacts, jsonArtifact(path.Join("azure", rid.ResourceGroupName, "disks", rid.Name, "disk.json"), raw))
+		if enc, err := d.describeEncryption(ctx, []*armcompute.Disk{raw}); err != nil {
+			return nil, err
+		} else if len(enc) > 0 {
+			w.Artifacts = append(w.Artifacts, jsonArtifact(path.Join("azure", rid.ResourceGroupName, "disks", rid.Name, "encryption-sets.json"), enc))
+		}
+		out = append(out, w)
+	}
+	return out, nil
+}
+
+// parseID parses a resource ID of the given type.
+func parseID(id, kind string) (*arm.ResourceID, error) {
+	rid, err := arm.ParseResourceID(id)
+	if err != nil {
+		return nil, &driver.Error{Code: driver.CodeInvalid, Op: "parse", Resource: id,
+			Err: fmt.Errorf("%q is not an Azure resource ID (/subscriptions/SUB/resourceGroups/RG/providers/Microsoft.Compute/%s/NAME): %w", id, kind, err)}
+	}
+	if !strings.EqualFold(rid.ResourceType.Types[len(rid.ResourceType.Types)-1], kind) {
+		return nil, &driver.Error{Code: driver.CodeInvalid, Op: "parse", Resource: id, Err: fmt.Errorf("%s is a %s, not %s", id, rid.ResourceType.String(), kind)}
+	}
+	return rid, nil
+}
+
+func (d *Driver) describeVM(ctx context.Context, id string) (driver.Workload, error) {
+	rid, err := parseID(id, "virtualMachines")
+	if err != nil {
+		return driver.Workload{}, err
+	}
+	c, err := d.side(driver.Source, rid.SubscriptionID)
+	if err != nil {
+		return driver.Workload{}, err
+	}
+	vms := c.compute.NewVirtualMachinesClient()
+	got, err := vms.Get(ctx, rid.ResourceGroupName, rid.Name, &armcompute.VirtualMachinesClientGetOptions{Expand: to.Ptr(armcompute.InstanceViewTypesUserData)})
+	if err != nil {
+		return driver.Workload{}, apiErr(err)
+	}
+	vm := got.VirtualMachine
+	dir := path.Join("azure", rid.ResourceGroupName, rid.Name)
+	w := driver.Workload{ID: id, Location: str(vm.Location)}
+	w.Artifacts = append(w.Artifacts, jsonArtifact(dir+"/vm.json", vm))
+	if vm.Properties != nil && vm.Properties.UserData != nil {
+		data, err := base64.StdEncoding.DecodeString(*vm.Properties.UserData)
+		if err != nil {
+			data = []byte(*vm.Properties.UserData) // kept as Azure returned it
+		}
+		w.Artifacts = append(w.Artifacts, driver.Artifact{Name: dir + "/user-data", Data: data, MediaType: "application/octet-stream"})
+	}
+	iv, err := vms.InstanceView(ctx, rid.ResourceGroupName, rid.Name, nil)
+	if err != nil {
+		return w, apiErr(err)
+	}
+	w.Artifacts = append(w.Artifacts, jsonArtifact(dir+"/instance-view.json", iv.VirtualMachineInstanceView))
+	if vm.Identity != nil {
+		w.Artifacts = append(w.Artifacts, jsonArtifact(dir+"/identity.json", vm.Identity))
+	}
+	net, err := d.describeNetwork(ctx, vm)
+	if err != nil {
+		return w, err
+	}
+	w.Artifacts = append(w.Artifacts, net...)
+
+	sp := vm.Properties.StorageProfile
+	if sp == nil || sp.OSDisk == nil || sp.OSDisk.ManagedDisk == nil || sp.OSDisk.ManagedDisk.ID == nil {
+		return w, fmt.Errorf("virtual machine %s has no managed OS disk", id)
+	}
+	type attached struct {
+		id, device string
+		boot       bool
+	}
+	disks := []attached{{id: *sp.OSDisk.ManagedDisk.ID, device: "os", boot: true}}
+	for _, dd := range sp.DataDisks {
+		if dd.ManagedDisk == nil || dd.ManagedDisk.ID == nil {
+			continue // an unmanaged (VHD) disk: not a managed disk snapshot can copy
+		}
+		disks = append(disks, attached{id: *dd.ManagedDisk.ID, device: fmt.Sprintf("lun%d", i32(dd.Lun))})
+	}
+	var raws []*armcompute.Disk
+	for _, a := range disks {
+		drid, err := parseID(a.id, "disks")
+		if err != nil {
+			return w, err
+		}
+		v, raw, err := d.describeDisk(ctx, drid)
+		if err != nil {
+			return w, err
+		}
+		v.Workload, v.Device, v.Boot = id, a.device, a.boot
+		w.Volumes = append(w.Volumes, v)
+		raws = append(raws, raw)
+	}
+	w.Artifacts = append(w.Artifacts, jsonArtifact(dir+"/disks.json", raws))
+	enc, err := d.describeEncryption(ctx, raws)
+	if err != nil {
+		return w, err
+	}
+	if len(enc) > 0 {
+		w.Artifacts = append(w.Artifacts, jsonArtifact(dir+"/encryption-sets.json", enc))
+	}
+	return w, nil
+}
+
+func (d *Driver) describeNetwork(ctx context.Context, vm armcompute.VirtualMachine) ([]driver.Artifact, error) {
+	if vm.Properties == nil || vm.Properties.NetworkProfile == nil {
+		return nil, nil
+	}
+	var nics []armnetwork.Interface
+	var nsgs []armnetwork.SecurityGroup
+	seen := map[string]bool{}
+	for _, ref := range vm.Properties.NetworkProfile.NetworkInterfaces {
+		if ref.ID == nil {
+			continue
+		}
+		rid, err := parseID(*ref.ID, "networkInterfaces")
+		if err != nil {
+			return nil, err
+		}
+		c, err := d.side(driver.Source, rid.SubscriptionID)
+		if err != nil {
+			return nil, err
+		}
+		nic, err := c.network.NewInterfacesClient().Get(ctx, rid.ResourceGroupName, rid.Name, nil)
+		if err != nil {
+			return nil, apiErr(err)
+		}
+		nics = append(nics, nic.Interface)
+		if p := nic.Properties; p != nil && p.NetworkSecurityGroup != nil && p.NetworkSecurityGroup.ID != nil && !seen[strings.ToLower(*p.NetworkSecurityGroup.ID)] {
+			seen[strings.ToLower(*p.NetworkSecurityGroup.ID)] = true
+			nrid, err := parseID(*p.NetworkSecurityGroup.ID, "networkSecurityGroups")
+			if err != nil {
+				return nil, err
+			}
+			nc, err := d.side(driver.Source, nrid.SubscriptionID)
+			if err != nil {
+				return nil, err
+			}
+			nsg, err := nc.network.NewSecurityGroupsClient().Get(ctx, nrid.ResourceGroupName, nrid.Name, nil)
+			if err != nil {
+				return nil, apiErr(err)
+			}
+			nsgs = append(nsgs, nsg.SecurityGroup)
+		}
+	}
+	dir := path.Join("azure", resourceGroupOf(str(vm.ID)), str(vm.Name))
+	out := []driver.Artifact{jsonArtifact(dir+"/network-interfaces.json", nics)}
+	if len(nsgs) > 0 {
+		out = append(out, jsonArtifact(dir+"/network-security-groups.json", nsgs))
+	}
+	return out, nil
+}
+
+func resourceGroupOf(id string) string {
+	if rid, err := arm.ParseResourceID(id); err == nil {
+		return rid.ResourceGroupName
+	}
+	return ""
+}
+
+func (d *Driver) describeDisk(ctx context.Context, rid *arm.ResourceID) (driver.Volume, *armcompute.Disk, error) {
+	c, err := d.side(driver.Source, rid.SubscriptionID)
+	if err != nil {
+		return driver.Volume{}, nil, err
+	}
+	got, err := c.compute.NewDisksClient().Get(ctx, rid.ResourceGroupName, rid.Name, nil)
+	if err != nil {
+		return driver.Volume{}, nil, apiErr(err)
+	}
+	disk := got.Disk
+	v := driver.Volume{ID: str(disk.ID), Name: str(disk.Name), Location: str(disk.Location), KeyKind: driver.KeyProviderDefault}
+	if len(disk.Zones) > 0 {
+		v.Zone = str(disk.Zones[0])
+	}
+	if disk.SKU != nil && disk.SKU.Name != nil {
+		v.Type = string(*disk.SKU.Name)
+	}
+	if p := disk.Properties; p != nil {
+		switch {
+		case p.DiskSizeBytes != nil:
+			v.SizeBytes = *p.DiskSizeBytes
+		case p.DiskSizeGB != nil:
+			v.SizeBytes = int64(*p.DiskSizeGB) * gib
+		}
+		if p.Encryption != nil && p.Encryption.DiskEncryptionSetID != nil && *p.Encryption.DiskEncryptionSetID != "" {
+			v.KeyKind, v.KeyID = driver.KeyCustomer, *p.Encryption.DiskEncryptionSetID
+		}
+	}
+	return v, &disk, nil
+}
+
+// describeEncryption reads the disk encryption sets the disks use: which key vault key, which identity.
+func (d *Driver) describeEncryption(ctx context.Context, disks []*armcompute.Disk) ([]armcompute.DiskEncryptionSet, error) {
+	var out []armcompute.DiskEncryptionSet
+	seen := map[string]bool{}
+	for _, disk := range disks {
+		if disk.Properties == nil || disk.Properties.Encryption == nil || disk.Properties.Encryption.DiskEncryptionSetID == nil {
+			continue
+		}
+		id := *disk.Properties.Encryption.DiskEncryptionSetID
+		if id == "" || seen[strings.ToLower(id)] {
+			continue
+		}
+		seen[strings.ToLower(id)] = true
+		rid, err := parseID(id, "diskEncryptionSets")
+		if err != nil {
+			return nil, err
+		}
+		c, err := d.side(driver.Source, rid.SubscriptionID)
+		if err != nil {
+			return nil, err
+		}
+		des, err := c.compute.NewDiskEncryptionSetsClient().Get(ctx, rid.ResourceGroupName, rid.Name, nil)
+		if err != nil {
+			return nil, fmt.Errorf("disk encryption set of %s: %w", str(disk.ID), apiErr(err))
+		}
+		out = append(out, des.DiskEncryptionSet)
+	}
+	return out, nil
+}
+
+func jsonArtifact(name string, v any) driver.Artifact {
+	data, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		data = []byte(fmt.Sprintf("%q", fmt.Sprint(v)))
+	}
+	return driver.Artifact{Name: name, Data: append(data, '\n'), MediaType: "application/json"}
+}

@@ -1,0 +1,86 @@
+package azure
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/compute/armcompute/v7"
+
+	"github.com/acquire-forensics/acquire/providers/driver"
+)
+
+// Exposure reports the target's disks, and the source subscription's snapshots of them, that have an
+// active SAS (whoever holds its URL reads the data until it expires, from wherever the resource's
+// network policy allows): the attacker may be reading them already.
+// (https://learn.microsoft.com/azure/virtual-machines/disks-enable-private-links-for-import-export-portal)
+func (d *Driver) Exposure(ctx context.Context, vols []driver.Volume) ([]driver.Finding, error) {
+	if len(vols) == 0 {
+		return nil, nil
+	}
+	want := map[string]string{}
+	subs := map[string]bool{}
+	var findings []driver.Finding
+	for _, v := range vols {
+		want[strings.ToLower(v.ID)] = v.ID
+		rid, err := parseID(v.ID, "disks")
+		if err != nil {
+			return nil, err
+		}
+		subs[rid.SubscriptionID] = true
+		c, err := d.side(driver.Source, rid.SubscriptionID)
+		if err != nil {
+			return nil, err
+		}
+		got, err := c.compute.NewDisksClient().Get(ctx, rid.ResourceGroupName, rid.Name, nil)
+		if err != nil {
+			return nil, apiErr(err)
+		}
+		if p := got.Properties; p != nil && openSAS(p.DiskState) {
+			findings = append(findings, driver.Finding{Kind: "open-access", Resource: v.ID, VolumeID: v.ID,
+				Detail: fmt.Sprintf("disk %s has an active SAS (%s): whoever holds its URL can read it%s", v.ID, *p.DiskState, network(p.NetworkAccessPolicy, p.PublicNetworkAccess))})
+		}
+	}
+	for sub := range subs {
+		c, err := d.side(driver.Source, sub)
+		if err != nil {
+			return nil, err
+		}
+		p := c.compute.NewSnapshotsClient().NewListPager(nil)
+		for p.More() {
+			page, err := p.NextPage(ctx)
+			if err != nil {
+				return nil, apiErr(err)
+			}
+			for _, s := range page.Value {
+				sp := s.Properties
+				if sp == nil || sp.CreationData == nil || !openSAS(sp.DiskState) {
+					continue
+				}
+				vol, ok := want[strings.ToLower(str(sp.CreationData.SourceResourceID))]
+				if !ok {
+					continue
+				}
+				findings = append(findings, driver.Finding{Kind: "open-access", Resource: str(s.ID), VolumeID: vol,
+					Detail: fmt.Sprintf("snapshot %s of disk %s has an active SAS (%s): whoever holds its URL can read it%s", str(s.ID), vol, *sp.DiskState, network(sp.NetworkAccessPolicy, sp.PublicNetworkAccess))})
+			}
+		}
+	}
+	slices.SortFunc(findings, func(a, b driver.Finding) int { return strings.Compare(a.Resource, b.Resource) })
+	return findings, nil
+}
+
+func openSAS(s *armcompute.DiskState) bool {
+	return s != nil && (*s == armcompute.DiskStateActiveSAS || *s == armcompute.DiskStateActiveSASFrozen)
+}
+
+func network(policy *armcompute.NetworkAccessPolicy, public *armcompute.PublicNetworkAccess) string {
+	switch {
+	case policy != nil && *policy == armcompute.NetworkAccessPolicyAllowPrivate:
+		return " through its private endpoint"
+	case public == nil || *public == armcompute.PublicNetworkAccessEnabled:
+		return " from anywhere on the internet (public network access enabled)"
+	}
+	return ""
+}

@@ -1,0 +1,134 @@
+package azure
+
+import (
+	"context"
+	"strings"
+
+	"github.com/acquire-forensics/acquire/providers/driver"
+)
+
+// Action is an Azure RBAC action a side needs, with the reason.
+type Action struct {
+	Action string `json:"action"`
+	Reason string `json:"reason"`
+}
+
+type need = Action
+
+const actionDiskBeginGetAccess = "Microsoft.Compute/disks/beginGetAccess/action"
+
+// linkedBeginGetAccess is what ARM checks on the source disk when a snapshot in another subscription
+// copies it, answering LinkedAuthorizationFailed without it.
+var linkedBeginGetAccess = Action{actionDiskBeginGetAccess, "ARM checks it on each source disk when the forensic snapshot copies it (LinkedAuthorizationFailed without it)"}
+
+// SourceActions are what the source side's principal needs: reading the VM and its configuration.
+func SourceActions() []Action {
+	return []Action{
+		{"Microsoft.Compute/virtualMachines/read", "describe the VM, its instance view and user data"},
+		{"Microsoft.Compute/disks/read", "describe the disks: size, type, encryption, SAS state"},
+		{"Microsoft.Compute/diskEncryptionSets/read", "record which key encrypts each disk"},
+		{"Microsoft.Compute/snapshots/read", "find existing snapshots of the disks with open SAS access"},
+		{"Microsoft.Network/networkInterfaces/read", "record the VM's network interfaces"},
+		{"Microsoft.Network/networkSecurityGroups/read", "record the VM's network security groups"},
+	}
+}
+
+// ForensicActions are what the forensic side's principal needs in the forensic resource group; it
+// also needs linkedBeginGetAccess on the source disks.
+func ForensicActions(lock, encryptionSet bool) []Action {
+	out := []Action{
+		{"Microsoft.Resources/subscriptions/resourceGroups/read", "check the forensic resource group exists"},
+		{"Microsoft.Compute/snapshots/write", "create the evidence snapshots (full copies of the source disks)"},
+		{"Microsoft.Compute/snapshots/read", "find the snapshots again and wait for them"},
+		{"Microsoft.Compute/snapshots/delete", "remove a snapshot that ended in error"},
+		{"Microsoft.Compute/snapshots/beginGetAccess/action", "grant a short read SAS to digest and export the evidence"},
+		{"Microsoft.Compute/snapshots/endGetAccess/action", "end the read SAS when done"},
+	}
+	if lock {
+		out = append(out, Action{"Microsoft.Authorization/locks/write", "put the CanNotDelete lock on the evidence"})
+	}
+	if encryptionSet {
+		out = append(out, Action{"Microsoft.Compute/diskEncryptionSets/read", "encrypt the evidence with the forensic disk encryption set (ARM checks it)"})
+	}
+	return out
+}
+
+func containsAction(list []Action, action string) bool {
+	for _, a := range list {
+		if strings.EqualFold(a.Action, action) {
+			return true
+		}
+	}
+	return false
+}
+
+// grants is what the Permissions API answered: one entry per role assignment that applies.
+type grants []struct{ actions, notActions []string }
+
+// allows evaluates an action as ARM does: some entry's actions match it, and that entry's notActions
+// do not. (https://learn.microsoft.com/azure/role-based-access-control/role-definitions#notactions)
+func (g grants) allows(action string) bool {
+	for _, e := range g {
+		if matchesAny(e.actions, action) && !matchesAny(e.notActions, action) {
+			return true
+		}
+	}
+	return false
+}
+
+func matchesAny(patterns []string, action string) bool {
+	for _, p := range patterns {
+		if wildcard(strings.ToLower(p), strings.ToLower(action)) {
+			return true
+		}
+	}
+	return false
+}
+
+// wildcard matches "*" against any run of characters.
+func wildcard(p, s string) bool {
+	star := strings.IndexByte(p, '*')
+	if star < 0 {
+		return p == s
+	}
+	if !strings.HasPrefix(s, p[:star]) {
+		return false
+	}
+	for i := star; i <= len(s); i++ {
+		if wildcard(p[star+1:], s[i:]) {
+			return true
+		}
+	}
+	return false
+}
+
+// permissions asks what the forensic principal may do at a resource group.
+// (https://learn.microsoft.com/rest/api/authorization/permissions/list-for-resource-group)
+func (d *Driver) permissions(ctx context.Context, subscription, rg string) (grants, error) {
+	c, err := d.side(driver.Forensic, subscription)
+	if err != nil {
+		return nil, err
+	}
+	var out grants
+	p := c.perms.NewListForResourceGroupPager(rg, nil)
+	for p.More() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			return nil, apiErr(err)
+		}
+		for _, e := range page.Value {
+			out = append(out, struct{ actions, notActions []string }{deref(e.Actions), deref(e.NotActions)})
+		}
+	}
+	return out, nil
+}
+
+func deref(v []*string) []string {
+	var out []string
+	for _, s := range v {
+		if s != nil {
+			out = append(out, *s)
+		}
+	}
+	return out
+}

@@ -1,0 +1,113 @@
+package azure
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/acquire-forensics/acquire/providers/driver"
+)
+
+// Preflight checks, before any snapshot is made, what ARM would refuse only once the copies are under
+// way: the forensic resource group and disk encryption set exist, the evidence stays in its disks'
+// region, and the forensic principal holds the actions ARM will check, on both sides (read through the
+// Permissions API of Microsoft.Authorization, as ARM evaluates role assignments: deny assignments aside).
+func (d *Driver) Preflight(ctx context.Context, p driver.Preflight) error {
+	for _, v := range p.Volumes {
+		if loc := p.Destination.Location; loc != "" && !sameRegion(loc, v.Location) {
+			return invalid(fmt.Errorf("evidence in %s from disk %s in %s: ARM copies a snapshot into another subscription within its region only, and the cross-region path (an incremental snapshot and CopyStart) would first leave the evidence in the compromised subscription: give --forensic-location %s", loc, v.ID, v.Location, v.Location))
+		}
+	}
+	if key, des := p.Destination.Key, d.cfg.ForensicDiskEncryptionSet; !strings.EqualFold(key, des) {
+		return invalid(fmt.Errorf("the destination key %q is not the driver's forensic disk encryption set %q", key, des))
+	}
+	c, err := d.side(driver.Forensic, "")
+	if err != nil {
+		return err
+	}
+	if _, err := c.groups.Get(ctx, d.cfg.ForensicResourceGroup, nil); err != nil {
+		// ARM answers 403 for a resource group the caller may not read, whether or not it exists.
+		switch ae := apiErr(err); d.ErrorCode(ae) {
+		case driver.CodeNotFound:
+			return &driver.Error{Code: driver.CodeNotFound, Op: "preflight", Resource: d.cfg.ForensicResourceGroup,
+				Err: fmt.Errorf("the forensic resource group %s does not exist in subscription %s: create it first (acquire makes only snapshots and locks there): %w", d.cfg.ForensicResourceGroup, d.cfg.ForensicSubscription, ae)}
+		case driver.CodePermissionDenied:
+			return &driver.Error{Code: driver.CodePermissionDenied, Op: "preflight", Resource: d.cfg.ForensicResourceGroup,
+				Err: fmt.Errorf("the forensic resource group %s does not exist in subscription %s, or the forensic principal may not read it: %w", d.cfg.ForensicResourceGroup, d.cfg.ForensicSubscription, ae)}
+		default:
+			return ae
+		}
+	}
+	if err := d.checkEncryptionSet(ctx, p.Volumes); err != nil {
+		return err
+	}
+	need := map[string][]need{} // by "subscription/resourceGroup"
+	forensicRG := d.cfg.ForensicSubscription + "/" + d.cfg.ForensicResourceGroup
+	for _, a := range ForensicActions(p.Lock != nil, d.cfg.ForensicDiskEncryptionSet != "") {
+		need[forensicRG] = append(need[forensicRG], a)
+	}
+	for _, v := range p.Volumes {
+		rid, err := parseID(v.ID, "disks")
+		if err != nil {
+			return invalid(err)
+		}
+		k := rid.SubscriptionID + "/" + rid.ResourceGroupName
+		if !containsAction(need[k], actionDiskBeginGetAccess) {
+			need[k] = append(need[k], linkedBeginGetAccess)
+		}
+	}
+	for k, actions := range need {
+		sub, rg, _ := strings.Cut(k, "/")
+		perms, err := d.permissions(ctx, sub, rg)
+		if err != nil {
+			return err
+		}
+		for _, a := range actions {
+			if !perms.allows(a.Action) {
+				return &driver.Error{Code: driver.CodePermissionDenied, Op: "preflight", Resource: "/subscriptions/" + sub + "/resourceGroups/" + rg,
+					Err: fmt.Errorf("the forensic principal may not perform %s on resource group %s of subscription %s (%s): grant it, as `acquire iam azure` prints", a.Action, rg, sub, a.Reason)}
+			}
+		}
+	}
+	return nil
+}
+
+func invalid(err error) error {
+	return &driver.Error{Code: driver.CodeInvalid, Op: "preflight", Err: err}
+}
+
+// checkEncryptionSet: the forensic disk encryption set exists, and is in the disks' region (ARM
+// refuses a set of another region or subscription).
+// (https://learn.microsoft.com/azure/virtual-machines/disk-encryption#restrictions)
+func (d *Driver) checkEncryptionSet(ctx context.Context, vols []driver.Volume) error {
+	id := d.cfg.ForensicDiskEncryptionSet
+	if id == "" {
+		return nil
+	}
+	rid, err := parseID(id, "diskEncryptionSets")
+	if err != nil {
+		return invalid(err)
+	}
+	if !strings.EqualFold(rid.SubscriptionID, d.cfg.ForensicSubscription) {
+		return invalid(fmt.Errorf("the disk encryption set %s is not in the forensic subscription %s", id, d.cfg.ForensicSubscription))
+	}
+	c, err := d.side(driver.Forensic, "")
+	if err != nil {
+		return err
+	}
+	des, err := c.compute.NewDiskEncryptionSetsClient().Get(ctx, rid.ResourceGroupName, rid.Name, nil)
+	if err != nil {
+		return &driver.Error{Code: d.ErrorCode(apiErr(err)), Op: "preflight", Resource: id, Err: fmt.Errorf("the forensic disk encryption set: %w", apiErr(err))}
+	}
+	for _, v := range vols {
+		if !sameRegion(str(des.Location), v.Location) {
+			return invalid(fmt.Errorf("the disk encryption set %s is in %s, disk %s in %s: the evidence needs a set in its own region", id, str(des.Location), v.ID, v.Location))
+		}
+	}
+	return nil
+}
+
+func sameRegion(a, b string) bool {
+	norm := func(s string) string { return strings.ToLower(strings.ReplaceAll(s, " ", "")) }
+	return norm(a) == norm(b)
+}

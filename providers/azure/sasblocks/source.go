@@ -1,0 +1,260 @@
+package sasblocks
+
+import (
+	"bytes"
+	"context"
+	"crypto/md5"
+	"fmt"
+	"io"
+	"log/slog"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
+	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/blob"
+	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/pageblob"
+
+	"github.com/acquire-forensics/acquire/providers/driver"
+)
+
+// BlockSize is fixed at 512 KiB, as EBS direct's, so that block-list digests compare across clouds.
+const BlockSize = 512 << 10
+
+// DefaultConcurrency is how many ranged reads are in flight.
+const DefaultConcurrency = 16
+
+// integrityReads is how often a block that does not match its Content-MD5 is read before giving up.
+const integrityReads = 4
+
+// Options tune the reads.
+type Options struct {
+	Concurrency int // ranged reads in flight; DefaultConcurrency when zero
+	// ClientOptions are the blob client's pipeline settings (transport, retries: the SDK retries 503
+	// ServerBusy honouring Retry-After).
+	ClientOptions azcore.ClientOptions
+	Logger        *slog.Logger
+}
+
+// Access is a granted read SAS and how to end it.
+type Access struct {
+	URL      string // the SAS: a secret, never shown
+	Resource string // the snapshot's resource ID
+	Grantee  string // who beginGetAccess granted it to
+	Expires  time.Time
+	// Credential, when the snapshot's dataAccessAuthMode is AzureActiveDirectory, adds a bearer token
+	// (audience https://disk.azure.com/) to each blob request.
+	Credential azcore.TokenCredential
+	// End revokes the access (endGetAccess); Close calls it once.
+	End func(ctx context.Context) error
+}
+
+// Source is one snapshot's blocks, read through its SAS.
+type Source struct {
+	acc     Access
+	opts    Options
+	client  *pageblob.Client
+	size    int64
+	retries struct {
+		mu     sync.Mutex
+		n      int64
+		blocks []int64
+	}
+	closeOnce sync.Once
+	closeErr  error
+}
+
+var _ driver.BlockSource = (*Source)(nil)
+
+// Open reads the blob's size. On failure it ends the access before returning.
+func Open(ctx context.Context, acc Access, opts *Options) (*Source, error) {
+	s := &Source{acc: acc}
+	if opts != nil {
+		s.opts = *opts
+	}
+	if s.opts.Concurrency <= 0 {
+		s.opts.Concurrency = DefaultConcurrency
+	}
+	if s.opts.Logger == nil {
+		s.opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	co := &pageblob.ClientOptions{ClientOptions: s.opts.ClientOptions}
+	var err error
+	if acc.Credential != nil {
+		co.Audience = "https://disk.azure.com/"
+		s.client, err = pageblob.NewClient(acc.URL, acc.Credential, co)
+	} else {
+		s.client, err = pageblob.NewClientWithNoCredential(acc.URL, co)
+	}
+	if err != nil {
+		err = scrub("open the SAS", acc.Resource, err)
+		return nil, s.failOpen(ctx, err)
+	}
+	props, err := s.client.GetProperties(ctx, nil)
+	if err != nil {
+		return nil, s.failOpen(ctx, scrub("Get Blob Properties", acc.Resource, err))
+	}
+	if props.ContentLength == nil || *props.ContentLength <= 0 {
+		return nil, s.failOpen(ctx, fmt.Errorf("the blob of %s has no size", acc.Resource))
+	}
+	s.size = *props.ContentLength
+	return s, nil
+}
+
+func (s *Source) failOpen(ctx context.Context, err error) error {
+	if cerr := s.Close(context.WithoutCancel(ctx)); cerr != nil {
+		return fmt.Errorf("%w (and ending the access failed: %v)", err, cerr)
+	}
+	return err
+}
+
+// Geometry is the blob's size in 512 KiB blocks.
+func (s *Source) Geometry() driver.Geometry {
+	return driver.Geometry{Size: s.size, BlockSize: BlockSize}
+}
+
+// Info says how blocks are read and checked, and what access was granted.
+func (s *Source) Info() driver.SourceInfo {
+	s.retries.mu.Lock()
+	defer s.retries.mu.Unlock()
+	access := "read SAS (beginGetAccess) on " + s.acc.Resource
+	if s.acc.Grantee != "" {
+		access += " granted to " + s.acc.Grantee
+	}
+	if !s.acc.Expires.IsZero() {
+		access += " until " + s.acc.Expires.UTC().Format(time.RFC3339)
+	}
+	access += ", ended with endGetAccess when read"
+	return driver.SourceInfo{
+		Method: "Azure page blob through a read SAS: Get Page Ranges lists the written ranges, ranged Get Blob reads them in 512 KiB blocks, each checked against its Content-MD5",
+		Access: access, IntegrityRetries: s.retries.n, RetriedBlocks: append([]int64(nil), s.retries.blocks...),
+	}
+}
+
+// blocks lists the 512 KiB blocks that hold a written page range, in order.
+func (s *Source) blocks(ctx context.Context) ([]int64, error) {
+	set := map[int64]bool{}
+	p := s.client.NewGetPageRangesPager(&pageblob.GetPageRangesOptions{})
+	for p.More() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			return nil, scrub("Get Page Ranges", s.acc.Resource, err)
+		}
+		for _, r := range page.PageList.PageRange {
+			if r.Start == nil || r.End == nil || *r.End < *r.Start {
+				continue
+			}
+			for b := *r.Start / BlockSize; b <= *r.End/BlockSize; b++ {
+				set[b] = true
+			}
+		}
+	}
+	out := make([]int64, 0, len(set))
+	for b := range set {
+		out = append(out, b)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i] < out[j] })
+	return out, nil
+}
+
+type result struct {
+	idx  int64
+	data []byte
+	err  error
+}
+
+// ReadBlocks delivers every written block from index from on, in order, with many reads in flight.
+func (s *Source) ReadBlocks(ctx context.Context, from int64, visit func(driver.Block) error) error {
+	all, err := s.blocks(ctx)
+	if err != nil {
+		return err
+	}
+	todo := all[sort.Search(len(all), func(i int) bool { return all[i] >= from }):]
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	pool := sync.Pool{New: func() any { return make([]byte, BlockSize) }}
+	futures := make(chan chan result, s.opts.Concurrency)
+	go func() {
+		defer close(futures)
+		sem := make(chan struct{}, s.opts.Concurrency)
+		for _, idx := range todo {
+			select {
+			case sem <- struct{}{}:
+			case <-ctx.Done():
+				return
+			}
+			f := make(chan result, 1)
+			select {
+			case futures <- f:
+			case <-ctx.Done():
+				return
+			}
+			go func() {
+				defer func() { <-sem }()
+				buf := pool.Get().([]byte)
+				data, err := s.readBlock(ctx, idx, buf)
+				f <- result{idx: idx, data: data, err: err}
+			}()
+		}
+	}()
+	for f := range futures {
+		r := <-f
+		if r.err != nil {
+			return r.err
+		}
+		err := visit(driver.Block{Index: r.idx, Data: r.data})
+		pool.Put(r.data[:cap(r.data)])
+		if err != nil {
+			return err
+		}
+	}
+	return ctx.Err()
+}
+
+// readBlock reads one block, checked against its Content-MD5, read again when it does not match.
+func (s *Source) readBlock(ctx context.Context, idx int64, buf []byte) ([]byte, error) {
+	off := idx * BlockSize
+	n := min(int64(BlockSize), s.size-off)
+	data := buf[:n]
+	for attempt := 1; ; attempt++ {
+		resp, err := s.client.DownloadStream(ctx, &blob.DownloadStreamOptions{
+			Range: blob.HTTPRange{Offset: off, Count: n}, RangeGetContentMD5: boolPtr(true)})
+		if err != nil {
+			return nil, scrub("Get Blob", s.acc.Resource, err)
+		}
+		_, err = io.ReadFull(resp.Body, data)
+		resp.Body.Close()
+		if err != nil {
+			return nil, scrub("Get Blob", s.acc.Resource, err)
+		}
+		if len(resp.ContentMD5) == 0 {
+			return data, nil // the service gave no checksum: nothing to check against
+		}
+		sum := md5.Sum(data)
+		if bytes.Equal(sum[:], resp.ContentMD5) {
+			return data, nil
+		}
+		s.retries.mu.Lock()
+		s.retries.n++
+		if len(s.retries.blocks) < 100 {
+			s.retries.blocks = append(s.retries.blocks, idx)
+		}
+		s.retries.mu.Unlock()
+		s.opts.Logger.Warn("block did not match its Content-MD5; reading it again", "resource", s.acc.Resource, "block", idx, "attempt", attempt)
+		if attempt >= integrityReads {
+			return nil, &IntegrityError{Resource: s.acc.Resource, Block: idx, Reads: attempt}
+		}
+	}
+}
+
+// Close ends the access (endGetAccess), once, whatever happened before.
+func (s *Source) Close(ctx context.Context) error {
+	s.closeOnce.Do(func() {
+		if s.acc.End != nil {
+			s.closeErr = s.acc.End(ctx)
+		}
+	})
+	return s.closeErr
+}
+
+func boolPtr(b bool) *bool { return &b }
