@@ -3,6 +3,7 @@ package custody
 import (
 	"errors"
 	"fmt"
+	"github.com/go-json-experiment/json/jsontext"
 	"path"
 	"slices"
 	"strconv"
@@ -81,6 +82,10 @@ func parseRecordBundle(data []byte) (*bundle, error) {
 // parseStatement reads a record's payload: an in-toto statement with the custody predicate.
 func parseStatement(payload []byte) (*Statement, error) {
 	st, err := decodeStatement(payload)
+	if serr, ok := errors.AsType[*jsontext.SyntacticError](err); ok {
+		// A signed payload is valid JSON; one that is not was changed after it was written.
+		return nil, fmt.Errorf("its payload is not valid JSON (at byte %d): its bytes were changed", serr.ByteOffset)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("payload is not a custody statement: %w", err)
 	}

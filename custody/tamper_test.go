@@ -3,6 +3,8 @@ package custody
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
@@ -208,5 +210,43 @@ func TestPinnedFingerprint(t *testing.T) {
 	r, err = Verify(context.Background(), dir, VerifyOptions{KeyID: testSigner(t).KeyID()})
 	if err != nil || r.OK() || !hasCode(r, CodeKeyMismatch) {
 		t.Fatalf("wrong pin: err %v, report %+v", err, r)
+	}
+}
+
+// TestChangedPayloadByteIsNamed: a payload byte changed into one JSON does not allow is reported in an
+// auditor's words (the payload is not valid JSON: its bytes were changed), not as a parser's message.
+func TestChangedPayloadByteIsNamed(t *testing.T) {
+	s := testSigner(t)
+	dir := newCase(t, s, 3, true)
+	path := filepath.Join(dir, RecordPath(2))
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b struct {
+		DSSEEnvelope struct {
+			Payload []byte `json:"payload"`
+		} `json:"dsseEnvelope"`
+	}
+	if err := json.Unmarshal(data, &b); err != nil {
+		t.Fatal(err)
+	}
+	orig := base64.StdEncoding.EncodeToString(b.DSSEEnvelope.Payload)
+	changed := bytes.Clone(b.DSSEEnvelope.Payload)
+	changed[12] = 0x04 // inside the statement's "_type" string
+	data = bytes.Replace(data, []byte(orig), []byte(base64.StdEncoding.EncodeToString(changed)), 1)
+	writeFile(t, path, data)
+	r := verifyCase(t, dir, testVerifier(t, s))
+	var found bool
+	for _, p := range r.Problems {
+		if p.Code == CodeRecordMalformed && p.Seq == 2 {
+			found = true
+			if !strings.Contains(p.Message, "payload is not valid JSON") || !strings.Contains(p.Message, "bytes were changed") || strings.Contains(p.Message, "jsontext") {
+				t.Errorf("record 2's problem says %q", p.Message)
+			}
+		}
+	}
+	if !found {
+		t.Fatalf("no malformed-record problem for record 2: %v", r.Problems)
 	}
 }

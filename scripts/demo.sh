@@ -98,8 +98,7 @@ if command -v fls >/dev/null; then
 else
   echo "  (install sleuthkit to list the file system with fls)"
 fi
-"$acquire" custody seal "$case_dir" --key "$out/custody.key" >/dev/null
-"$acquire" custody show "$case_dir" | tail -n 3
+"$acquire" custody show "$case_dir" | tail -n 3   # export recorded the export and sealed the case again
 
 step "10. The report for counsel: summary, timeline, evidence, verification, certification support"
 "$acquire" report "$case_dir" --key "$out/custody.pub" --checkpoint "$out/checkpoint-held-by-counsel" --out "$out/report.html"

@@ -24,6 +24,8 @@ func HTML(w io.Writer, r *Report) error {
 	sum := sha256.Sum256(style)
 	csp := "default-src 'none'; style-src 'sha256-" + base64.StdEncoding.EncodeToString(sum[:]) + "'; img-src 'none'; base-uri 'none'; form-action 'none'"
 	funcs := template.FuncMap(viewFuncs())
+	funcs["timelineFigure"] = timeline
+	funcs["flowFigure"] = flow
 	funcs["outcomeClass"] = func(s string) string { return strings.ReplaceAll(s, " ", "-") }
 	t, err := template.New("report.html.tmpl").Funcs(funcs).ParseFS(templates, "templates/report.html.tmpl")
 	if err != nil {

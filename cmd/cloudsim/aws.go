@@ -166,7 +166,11 @@ func (a *awsCloud) Summary() []string {
 		for _, u := range acct.Users {
 			users = append(users, u.ARN+" ("+u.AccessKeyID+")")
 		}
-		out = append(out, fmt.Sprintf("account %s %q: %s", acct.ID, acct.Name, strings.Join(users, ", ")))
+		profile := acct.ID
+		if acct.Name != "" {
+			profile = profileName(acct.Name)
+		}
+		out = append(out, fmt.Sprintf("account %s, profile %s: %s", acct.ID, profile, strings.Join(users, ", ")))
 	}
 	return append(out, "region "+a.region+"; set AWS_ENDPOINT_URL, or pass --endpoint-url to AWS CLI before 2.13")
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"github.com/acquire-forensics/acquire/internal/testenv"
 	"io"
+	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -212,4 +213,25 @@ func mustJSON(t *testing.T, v any) string {
 		t.Fatal(err)
 	}
 	return string(data)
+}
+
+// TestAWSSummaryNamesProfiles: the start-up summary names the profile each account's first user gets,
+// the account's ID where it has no name, and no secret.
+func TestAWSSummaryNamesProfiles(t *testing.T) {
+	raw := []byte(`{"accounts": [
+	  {"id": "111111111111", "name": "Workload Prod", "users": [{"name": "responder", "accessKeyId": "AKIASUMMARY000000001", "secretAccessKey": "summary-secret-1"}]},
+	  {"id": "222222222222", "users": [{"name": "examiner", "accessKeyId": "AKIASUMMARY000000002", "secretAccessKey": "summary-secret-2"}]}]}`)
+	c, err := newAWSCloud(raw, t.TempDir(), slog.New(slog.DiscardHandler), nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := strings.Join(c.Summary(), "\n")
+	for _, want := range []string{"account 111111111111, profile workload-prod: ", "account 222222222222, profile 222222222222: "} {
+		if !strings.Contains(got, want) {
+			t.Errorf("summary lacks %q:\n%s", want, got)
+		}
+	}
+	if strings.Contains(got, `""`) || strings.Contains(got, "summary-secret") {
+		t.Errorf("summary shows an empty name or a secret:\n%s", got)
+	}
 }

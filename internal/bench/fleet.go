@@ -20,7 +20,7 @@ const (
 // volume is under the AWS managed key (one more copy on its way), a fifth of mutating calls are
 // throttled, and one in twenty fails with a server error.
 func fleetScenario(n int) *awssim.Scenario {
-	src := awssim.ScenarioAccount{ID: fleetSource, Users: []awssim.ScenarioUser{{Name: "responder", AccessKeyID: "AKIAFLEETSOURCE00001", SecretAccessKey: "fleet-source-secret"}}}
+	src := awssim.ScenarioAccount{ID: fleetSource, Name: "workload", Users: []awssim.ScenarioUser{{Name: "responder", AccessKeyID: "AKIAFLEETSOURCE00001", SecretAccessKey: "fleet-source-secret"}}}
 	for i := range n {
 		inst := awssim.ScenarioInstance{ID: fmt.Sprintf("i-%017x", i+1), Region: fleetRegion}
 		for j := range 2 {
@@ -43,9 +43,9 @@ func fleetScenario(n int) *awssim.Scenario {
 	return &awssim.Scenario{
 		Seed:                   1,
 		SnapshotBytesPerSecond: 1 << 20,
-		Accounts: []awssim.ScenarioAccount{src, {ID: fleetForensic,
+		Accounts: []awssim.ScenarioAccount{src, {ID: fleetForensic, Name: "forensics",
 			Users: []awssim.ScenarioUser{{Name: "examiner", AccessKeyID: "AKIAFLEETFORENSIC001", SecretAccessKey: "fleet-forensic-secret"}},
-			Keys:  []awssim.ScenarioKey{{ID: fleetKey, Region: fleetRegion}}}},
+			Keys:  []awssim.ScenarioKey{{ID: fleetKey, Region: fleetRegion, Alias: "alias/evidence", Description: "evidence copies"}}}},
 		Faults: awssim.Faults{Seed: 3, ThrottleMutatingRate: 0.2, ServerErrorRate: 0.05, Actions: mutatingActions},
 	}
 }

@@ -305,7 +305,7 @@ func fleetFigures(ctx context.Context, sizes []int) ([]figure, error) {
 		figs = append(figs,
 			figure{area: "engine", name: name("wall time"), value: res.Wall, unit: "s", baseline: bound, baseName: boundName,
 				goal: fmt.Sprintf("<= %.2f", wallGoal), pass: res.Wall <= wallGoal*bound, lowerIsBetter: true},
-			figure{area: "engine", name: name("control-plane calls per volume"), value: float64(control) / vols, unit: "calls", goal: "<= 8", pass: n < 500 || float64(control)/vols <= 8},
+			figure{area: "engine", name: name("control-plane calls per volume"), value: float64(control) / vols, unit: "calls", goal: callsGoal(n), pass: n < 500 || float64(control)/vols <= 8},
 			figure{area: "engine", name: name("retried answers per volume"), value: float64(res.Retried) / vols, unit: "", pass: true},
 			figure{area: "engine", name: name("tool CPU per volume"), value: cpuPerVol * 1000, unit: "ms", baseline: cpuAt50 * 1000, baseName: fmt.Sprintf("at %d instances", sizes[0]),
 				goal: "<= 1.20", pass: cpuPerVol <= 1.2*cpuAt50, lowerIsBetter: true},
@@ -317,4 +317,13 @@ func fleetFigures(ctx context.Context, sizes []int) ([]figure, error) {
 		}
 	}
 	return figs, nil
+}
+
+// callsGoal is the goal on control-plane calls per volume: at most 8 from 500 instances on, where
+// batched polling has amortized its rounds; information below that.
+func callsGoal(instances int) string {
+	if instances < 500 {
+		return "(information; <= 8 from 500 instances)"
+	}
+	return "<= 8"
 }

@@ -164,7 +164,7 @@ as a signed, hash-chained custody record that an auditor can verify with standar
 	root.PersistentFlags().StringVarP(&a.output, "output", "o", "text", "output format: text or json")
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageErrorf(err) })
 	group(root)
-	root.AddCommand(newVersionCmd(a), newKeygenCmd(a), newCustodyCmd(a), newVerifyCmd(a), newAWSCmd(a), newAzureCmd(a), newIAMCmd(a), newExportCmd(a), newReportCmd(a))
+	root.AddCommand(newVersionCmd(a), newKeygenCmd(a), newCustodyCmd(a), newVerifyCmd(a), newAWSCmd(a), newGCPCmd(a), newAzureCmd(a), addGCPIAM(a, newIAMCmd(a)), newExportCmd(a), newReportCmd(a))
 	addCompletions(root)
 	for _, c := range root.Commands() {
 		if !c.Runnable() && c.HasSubCommands() {

@@ -237,7 +237,11 @@ func (a *app) printReport(r *custody.Report, v verdict) {
 		if !r.Seals[n-1].Complete {
 			state = "INCOMPLETE"
 		}
-		a.printf("  sealed       %d times; the last seal (record %d) is %s\n", n, r.Seals[n-1].Seq, state)
+		times := fmt.Sprintf("%d times", n)
+		if n == 1 {
+			times = "once"
+		}
+		a.printf("  sealed       %s; the last seal (record %d) is %s\n", times, r.Seals[n-1].Seq, state)
 	}
 	if len(r.Problems) > 0 {
 		a.printf("\nProblems:\n")

@@ -101,7 +101,8 @@ func checkPlan(d driver.Driver, f driver.Features, o Options) error {
 	}
 	if o.Lock != nil {
 		if f.Lock == nil {
-			problems = append(problems, fmt.Sprintf("%s cannot lock evidence against deletion: drop --lock", d.Cloud()))
+			problems = append(problems, fmt.Sprintf("%s cannot lock evidence against deletion (its snapshots have no lock): drop --lock, "+
+				"and keep delete rights on the forensic %s's snapshots from everyone but its custodians instead", d.Cloud(), accountWord(d.Cloud())))
 		} else if err := f.Lock.CheckLock(*o.Lock); err != nil {
 			problems = append(problems, err.Error())
 		}
@@ -219,4 +220,15 @@ func many(n int, noun string) string {
 		return "1 " + noun
 	}
 	return fmt.Sprintf("%d %ss", n, noun)
+}
+
+// accountWord is what a cloud calls the isolated side: an account, a project, a subscription.
+func accountWord(cloud string) string {
+	switch cloud {
+	case "gcp":
+		return "project"
+	case "azure":
+		return "subscription"
+	}
+	return "account"
 }

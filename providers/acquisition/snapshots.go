@@ -174,7 +174,8 @@ func (r *run) createSnapshots(ctx context.Context, g group, need []driver.Volume
 	tok := r.tokens.of(id)
 	side := r.caps.SnapshotSide
 	consistency := consistencyFor(r.caps, r.opts.Consistency)
-	req := driver.SnapshotRequest{Consistency: consistency, Token: tok, Description: fmt.Sprintf("acquire case %s: forensic snapshot", r.caseID)}
+	req := driver.SnapshotRequest{Consistency: consistency, Token: tok, Description: fmt.Sprintf("acquire case %s: forensic snapshot", r.caseID),
+		Destination: r.opts.Destination}
 	role := driver.RoleSourceSnapshot
 	if side == driver.Forensic {
 		role = driver.RoleEvidence

@@ -89,6 +89,8 @@ type Principal struct {
 	Account string `json:"account"` // account ID, project ID, subscription ID
 	ID      string `json:"id"`      // ARN, service-account email, object ID
 	Tenant  string `json:"tenant,omitempty"`
+	// AccountNumber is the account's number where the cloud has one besides its ID (a GCP project number).
+	AccountNumber string `json:"accountNumber,omitempty"`
 }
 
 // Target says what to acquire, in the cloud's native IDs: workloads (all attached volumes) and single
@@ -200,6 +202,9 @@ type SnapshotRequest struct {
 	// Retry says an earlier call with this token may have made some of what this one makes (its
 	// outcome is unknown): look for it before making it again.
 	Retry bool
+	// Destination is where the evidence goes, for drivers that snapshot straight into the forensic
+	// side (its project, location and key).
+	Destination Destination
 }
 
 // SnapshotResult is what CreateSnapshots made.

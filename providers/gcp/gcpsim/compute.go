@@ -183,7 +183,7 @@ func (s *Server) serveCompute(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.count(rt.method)
-	fault := s.faults.forCall(rt.method)
+	fault := s.faults.forCallOn(rt.method, callNames(vars, body))
 	if err := s.sleep(r.Context(), fault.delay); err != nil {
 		return
 	}

@@ -1,6 +1,7 @@
 package gcpsim
 
 import (
+	"encoding/json"
 	"fmt"
 	"math/rand/v2"
 	"net/http"
@@ -46,6 +47,12 @@ type FaultRule struct {
 	// the token endpoint is "oauth2.token" and impersonation
 	// "iamcredentials.generateAccessToken". Empty means every method.
 	Methods []string `json:"methods,omitempty"`
+	// Resources, when set, limits the rule to calls that name one of these
+	// resources by name: in the call's path (the disk of
+	// disks/D/createSnapshot), or as the source of what it makes (the body's
+	// sourceDisk, sourceSnapshot or sourceInstantSnapshot), so that one disk's
+	// snapshots can fail while the others' succeed.
+	Resources []string `json:"resources,omitempty"`
 	// Rate is the probability in (0, 1] that a matching call is hit.
 	Rate float64 `json:"rate"`
 	// Max, when positive, is how many calls the rule hits at most.
@@ -105,7 +112,10 @@ type callFault struct {
 
 // forCall draws the faults of one call of method. A rule is drawn only while
 // no earlier rule has decided the call's fate (latency always adds up).
-func (fi *faultInjector) forCall(method string) callFault {
+func (fi *faultInjector) forCall(method string) callFault { return fi.forCallOn(method, nil) }
+
+// forCallOn draws the faults of one call of method about the named resources.
+func (fi *faultInjector) forCallOn(method string, names []string) callFault {
 	fi.mu.Lock()
 	defer fi.mu.Unlock()
 	out := callFault{delay: fi.faults.Latency.D()}
@@ -115,6 +125,9 @@ func (fi *faultInjector) forCall(method string) callFault {
 			continue
 		}
 		if r.Max > 0 && fi.hits[i] >= r.Max {
+			continue
+		}
+		if len(r.Resources) > 0 && !slices.ContainsFunc(names, func(n string) bool { return slices.Contains(r.Resources, n) }) {
 			continue
 		}
 		if r.Kind != FaultLatency && decided {
@@ -157,4 +170,28 @@ func (fi *faultInjector) forCall(method string) callFault {
 		decided = r.Kind != FaultLatency
 	}
 	return out
+}
+
+// callNames are the resources a Compute Engine call names, for the
+// Resources of fault rules: its path's names and the sources in its body.
+func callNames(vars map[string]string, body []byte) []string {
+	var names []string
+	for k, v := range vars {
+		if k != "project" && k != "zone" && k != "region" {
+			names = append(names, v)
+		}
+	}
+	var src struct {
+		SourceDisk            string `json:"sourceDisk"`
+		SourceSnapshot        string `json:"sourceSnapshot"`
+		SourceInstantSnapshot string `json:"sourceInstantSnapshot"`
+	}
+	if len(body) > 0 && json.Unmarshal(body, &src) == nil {
+		for _, u := range []string{src.SourceDisk, src.SourceSnapshot, src.SourceInstantSnapshot} {
+			if u != "" {
+				names = append(names, lastSegment(u))
+			}
+		}
+	}
+	return names
 }

@@ -130,3 +130,29 @@ func TestFaultRulesValidated(t *testing.T) {
 		}
 	}
 }
+
+// A rule limited to resources hits only the calls that name them: the
+// snapshot of one disk fails, the other's is made.
+func TestFaultRuleResources(t *testing.T) {
+	sc := testScenario()
+	sc.Faults = Faults{Rules: []FaultRule{{Kind: FaultOperationError, Methods: []string{"compute.snapshots.insert"},
+		Resources: []string{"web-1-data"}, Rate: 1}}}
+	e := startSim(t, sc, nil)
+	snaps := e.snapshots(responder)
+	ok, err := snaps.Insert(t.Context(), insertReq("of-boot"))
+	if err != nil || ok.Proto().GetError() != nil {
+		t.Fatalf("the other disk's snapshot: %v %v", err, ok.Proto().GetError())
+	}
+	req := insertReq("of-data")
+	req.SnapshotResource.SourceDisk = proto.String(diskURLOf(workloadProject, "web-1-data"))
+	bad, err := snaps.Insert(t.Context(), req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bad.Proto().GetError() == nil {
+		t.Errorf("the named disk's snapshot did not fail: %v", bad.Proto())
+	}
+	if infos := e.sim.Snapshots(forensicProject); len(infos) != 1 || infos[0].Name != "of-boot" {
+		t.Errorf("snapshots %+v, want of-boot only", infos)
+	}
+}

@@ -97,6 +97,7 @@ func (s *Server) ImpersonationFile(source, target, endpoint string) ([]byte, err
 // SnapshotInfo is a snapshot as tests look at it.
 type SnapshotInfo struct {
 	Name, Status, SourceDisk, SourceInstantSnapshot, KMSKeyName string
+	StorageLocations                                            []string
 	Labels                                                      map[string]string
 	DataBytes                                                   int64
 	// IAM is the snapshot's own policy: role -> members.
@@ -116,7 +117,8 @@ func (s *Server) Snapshots(project string) []SnapshotInfo {
 		}
 		info := SnapshotInfo{Name: sn.pb.GetName(), Status: sn.status(now), SourceDisk: sn.pb.GetSourceDisk(),
 			SourceInstantSnapshot: sn.pb.GetSourceInstantSnapshot(), KMSKeyName: sn.pb.GetSnapshotEncryptionKey().GetKmsKeyName(),
-			Labels: maps.Clone(sn.pb.GetLabels()), DataBytes: sn.content.dataBytes, IAM: map[string][]string{}}
+			StorageLocations: slices.Clone(sn.pb.GetStorageLocations()),
+			Labels:           maps.Clone(sn.pb.GetLabels()), DataBytes: sn.content.dataBytes, IAM: map[string][]string{}}
 		for _, b := range sn.policy.GetBindings() {
 			info.IAM[b.GetRole()] = slices.Clone(b.GetMembers())
 		}

@@ -1,0 +1,86 @@
+package gcp
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/acquire-forensics/acquire/providers/driver"
+)
+
+// permission is an IAM permission the driver needs in a project, and why.
+type permission struct {
+	Name string
+	Why  string
+}
+
+// permissions are what each side's principal needs in its project, call by call
+// (https://cloud.google.com/compute/docs/reference/rest/v1/snapshots/insert lists the pair a
+// snapshot into another project needs: compute.disks.createSnapshot on the disk,
+// compute.snapshots.create where it lands).
+var permissions = map[driver.Side][]permission{
+	driver.Source: {
+		{"compute.projects.get", "identity: read the source project and its number, for the record"},
+		{"compute.instances.get", "describe: capture the instance's configuration and find its disks"},
+		{"compute.disks.get", "describe: the disks' size, type and encryption"},
+		{"compute.disks.createSnapshot", "snapshot the disks straight into the forensic project"},
+		{"compute.snapshots.list", "exposure check: find existing snapshots of the target disks"},
+		{"compute.snapshots.getIamPolicy", "exposure check: who else may use those snapshots"},
+		{"compute.images.list", "exposure check: find images made from the target disks"},
+		{"compute.images.getIamPolicy", "exposure check: whether those images are public or shared"},
+	},
+	driver.Forensic: {
+		{"compute.projects.get", "identity: read the forensic project and its number, for the record"},
+		{"compute.snapshots.create", "make the evidence snapshots in the forensic project"},
+		{"compute.snapshots.setLabels", "label the snapshots with the case and the step's token when they are made"},
+		{"compute.snapshots.list", "preflight; follow snapshots to READY; find an interrupted step's snapshots by label"},
+		{"compute.snapshots.get", "read a snapshot an earlier attempt made when its answer was lost"},
+		{"compute.snapshots.delete", "discard a snapshot that ended in error"},
+		{"compute.globalOperations.get", "follow the snapshots' operations"},
+		{"compute.globalOperations.list", "find why a snapshot that never appeared failed"},
+	},
+}
+
+// Permissions lists the permissions a side's principal needs.
+func Permissions(side driver.Side) []string {
+	var out []string
+	for _, p := range permissions[side] {
+		out = append(out, p.Name)
+	}
+	return out
+}
+
+// Explain lists each permission of a side with the reason it is needed.
+func Explain(side driver.Side) [][2]string {
+	var out [][2]string
+	for _, p := range permissions[side] {
+		out = append(out, [2]string{p.Name, p.Why})
+	}
+	if side == driver.Forensic {
+		out = append(out, [2]string{"roles/cloudkms.cryptoKeyEncrypterDecrypter",
+			"held on the forensic key by the project's Compute Engine service agent (service-PROJECT_NUMBER@compute-system.iam.gserviceaccount.com), with --forensic-kms-key"})
+	}
+	return out
+}
+
+// RoleID is the custom role's ID for a side.
+func RoleID(side driver.Side) string {
+	return "acquireForensic" + strings.ToUpper(string(side[:1])) + string(side[1:])
+}
+
+// Role is a side's custom role in the YAML that `gcloud iam roles create ROLE --project P --file` reads
+// (https://cloud.google.com/iam/docs/creating-custom-roles#creating), each permission with its reason
+// as a comment.
+func Role(side driver.Side) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "title: acquire %s side\n", side)
+	fmt.Fprintf(&b, "description: What acquire needs in the %s project to take forensic snapshots, least privilege.\n", side)
+	b.WriteString("stage: GA\nincludedPermissions:\n")
+	for _, p := range permissions[side] {
+		fmt.Fprintf(&b, "- %s # %s\n", p.Name, p.Why)
+	}
+	return b.String()
+}
+
+// IsPermission reports whether an entry of Explain is a permission of the side's role (rather than a
+// binding someone else holds).
+func IsPermission(name string) bool { return !strings.HasPrefix(name, "roles/") }
