@@ -200,6 +200,10 @@ func clientWithCA(url string, pool *x509.CertPool) rangeClient {
 }
 
 func (rc rangeClient) credential(t testing.TB, clientID, secret string) azcore.TokenCredential {
+	return rc.credentialIn(t, tenant, clientID, secret)
+}
+
+func (rc rangeClient) credentialIn(t testing.TB, tenant, clientID, secret string) azcore.TokenCredential {
 	c, err := azidentity.NewClientSecretCredential(tenant, clientID, secret, &azidentity.ClientSecretCredentialOptions{
 		ClientOptions: azcore.ClientOptions{Cloud: rc.cloud, Transport: rc.http, Retry: policy.RetryOptions{MaxRetries: 3, RetryDelay: 5 * time.Millisecond}}, DisableInstanceDiscovery: true})
 	if err != nil {
