@@ -120,6 +120,13 @@ func TestAzureAcquisitionCommand(t *testing.T) {
 	if g := sim.OpenGrants(); len(g) > 0 {
 		t.Errorf("SAS still open after the export: %+v", g)
 	}
+	// Every item read again from the forensic subscription matches its record.
+	if code, out, stderr := run(t, env, "verify", caseDir, "--key", pub, "--rehash", "--endpoint", endpoint, "--ca-file", caFile); code != ExitOK || strings.Count(out, "  MATCH") != 2 {
+		t.Fatalf("verify --rehash from Azure: %d\n%s\n%s", code, out, stderr)
+	}
+	if g := sim.OpenGrants(); len(g) > 0 {
+		t.Errorf("SAS still open after the re-hash: %+v", g)
+	}
 }
 
 func TestAzureDryRunAndIAM(t *testing.T) {
