@@ -2,7 +2,8 @@
 # The demo (make demo): on the cloud range, acquire a compromised web server on AWS into an isolated
 # forensic account, verify the case with acquire and with openssl alone, compare the evidence digests
 # with the disks themselves, and watch verification name a record changed by one byte; then acquire the
-# server's Google Cloud twin into a forensic project and compare its digests with the disks too.
+# server's Google Cloud twin into a forensic project and its Azure twin into a forensic subscription, and
+# compare their digests with the disks too (and export the Azure evidence).
 set -euo pipefail
 
 acquire=${ACQUIRE:-bin/acquire}
@@ -130,10 +131,37 @@ for pair in web-1:web-root web-1-data:web-data; do
 done
 echo "  (export of GCP evidence is not available yet: the image bucket path is not implemented)"
 
+step "13. The same web server on Azure: full snapshots straight into the forensic subscription"
+az_case=$out/$caseid-azure
+az_src=3f2a1b0c-9d8e-4f7a-8b6c-5d4e3f2a1b01
+az_forensic=3f2a1b0c-9d8e-4f7a-8b6c-5d4e3f2a1b02
+az_flags=(--subscription "$az_src" --resource-group rg-web --vm web-1
+  --forensic-subscription "$az_forensic" --forensic-resource-group rg-evidence --forensic-disk-encryption-set des-evidence
+  --endpoint "$CLOUDSIM_AZURE_ARM_ENDPOINT" --ca-file "$out/range/azure/ca.pem")
+"$acquire" azure --case "$az_case" --case-id "$caseid-azure" "${az_flags[@]}" --key "$out/custody.key" --ticket "$caseid"
+"$acquire" verify "$az_case" --key "$out/custody.pub" | tail -n 4
+for pair in web-1-os:web-root web-1-data:web-data; do
+  disk=/subscriptions/$az_src/resourceGroups/rg-web/providers/Microsoft.Compute/disks/${pair%%:*}
+  recorded=$("$acquire" custody show "$az_case" -o json |
+    jq -r --arg v "$disk" 'select(.type == "record" and .predicate.action == "evidence") | .subjects[] | select(.annotations.sourceVolume == $v) | .digest.sha256')
+  actual=$(sha256sum "$images/${pair#*:}.img" | cut -c1-64)
+  verdict="MATCH"; [ "$recorded" = "$actual" ] || verdict="DIFFERENT"
+  echo "  ${pair%%:*}  recorded  $recorded"
+  echo "  ${pair%%:*}  sha256sum $actual  $verdict"
+  [ "$verdict" = MATCH ]
+done
+"$acquire" export "$az_case" --item "/subscriptions/$az_src/resourceGroups/rg-web/providers/Microsoft.Compute/disks/web-1-os" \
+  --out "$out/export-azure" --key "$out/custody.key" --endpoint "$CLOUDSIM_AZURE_ARM_ENDPOINT" --ca-file "$out/range/azure/ca.pem"
+(cd "$out/export-azure" && sha256sum -c ./*.raw.sha256)
+if command -v fls >/dev/null; then
+  echo "  fls (sleuthkit) on the image exported from Azure:"
+  fls -r "$out"/export-azure/*.raw | grep -E 'shell\.php|sysupdate|authorized_keys|miner' | sed 's/^/    /'
+fi
+
 step "Done"
 cat <<EOF2
 The case is in $case_dir, the forensic copies in account 222222222222 of the range, the report in
-$out/report.html.
+$out/report.html; the Azure case is in $az_case, its evidence in subscription $az_forensic.
 An auditor verifies it with:
   acquire verify $case_dir --key $out/custody.pub --checkpoint $out/checkpoint-held-by-counsel
 or with standard tools only:

@@ -32,7 +32,12 @@ type azureOptions struct {
 	forensicResourceGroup string
 	forensicLocation      string
 	forensicDES           string
+	forensicClientID      string
+	forensicCertificate   string
 }
+
+// envForensicSecret holds the forensic principal's client secret, when --forensic-client-id names one.
+const envForensicSecret = "AZURE_FORENSIC_CLIENT_SECRET"
 
 // azureAccess is how Azure is reached: the Resource Manager endpoint and a CA for the cloud range;
 // credentials are azidentity's DefaultAzureCredential (AZURE_TENANT_ID, AZURE_CLIENT_ID and
@@ -127,6 +132,8 @@ managed identity, the az CLI's login). ` + "`acquire iam azure`" + ` prints the 
 	f.StringVar(&o.forensicSubscription, "forensic-subscription", "", "the isolated forensic subscription ID (required)")
 	f.StringVar(&o.forensicResourceGroup, "forensic-resource-group", "", "the forensic resource group the evidence goes to; it must exist (required)")
 	f.StringVar(&o.forensicLocation, "forensic-location", "", "the region of the evidence: the disks' own (Azure copies into another subscription within a region only)")
+	f.StringVar(&o.forensicClientID, "forensic-client-id", "", "the forensic side's own service principal (application ID, same tenant), its secret in "+envForensicSecret+" or --forensic-certificate (default: the source side's credential)")
+	f.StringVar(&o.forensicCertificate, "forensic-certificate", "", "PEM file with the forensic principal's certificate and private key")
 	f.StringVar(&o.forensicDES, "forensic-disk-encryption-set", "", "a disk encryption set of the forensic subscription for the evidence: a name in --forensic-resource-group or a resource ID (default: platform-managed keys)")
 	return cmd
 }
@@ -154,6 +161,10 @@ func (o *azureOptions) check() error {
 		return fmt.Errorf("--forensic-resource-group %q is not a resource group name", o.forensicResourceGroup)
 	case o.lockMode != "" && o.lockCoolOff != 0:
 		return errors.New("--lock-cool-off-hours: Azure management locks have no cool-off period")
+	case o.forensicClientID != "" && !guidRule.MatchString(o.forensicClientID):
+		return fmt.Errorf("--forensic-client-id %q is not an application (client) ID (a GUID)", o.forensicClientID)
+	case o.forensicCertificate != "" && o.forensicClientID == "":
+		return errors.New("--forensic-certificate goes with --forensic-client-id")
 	}
 	for _, n := range append(append([]string(nil), o.vm...), o.disk...) {
 		if !strings.HasPrefix(n, "/") && o.resourceGroup == "" {
@@ -194,13 +205,17 @@ func (o *azureOptions) run(ctx context.Context, a *app) error {
 	if err != nil {
 		return usageErrorf(fmt.Errorf("Azure credentials: %w", err))
 	}
+	forensicCred, err := o.forensicCredential(cfg, client)
+	if err != nil {
+		return usageErrorf(err)
+	}
 	des := o.forensicDES
 	if des != "" && !strings.HasPrefix(des, "/") {
 		des = fmt.Sprintf("/subscriptions/%s/resourceGroups/%s/providers/Microsoft.Compute/diskEncryptionSets/%s", o.forensicSubscription, o.forensicResourceGroup, des)
 	}
 	d, err := azuredriver.New(azuredriver.Config{
 		SourceSubscription: o.subscription, ForensicSubscription: o.forensicSubscription, ForensicResourceGroup: o.forensicResourceGroup,
-		ForensicDiskEncryptionSet: des, SourceCredential: cred, Cloud: cfg, HTTPClient: client, PollFrequency: o.poll, Logger: logger,
+		ForensicDiskEncryptionSet: des, SourceCredential: cred, ForensicCredential: forensicCred, Cloud: cfg, HTTPClient: client, PollFrequency: o.poll, Logger: logger,
 	})
 	if err != nil {
 		return usageErrorf(err)
@@ -216,6 +231,40 @@ func (o *azureOptions) run(ctx context.Context, a *app) error {
 	opts.Logger = logger
 	opts.Settings = map[string]string{"forensic resource group": o.forensicResourceGroup}
 	return a.acquire(ctx, &o.acquireOptions, d, opts, azuredriver.Explain)
+}
+
+// forensicCredential is the forensic side's own service principal, when one is named: a client secret
+// from the environment or a certificate, in the tenant of AZURE_TENANT_ID (a copy across tenants fails).
+func (o *azureOptions) forensicCredential(cfg cloud.Configuration, client *http.Client) (azcore.TokenCredential, error) {
+	if o.forensicClientID == "" {
+		return nil, nil
+	}
+	tenant := os.Getenv("AZURE_TENANT_ID")
+	if tenant == "" {
+		return nil, errors.New("--forensic-client-id needs AZURE_TENANT_ID: the tenant both principals belong to")
+	}
+	co := azcore.ClientOptions{Cloud: cfg}
+	if client != nil {
+		co.Transport = client
+	}
+	if o.forensicCertificate != "" {
+		data, err := os.ReadFile(o.forensicCertificate)
+		if err != nil {
+			return nil, fmt.Errorf("--forensic-certificate: %w", err)
+		}
+		certs, key, err := azidentity.ParseCertificates(data, nil)
+		if err != nil {
+			return nil, fmt.Errorf("--forensic-certificate %s: %w", o.forensicCertificate, err)
+		}
+		return azidentity.NewClientCertificateCredential(tenant, o.forensicClientID, certs, key,
+			&azidentity.ClientCertificateCredentialOptions{ClientOptions: co, DisableInstanceDiscovery: o.endpoint != ""})
+	}
+	secret := os.Getenv(envForensicSecret)
+	if secret == "" {
+		return nil, fmt.Errorf("--forensic-client-id needs its secret in %s, or --forensic-certificate", envForensicSecret)
+	}
+	return azidentity.NewClientSecretCredential(tenant, o.forensicClientID, secret,
+		&azidentity.ClientSecretCredentialOptions{ClientOptions: co, DisableInstanceDiscovery: o.endpoint != ""})
 }
 
 // newIAMAzureCmd prints the custom roles of `acquire azure`.

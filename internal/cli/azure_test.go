@@ -120,6 +120,13 @@ func TestAzureAcquisitionCommand(t *testing.T) {
 	if g := sim.OpenGrants(); len(g) > 0 {
 		t.Errorf("SAS still open after the export: %+v", g)
 	}
+	// Every item read again from the forensic subscription matches its record.
+	if code, out, stderr := run(t, env, "verify", caseDir, "--key", pub, "--rehash", "--endpoint", endpoint, "--ca-file", caFile); code != ExitOK || strings.Count(out, "  MATCH") != 2 {
+		t.Fatalf("verify --rehash from Azure: %d\n%s\n%s", code, out, stderr)
+	}
+	if g := sim.OpenGrants(); len(g) > 0 {
+		t.Errorf("SAS still open after the re-hash: %+v", g)
+	}
 }
 
 func TestAzureDryRunAndIAM(t *testing.T) {
@@ -203,4 +210,24 @@ func replaceArg(args []string, flag, value string) []string {
 		}
 	}
 	return out
+}
+
+// TestAzureSeparateForensicPrincipal: the forensic side signs in as its own service principal; one
+// without the collector's actions is refused before anything is made, every missing action named.
+func TestAzureSeparateForensicPrincipal(t *testing.T) {
+	endpoint, caFile, sim := azureRangeEnv(t)
+	_, env := fixture(t)
+	t.Setenv(envForensicSecret, "cloudsim-azure-examiner-secret")
+	args := append(azureArgs(endpoint, caFile, filepath.Join(t.TempDir(), "c")), "--forensic-client-id", "5a6b7c8d-0e1f-4a2b-8c3d-4e5f6a7b8c02")
+	code, out, stderr := run(t, env, args...)
+	if code != ExitPermissionDenied || !strings.Contains(stderr, "Microsoft.Compute/snapshots/write") || !strings.Contains(stderr, "Microsoft.Compute/disks/beginGetAccess/action") {
+		t.Fatalf("exit %d, want %d naming the collector's missing actions:\n%s\n%s", code, ExitPermissionDenied, out, stderr)
+	}
+	if n := len(sim.Snapshots("")); n != 0 {
+		t.Errorf("the refused run made %d snapshots", n)
+	}
+	t.Setenv(envForensicSecret, "")
+	if code, _, stderr := run(t, env, args...); code != ExitUsage || !strings.Contains(stderr, envForensicSecret) {
+		t.Fatalf("without the secret: exit %d %s", code, stderr)
+	}
 }

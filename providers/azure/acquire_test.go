@@ -381,3 +381,23 @@ func TestLockRecordsItsLimits(t *testing.T) {
 		}
 	}
 }
+
+// TestLockLostReply: the lock's answer lost once, the SDK tries the PUT again, which replaces the same
+// lock: the evidence is locked once.
+func TestLockLostReply(t *testing.T) {
+	env := (harness{}).New(t)
+	env.Faults.LoseReplies("ManagementLocks_CreateOrUpdate", 1)
+	sc := env.Scenarios["single-volume"]
+	c := providertest.NewCase(t)
+	res, err := providertest.Acquire(context.Background(), t, env, c, sc, func(o *acquisition.Options) { o.Lock = &driver.LockRequest{Mode: "CanNotDelete"} })
+	if err != nil {
+		t.Fatal(err)
+	}
+	providertest.CheckEndState(t, env, c, sc, res)
+	if n := env.Faults.Calls()["ManagementLocks_CreateOrUpdate"]; n < 2 {
+		t.Errorf("%d lock calls: the lost reply was not tried again", n)
+	}
+	if locks := env.Inspect.(inspector).sim.Locks(); len(locks) != 1 {
+		t.Errorf("locks %+v, want one", locks)
+	}
+}

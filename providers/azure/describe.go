@@ -4,9 +4,11 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"path"
 	"strings"
+	"sync"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/arm"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/to"
@@ -23,13 +25,9 @@ const gib = 1 << 30
 // interfaces and security groups, its managed identities, its disks and their encryption settings
 // (disk encryption sets name key URLs, never key material).
 func (d *Driver) Describe(ctx context.Context, t driver.Target) ([]driver.Workload, error) {
-	var out []driver.Workload
-	for _, id := range t.Workloads {
-		w, err := d.describeVM(ctx, id)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, w)
+	out, err := d.describeVMs(ctx, t.Workloads)
+	if err != nil {
+		return nil, err
 	}
 	for _, id := range t.Volumes {
 		rid, err := parseID(id, "disks")
@@ -48,6 +46,42 @@ func (d *Driver) Describe(ctx context.Context, t driver.Target) ([]driver.Worklo
 			w.Artifacts = append(w.Artifacts, jsonArtifact(path.Join("azure", rid.ResourceGroupName, "disks", rid.Name, "encryption-sets.json"), enc))
 		}
 		out = append(out, w)
+	}
+	return out, nil
+}
+
+// describeConcurrency is how many VMs are described at once: ARM has no batch read, and a fleet's
+// description would otherwise take one round trip after another.
+const describeConcurrency = 8
+
+// describeVMs describes VMs concurrently, in the order given; the first error wins.
+func (d *Driver) describeVMs(ctx context.Context, ids []string) ([]driver.Workload, error) {
+	out := make([]driver.Workload, len(ids))
+	errs := make([]error, len(ids))
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	sem := make(chan struct{}, describeConcurrency)
+	var wg sync.WaitGroup
+	for i, id := range ids {
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			out[i], errs[i] = d.describeVM(ctx, id)
+			if errs[i] != nil {
+				cancel()
+			}
+		})
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil && !errors.Is(err, context.Canceled) {
+			return nil, err
+		}
+	}
+	for _, err := range errs {
+		if err != nil {
+			return nil, err
+		}
 	}
 	return out, nil
 }

@@ -3,6 +3,7 @@ package azure
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -180,9 +181,14 @@ func (d *Driver) subscription(side driver.Side) string {
 	return d.cfg.SourceSubscription
 }
 
-// pollOptions are the pollers' settings.
+// pollOptions are the pollers' settings. The SDK refuses a frequency under a second outside go test
+// (it tells by the test.v flag, as here): a shorter one asked for is raised to a second.
 func (d *Driver) pollOptions() *runtime.PollUntilDoneOptions {
-	return &runtime.PollUntilDoneOptions{Frequency: d.cfg.PollFrequency}
+	f := d.cfg.PollFrequency
+	if f > 0 && f < time.Second && flag.Lookup("test.v") == nil {
+		f = time.Second
+	}
+	return &runtime.PollUntilDoneOptions{Frequency: f}
 }
 
 // wait polls an operation to its end, bounded by PollTimeout.

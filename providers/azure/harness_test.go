@@ -71,6 +71,7 @@ var fixtureDisks = map[string][]int64{
 	"vm-1-os":   {0, 5, 6},
 	"vm-1-data": {10, 11, 12, 13, 1500},
 	"vm-2-os":   {0, 9},
+	"aad-only":  {2, 4}, // dataAccessAuthMode AzureActiveDirectory: its SAS needs a bearer token too
 }
 
 func (f *imageFixture) make() error {
@@ -137,6 +138,8 @@ func scenario(t testing.TB) *azuresim.Scenario {
 	disk := func(name string, des string) azuresim.ScenarioDisk {
 		return azuresim.ScenarioDisk{Name: name, SizeGiB: 1, SKU: "Premium_LRS", Image: images.paths[name], DiskEncryptionSet: des}
 	}
+	aadDisk := disk("aad-only", "")
+	aadDisk.DataAccessAuthMode = "AzureActiveDirectory"
 	return &azuresim.Scenario{
 		Seed: 1, SnapshotBytesPerSecond: 2 << 30, RetryAfterSeconds: -1, TokenLifetime: azuresim.Duration(4 * time.Hour),
 		Tenants: []azuresim.ScenarioTenant{{ID: tenant, Name: "contoso", Principals: []azuresim.ScenarioPrincipal{
@@ -149,7 +152,7 @@ func scenario(t testing.TB) *azuresim.Scenario {
 				RoleAssignments: []azuresim.ScenarioRoleAssignment{{Principal: "responder", Role: sourceRole}, {Principal: "collector", Role: linkedRole}},
 				ResourceGroups: []azuresim.ScenarioResourceGroup{{Name: rgWeb, Location: region,
 					DiskEncryptionSets: []azuresim.ScenarioDES{{Name: "des-web", KeyURL: "https://kv-web.vault.azure.net/keys/disks/0123"}},
-					Disks:              []azuresim.ScenarioDisk{disk("disk-1", ""), disk("disk-2", "des-web"), disk("vm-1-os", ""), disk("vm-1-data", "des-web"), disk("vm-2-os", "")},
+					Disks:              []azuresim.ScenarioDisk{disk("disk-1", ""), disk("disk-2", "des-web"), disk("vm-1-os", ""), disk("vm-1-data", "des-web"), disk("vm-2-os", ""), aadDisk},
 					NetworkSecurityGroups: []azuresim.ScenarioNSG{{Name: "web-nsg", Rules: []azuresim.ScenarioNSGRule{
 						{Name: "ssh", Priority: 100, Direction: "Inbound", Access: "Allow", Protocol: "Tcp", DestinationPortRange: "22"}}}},
 					NetworkInterfaces: []azuresim.ScenarioNIC{{Name: "vm-1-nic", PrivateIPAddress: "10.0.1.4", NetworkSecurityGroup: "web-nsg"}, {Name: "vm-2-nic", PrivateIPAddress: "10.0.1.5"}},
@@ -197,6 +200,10 @@ func clientWithCA(url string, pool *x509.CertPool) rangeClient {
 }
 
 func (rc rangeClient) credential(t testing.TB, clientID, secret string) azcore.TokenCredential {
+	return rc.credentialIn(t, tenant, clientID, secret)
+}
+
+func (rc rangeClient) credentialIn(t testing.TB, tenant, clientID, secret string) azcore.TokenCredential {
 	c, err := azidentity.NewClientSecretCredential(tenant, clientID, secret, &azidentity.ClientSecretCredentialOptions{
 		ClientOptions: azcore.ClientOptions{Cloud: rc.cloud, Transport: rc.http, Retry: policy.RetryOptions{MaxRetries: 3, RetryDelay: 5 * time.Millisecond}}, DisableInstanceDiscovery: true})
 	if err != nil {
@@ -258,8 +265,9 @@ func (h harness) envFor(d *Driver, sim *azuresim.Server) *providertest.Env {
 		Driver:      d,
 		Destination: driver.Destination{Account: forensicSub, Location: region, Key: forensicDES},
 		Scenarios: map[string]providertest.Scenario{
-			"single-volume": one("disk-1"),
-			"customer-key":  one("disk-2"),
+			"single-volume":   one("disk-1"),
+			"customer-key":    one("disk-2"),
+			"aad-data-access": one("aad-only"),
 			"two-volume-instance": {Target: driver.Target{Location: region, Workloads: []string{vmID("vm-1")}},
 				Volumes: []string{diskID("vm-1-os"), diskID("vm-1-data")}},
 			"two-instances": {Target: driver.Target{Location: region, Workloads: []string{vmID("vm-1"), vmID("vm-2")}},

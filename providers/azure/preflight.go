@@ -3,6 +3,8 @@ package azure
 import (
 	"context"
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 
 	"github.com/acquire-forensics/acquire/providers/driver"
@@ -56,18 +58,25 @@ func (d *Driver) Preflight(ctx context.Context, p driver.Preflight) error {
 			need[k] = append(need[k], linkedBeginGetAccess)
 		}
 	}
-	for k, actions := range need {
+	// Every missing action, the forensic resource group's first, so that one run names them all.
+	keys := slices.Sorted(maps.Keys(need))
+	slices.SortStableFunc(keys, func(a, b string) int { return boolOrder(a != forensicRG, b != forensicRG) })
+	var missing []string
+	for _, k := range keys {
 		sub, rg, _ := strings.Cut(k, "/")
 		perms, err := d.permissions(ctx, sub, rg)
 		if err != nil {
 			return err
 		}
-		for _, a := range actions {
+		for _, a := range need[k] {
 			if !perms.allows(a.Action) {
-				return &driver.Error{Code: driver.CodePermissionDenied, Op: "preflight", Resource: "/subscriptions/" + sub + "/resourceGroups/" + rg,
-					Err: fmt.Errorf("the forensic principal may not perform %s on resource group %s of subscription %s (%s): grant it, as `acquire iam azure` prints", a.Action, rg, sub, a.Reason)}
+				missing = append(missing, fmt.Sprintf("%s on resource group %s of subscription %s (%s)", a.Action, rg, sub, a.Reason))
 			}
 		}
+	}
+	if len(missing) > 0 {
+		return &driver.Error{Code: driver.CodePermissionDenied, Op: "preflight",
+			Err: fmt.Errorf("the forensic principal may not perform %s: grant them, as `acquire iam azure` prints", strings.Join(missing, "; "))}
 	}
 	return nil
 }
@@ -110,4 +119,14 @@ func (d *Driver) checkEncryptionSet(ctx context.Context, vols []driver.Volume) e
 func sameRegion(a, b string) bool {
 	norm := func(s string) string { return strings.ToLower(strings.ReplaceAll(s, " ", "")) }
 	return norm(a) == norm(b)
+}
+
+func boolOrder(a, b bool) int {
+	switch {
+	case a == b:
+		return 0
+	case !a:
+		return -1
+	}
+	return 1
 }

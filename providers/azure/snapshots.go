@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/to"
@@ -74,18 +75,29 @@ func (d *Driver) CreateSnapshots(ctx context.Context, req driver.SnapshotRequest
 		return driver.SnapshotResult{}, &driver.Error{Code: driver.CodeInvalid, Op: "snapshot.create",
 			Err: errors.New("crash-consistent snapshots of a VM's disks are not available on Azure yet: ask for per-volume snapshots")}
 	}
+	// A VM's copies start together, so that its disks are taken as close in time as ARM allows.
+	snaps := make([]driver.Snapshot, len(vols))
+	errs := make([]error, len(vols))
+	var wg sync.WaitGroup
+	for i, v := range vols {
+		wg.Go(func() { snaps[i], errs[i] = d.copySnapshot(ctx, v, v.ID, req) })
+	}
+	wg.Wait()
 	res := driver.SnapshotResult{Consistency: driver.PerVolume}
-	for _, v := range vols {
-		sn, err := d.copySnapshot(ctx, v, v.ID, req)
-		if err != nil {
-			return res, err
+	var first error
+	for i := range vols {
+		if errs[i] != nil {
+			if first == nil {
+				first = errs[i]
+			}
+			continue
 		}
-		res.Snapshots = append(res.Snapshots, sn)
+		res.Snapshots = append(res.Snapshots, snaps[i])
 	}
 	if len(vols) > 1 {
-		res.Note = "each disk snapshotted on its own"
+		res.Note = "each disk snapshotted on its own, the copies started together"
 	}
-	return res, nil
+	return res, first
 }
 
 // copySnapshot starts a full copy of source (the disk, or its disk restore point) for volume v.

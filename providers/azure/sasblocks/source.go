@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/md5"
+	"crypto/sha256"
 	"fmt"
 	"io"
 	"log/slog"
@@ -160,6 +161,7 @@ func (s *Source) blocks(ctx context.Context) ([]int64, error) {
 type result struct {
 	idx  int64
 	data []byte
+	sum  *[32]byte
 	err  error
 }
 
@@ -193,7 +195,13 @@ func (s *Source) ReadBlocks(ctx context.Context, from int64, visit func(driver.B
 				defer func() { <-sem }()
 				buf := pool.Get().([]byte)
 				data, err := s.readBlock(ctx, idx, buf)
-				f <- result{idx: idx, data: data, err: err}
+				r := result{idx: idx, data: data, err: err}
+				if err == nil {
+					// Hashed here, among the readers, not in the one goroutine that delivers in order.
+					sum := sha256.Sum256(data)
+					r.sum = &sum
+				}
+				f <- r
 			}()
 		}
 	}()
@@ -202,7 +210,7 @@ func (s *Source) ReadBlocks(ctx context.Context, from int64, visit func(driver.B
 		if r.err != nil {
 			return r.err
 		}
-		err := visit(driver.Block{Index: r.idx, Data: r.data})
+		err := visit(driver.Block{Index: r.idx, Data: r.data, Sum: r.sum})
 		pool.Put(r.data[:cap(r.data)])
 		if err != nil {
 			return err
