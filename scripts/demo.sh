@@ -115,7 +115,7 @@ gcp_case=$out/$caseid-gcp
   --credentials "$CLOUDSIM_GCP_RESPONDER_KEY_FILE" --endpoint "$CLOUDSIM_GCP_ENDPOINT" \
   --key "$out/custody.key" --ticket "$caseid" --justification "web shell found on web-1; preservation ordered" \
   --poll-interval 250ms
-"$acquire" verify "$gcp_case" --key "$out/custody.pub" | tail -n 4
+"$acquire" verify "$gcp_case" --key "$out/custody.pub" | head -n 5
 
 step "12. The GCP evidence digests (computed by a worker VM in the forensic project) against the disks themselves"
 for pair in web-1:web-root web-1-data:web-data; do
@@ -139,7 +139,7 @@ az_flags=(--subscription "$az_src" --resource-group rg-web --vm web-1
   --forensic-subscription "$az_forensic" --forensic-resource-group rg-evidence --forensic-disk-encryption-set des-evidence
   --endpoint "$CLOUDSIM_AZURE_ARM_ENDPOINT" --ca-file "$out/range/azure/ca.pem")
 "$acquire" azure --case "$az_case" --case-id "$caseid-azure" "${az_flags[@]}" --key "$out/custody.key" --ticket "$caseid"
-"$acquire" verify "$az_case" --key "$out/custody.pub" | tail -n 4
+"$acquire" verify "$az_case" --key "$out/custody.pub" | head -n 5
 for pair in web-1-os:web-root web-1-data:web-data; do
   disk=/subscriptions/$az_src/resourceGroups/rg-web/providers/Microsoft.Compute/disks/${pair%%:*}
   recorded=$("$acquire" custody show "$az_case" -o json |
@@ -161,7 +161,8 @@ fi
 step "Done"
 cat <<EOF2
 The case is in $case_dir, the forensic copies in account 222222222222 of the range, the report in
-$out/report.html; the Azure case is in $az_case, its evidence in subscription $az_forensic.
+$out/report.html; the Google Cloud case is in $gcp_case, its evidence in project acme-forensics; the Azure
+case is in $az_case, its evidence in subscription $az_forensic.
 An auditor verifies it with:
   acquire verify $case_dir --key $out/custody.pub --checkpoint $out/checkpoint-held-by-counsel
 or with standard tools only:
