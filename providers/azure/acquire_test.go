@@ -171,6 +171,24 @@ func TestPlanRefusals(t *testing.T) {
 	}
 }
 
+// TestUltraDiskRefused: a Premium SSD v2 disk, which Azure snapshots only incrementally, is refused
+// before anything is made, with the reason.
+func TestUltraDiskRefused(t *testing.T) {
+	sc := scenario(t)
+	rg := &sc.Subscriptions[0].ResourceGroups[0]
+	rg.Disks = append(rg.Disks, azuresim.ScenarioDisk{Name: "v2", SizeGiB: 1, SKU: "PremiumV2_LRS", Synthetic: &azuresim.SyntheticContent{Chunks: []int64{1}}})
+	sim, d, _ := startSim(t, sc, nil)
+	env := harness{}.envFor(d, sim)
+	c := providertest.NewCase(t)
+	_, err := providertest.Acquire(context.Background(), t, env, c, providertest.Scenario{Target: driver.Target{Volumes: []string{diskID("v2")}}}, nil)
+	if driver.CodeOf(err) != driver.CodeInvalid || !strings.Contains(err.Error(), "only incrementally") {
+		t.Fatalf("error %v: want invalid, saying why", err)
+	}
+	if s := env.Inspect.Snapshots(driver.Forensic); len(s) > 0 {
+		t.Errorf("snapshots were made: %v", s)
+	}
+}
+
 // TestBadTargets: an unknown VM, an ID that is not a disk's, and a disk of another subscription fail
 // with clear errors and create nothing.
 func TestBadTargets(t *testing.T) {
