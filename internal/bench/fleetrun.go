@@ -89,7 +89,11 @@ func measureFleet(ctx context.Context, dir string, n int, instances []string) (f
 		return fleetResult{}, err
 	}
 	defer stop()
-	arg, _ := json.Marshal(fleetChild{Endpoint: endpoint, Instances: instances})
+	child := fleetChild{Endpoint: endpoint, Instances: instances}
+	if profileDir != "" {
+		child.Profile = filepath.Join(profileDir, fmt.Sprintf("fleet-%d-of-%d.prof", len(instances), n))
+	}
+	arg, _ := json.Marshal(child)
 	cmd := exec.CommandContext(ctx, os.Args[0], "-fleet-child", string(arg))
 	cmd.Stderr = os.Stderr
 	// The child counts requests with its own HTTP client, which the SDK refuses to combine with a CA
@@ -111,6 +115,7 @@ func measureFleet(ctx context.Context, dir string, n int, instances []string) (f
 type fleetChild struct {
 	Endpoint  string   `json:"endpoint"`
 	Instances []string `json:"instances"`
+	Profile   string   `json:"profile,omitempty"` // a CPU profile of the child's acquisition goes here
 }
 
 // runFleetChild is the child process: one acquisition, measured, printed as JSON.
@@ -118,6 +123,10 @@ func runFleetChild(ctx context.Context, spec string) error {
 	var c fleetChild
 	if err := json.Unmarshal([]byte(spec), &c); err != nil {
 		return err
+	}
+	if c.Profile != "" {
+		profileDir = filepath.Dir(c.Profile)
+		defer startProfile(strings.TrimSuffix(filepath.Base(c.Profile), ".prof"))()
 	}
 	counter := &callCounter{calls: map[string]int{}, next: http.DefaultTransport.(*http.Transport).Clone()}
 	counter.next.MaxIdleConnsPerHost = 256

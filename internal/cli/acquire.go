@@ -218,7 +218,11 @@ func (a *app) printAcquisition(l *custody.Ledger, res *acquisition.Result) {
 		fmt.Fprintf(w, "  source    %s (%s)\n  forensic  %s (%s)\n", safe(p.Account), safe(p.ID), safe(fx.Account), safe(fx.ID))
 	}
 	if len(res.Findings) > 0 {
-		fmt.Fprintf(w, "\n!!! EXPOSURE: %d snapshots or images of these volumes can be used by others:\n", len(res.Findings))
+		what := fmt.Sprintf("%d snapshots or images of these volumes", len(res.Findings))
+		if len(res.Findings) == 1 {
+			what = "1 snapshot or image of these volumes"
+		}
+		fmt.Fprintf(w, "\n!!! EXPOSURE: %s can be used by others:\n", what)
 		for _, f := range res.Findings {
 			fmt.Fprintf(w, "    %s\n", safe(f.Detail))
 		}

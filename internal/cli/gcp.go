@@ -26,6 +26,9 @@ type gcpOptions struct {
 	forensicCredentials string
 	impersonate         string
 	endpoint            string
+	workerImage         string
+	workerZone          string
+	workerSubnet        string
 }
 
 func newGCPCmd(a *app) *cobra.Command {
@@ -37,7 +40,7 @@ func newGCPCmd(a *app) *cobra.Command {
 capture the configuration (the instance with its service accounts and scopes, network interfaces, tags and
 metadata keys, never their values), check for snapshots and images of the disks that others can use,
 snapshot each disk straight into the forensic project (the evidence never lives in the compromised one),
-labelled with the case and under the forensic key, and seal the case. Every step is a signed custody record.
+labelled with the case and under the forensic key, digest their content, and seal the case. Every step is a signed custody record.
 
 Running the same command again for the same case continues where it stopped; other arguments for a case
 that holds an acquisition are refused, unless --new-acquisition. Ctrl-C stops and says what is left where.
@@ -47,8 +50,14 @@ application-default login, the metadata server) or --credentials (a service-acco
 --impersonate-service-account acts as another account through IAM Credentials.
 ` + "`acquire iam gcp`" + ` prints the custom roles both projects need.
 
-Compute Engine has no snapshot lock: --lock is refused. Content digests are deferred (recorded as such):
-no Compute Engine API reads a snapshot's content; ` + "`acquire export`" + ` computes them later.`,
+The content digests (the image SHA-256 and the block-list SHA-256, as on every cloud) are computed by a
+short-lived worker VM in the forensic project (no external IP, no service account, shielded) that reads a
+disk made from the evidence snapshot, attached read-only; the worker and its disk are deleted after, also on
+failure and cancel. --digest defer skips it, recorded. Compute Engine has no snapshot lock: --lock is refused.
+
+By default each disk is snapshotted on its own. --consistency crash-consistent takes an instance's disks at one
+moment through a consistency group: it writes a resource policy and an instant snapshot group into the
+compromised project, recorded and removed once the snapshots are complete.`,
 		Example: `  acquire gcp --case IR-42/ --project acme-web-prod --zone us-central1-a --instance web-1 \
     --forensic-project acme-forensics \
     --forensic-kms-key projects/acme-forensics/locations/us/keyRings/evidence/cryptoKeys/snapshots \
@@ -69,6 +78,9 @@ no Compute Engine API reads a snapshot's content; ` + "`acquire export`" + ` com
 	f.StringVar(&o.forensicCredentials, "forensic-credentials", "", "a credentials file for the forensic project, when it is not the --credentials one")
 	f.StringVar(&o.impersonate, "impersonate-service-account", "", "act as this service account (NAME@PROJECT.iam.gserviceaccount.com) through generateAccessToken")
 	f.StringVar(&o.endpoint, "endpoint", "", "base URL of Compute Engine and IAM Credentials (the cloud range)")
+	f.StringVar(&o.workerImage, "worker-image", gcpdriver.DefaultWorkerImage, "boot image of the digest worker VMs")
+	f.StringVar(&o.workerZone, "worker-zone", "", "zone of the digest workers (default: each disk's zone)")
+	f.StringVar(&o.workerSubnet, "worker-subnetwork", "", "subnetwork of the digest workers, regions/R/subnetworks/S (default: the default network)")
 	return cmd
 }
 
@@ -110,6 +122,7 @@ func (o *gcpOptions) run(ctx context.Context, a *app) error {
 		Project: o.project, Zone: o.zone, ForensicProject: o.forensicProject,
 		CredentialsFile: o.credentials, ForensicCredentialsFile: o.forensicCredentials,
 		ImpersonateServiceAccount: o.impersonate, Endpoint: o.endpoint, Logger: logger,
+		Worker: gcpdriver.WorkerConfig{Image: o.workerImage, Zone: o.workerZone, Subnetwork: o.workerSubnet},
 	})
 	if err != nil {
 		return usageErrorf(err)

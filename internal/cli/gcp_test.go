@@ -5,6 +5,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -51,7 +52,7 @@ func gcpRange(t *testing.T, edit func(*gcpsim.Scenario)) (endpoint, keyFile stri
 	if edit != nil {
 		edit(sc)
 	}
-	sim, err := gcpsim.New(sc, &gcpsim.Options{WorkDir: t.TempDir()})
+	sim, err := gcpsim.New(sc, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -83,7 +84,7 @@ func TestGCPAcquisitionCommand(t *testing.T) {
 	if code != ExitOK {
 		t.Fatalf("acquire gcp: exit %d\n%s\n%s", code, out, stderr)
 	}
-	for _, want := range []string{"disks/web-1", "disks/web-1-data", "acquire verify", "deferred"} {
+	for _, want := range []string{"disks/web-1", "disks/web-1-data", "acquire verify"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("the summary does not mention %q:\n%s", want, out)
 		}
@@ -100,6 +101,12 @@ func TestGCPAcquisitionCommand(t *testing.T) {
 	if n := len(sim.Snapshots(gcpSource)); n != 0 {
 		t.Errorf("%d snapshots in the compromised project", n)
 	}
+	if d, in := sim.Disks(gcpForensic), sim.Instances(gcpForensic); len(d)+len(in) > 0 {
+		t.Errorf("digest workers left: %v %v", d, in)
+	}
+	if !regexp.MustCompile(`ev-web-1-data-[0-9a-f]+ +[0-9a-f]{64} +ok`).MatchString(out) {
+		t.Errorf("the summary gives no digest:\n%s", out)
+	}
 	pub := filepath.Join(filepath.Dir(env[envKey]), "custody.pub")
 	if code, out, _ := run(t, env, "verify", caseDir, "--key", pub); code != ExitOK {
 		t.Fatalf("verify: %d\n%s", code, out)
@@ -109,6 +116,27 @@ func TestGCPAcquisitionCommand(t *testing.T) {
 	}
 	if n := len(sim.Snapshots(gcpForensic)); n != 2 {
 		t.Errorf("the second run made %d more snapshots", n-2)
+	}
+}
+
+// TestGCPCrashConsistent: with --consistency crash-consistent the disks are taken at one moment through
+// an instant snapshot group in the source project, which is gone afterwards.
+func TestGCPCrashConsistent(t *testing.T) {
+	endpoint, keyFile, sim := gcpRange(t, nil)
+	_, env := fixture(t)
+	code, out, stderr := run(t, env, append(gcpArgs(endpoint, keyFile, filepath.Join(t.TempDir(), "c")), "--consistency", "crash-consistent", "--digest", "defer")...)
+	if code != ExitOK {
+		t.Fatalf("exit %d\n%s\n%s", code, out, stderr)
+	}
+	for _, s := range sim.Snapshots(gcpForensic) {
+		if s.SourceInstantSnapshot == "" {
+			t.Errorf("snapshot %s not taken from an instant snapshot", s.Name)
+		}
+	}
+	for _, d := range sim.Disks(gcpSource) {
+		if len(d.ResourcePolicies) > 0 {
+			t.Errorf("disk %s keeps %v", d.Name, d.ResourcePolicies)
+		}
 	}
 }
 
@@ -152,8 +180,10 @@ func TestGCPExitCodes(t *testing.T) {
 		{name: "no credentials file", args: set("--credentials", "/nonexistent/key.json"), code: ExitUsage, msg: "/nonexistent/key.json"},
 		{name: "lock", args: func(e, k, d string) []string { return append(gcpArgs(e, k, d), "--lock", "governance") },
 			code: ExitUsage, msg: "no lock"},
-		{name: "crash consistency", args: func(e, k, d string) []string { return append(gcpArgs(e, k, d), "--consistency", "crash-consistent") },
-			code: ExitUsage, msg: "per-volume"},
+		{name: "crash consistency of a lone disk", args: func(e, k, d string) []string {
+			return []string{"gcp", "--case", d, "--project", gcpSource, "--zone", gcpZone, "--disk", "web-1",
+				"--forensic-project", gcpForensic, "--credentials", k, "--endpoint", e, "--consistency", "crash-consistent"}
+		}, code: ExitUsage, msg: "not a disk given alone"},
 		{name: "permission missing", edit: func(sc *gcpsim.Scenario) {
 			sc.Projects[0].IAM = []gcpsim.ScenarioBinding{{Member: "serviceAccount:" + gcpResponder, Roles: []string{"roles/compute.viewer"}}}
 		}, args: func(e, k, d string) []string { return gcpArgs(e, k, d) }, code: ExitPermissionDenied, msg: "compute.disks.createSnapshot"},

@@ -23,6 +23,14 @@ func (r *run) digest(ctx context.Context, v driver.Volume, ev driver.Snapshot) (
 	if details, ok := r.journal.done(id); ok {
 		var dg driver.Digest
 		if err := detail(details, "digest", &dg); err == nil {
+			// A run stopped after the digest and before its removals: what the digester made goes now
+			// (removals already recorded are skipped).
+			var temporary []driver.Resource
+			if detail(details, "temporary", &temporary) == nil && len(temporary) > 0 {
+				if err := r.removeAll(ctx, id, temporary); err != nil {
+					return nil, "", err
+				}
+			}
 			return &dg, "", nil
 		}
 	}

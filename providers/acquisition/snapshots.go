@@ -202,7 +202,10 @@ func (r *run) createSnapshots(ctx context.Context, g group, need []driver.Volume
 	_, err := r.runStep(ctx, s, func(ctx context.Context, retry bool) (outcome, error) {
 		rec = snapshotsRecord{Snapshots: map[string]driver.Snapshot{}, Consistency: consistency}
 		var out outcome
-		if retry {
+		// A crash-consistent attempt that wrote into the source account is handed back to the driver,
+		// which finds what it made there as well as the snapshots, so that all of it is removed.
+		writesSource := req.Consistency == driver.CrashConsistent && r.caps.Crash == driver.CrashWritesSource
+		if retry && !writesSource {
 			found, err := r.d.FindSnapshots(ctx, side, r.snapshotLocation(need[0]), tok)
 			if err != nil {
 				return outcome{}, err

@@ -47,11 +47,15 @@ func leastPrivilege(t *testing.T, missing string) *gcpsim.Scenario {
 
 // TestLeastPrivilege: the permissions `acquire iam gcp` lists are enough for every kind of target.
 func TestLeastPrivilege(t *testing.T) {
-	env, _ := envWith(t, leastPrivilege(t, ""), nil)
-	for _, name := range []string{"two-volume-instance", "single-volume"} {
+	for _, name := range []string{"two-volume-instance", "single-volume", "crash-consistent"} {
+		env, _ := envWith(t, leastPrivilege(t, ""), nil)
 		sc := env.Scenarios[name]
+		tune := func(*acquisition.Options) {}
+		if name == "crash-consistent" {
+			sc, tune = env.Scenarios["two-volume-instance"], crash
+		}
 		c := providertest.NewCase(t)
-		res, err := providertest.Acquire(context.Background(), t, env, c, sc, nil)
+		res, err := providertest.Acquire(context.Background(), t, env, c, sc, tune)
 		if err != nil {
 			t.Fatalf("%s with the listed permissions: %v", name, err)
 		}
@@ -135,6 +139,9 @@ func TestFaultsStillComplete(t *testing.T) {
 			res, err := providertest.Acquire(context.Background(), t, env, c, sc, nil)
 			if err != nil {
 				t.Fatalf("acquisition under faults: %v", err)
+			}
+			if env.Faults.Calls()["compute.instances.getGuestAttributes"] == 0 {
+				t.Error("no digest was computed under the faults")
 			}
 			providertest.CheckEndState(t, env, c, sc, res)
 		})

@@ -22,6 +22,8 @@ type clients struct {
 	globalOps  *compute.GlobalOperationsClient
 	zoneOps    *compute.ZoneOperationsClient
 	policies   *compute.ResourcePoliciesClient
+	groups     *compute.InstantSnapshotGroupsClient
+	instants   *compute.InstantSnapshotsClient
 	closeFuncs []func() error
 }
 
@@ -52,6 +54,10 @@ func newClients(ctx context.Context, opts []option.ClientOption) (*clients, erro
 	add(func() error { return c.zoneOps.Close() }, err)
 	c.policies, err = compute.NewResourcePoliciesRESTClient(ctx, opts...)
 	add(func() error { return c.policies.Close() }, err)
+	c.groups, err = compute.NewInstantSnapshotGroupsRESTClient(ctx, opts...)
+	add(func() error { return c.groups.Close() }, err)
+	c.instants, err = compute.NewInstantSnapshotsRESTClient(ctx, opts...)
+	add(func() error { return c.instants.Close() }, err)
 	if err := errors.Join(errs...); err != nil {
 		c.close()
 		return nil, err

@@ -37,7 +37,9 @@ type Config struct {
 	// RetryMaxBackoff bounds the pause between them (default 30s).
 	RetryMaxAttempts int
 	RetryMaxBackoff  time.Duration
-	Logger           *slog.Logger
+	// Worker says how digest workers are made.
+	Worker WorkerConfig
+	Logger *slog.Logger
 }
 
 // Driver is the Google Cloud driver. It is safe for concurrent use.
@@ -137,11 +139,12 @@ func (d *Driver) ForensicProject() string { return d.cfg.ForensicProject }
 // Zone is the default zone of the target's names.
 func (d *Driver) Zone() string { return d.cfg.Zone }
 
-// Capabilities of Google Cloud: snapshots go straight into the forensic project; they are global
-// resources stored where storageLocations says, so evidence may be placed in any location.
+// Capabilities of Google Cloud: snapshots go straight into the forensic project; an instance's disks
+// can be taken at one moment through a consistency group, which writes into the source project; they
+// are global resources stored where storageLocations says, so evidence may be placed in any location.
 // https://cloud.google.com/compute/docs/disks/snapshots#selecting_a_storage_location
 func (d *Driver) Capabilities() driver.Capabilities {
-	return driver.Capabilities{SnapshotSide: driver.Forensic, Crash: driver.CrashNone, CrossLocation: true}
+	return driver.Capabilities{SnapshotSide: driver.Forensic, Crash: driver.CrashWritesSource, CrossLocation: true}
 }
 
 func (d *Driver) project(side driver.Side) string {

@@ -50,6 +50,10 @@ func (d *Driver) ErrorCode(err error) driver.Code {
 		}
 		return driver.CodeFailed
 	}
+	var we *workerError
+	if errors.As(err, &we) {
+		return driver.CodeFailed
+	}
 	var policy *orgPolicyError
 	if errors.As(err, &policy) {
 		return driver.CodePermissionDenied

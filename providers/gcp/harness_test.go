@@ -177,7 +177,7 @@ type simEnv struct {
 
 func startSim(t testing.TB, sc *gcpsim.Scenario) simEnv {
 	t.Helper()
-	sim, err := gcpsim.New(sc, &gcpsim.Options{WorkDir: t.TempDir()})
+	sim, err := gcpsim.New(sc, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -247,9 +247,6 @@ func (h harness) envFor(d *Driver, sim *gcpsim.Server) *providertest.Env {
 		CreatingCalls: []string{"compute.snapshots.insert"},
 		Cannot: map[providertest.Ability]string{
 			providertest.CanLock: "Compute Engine v1 has no snapshot lock or deletion protection for snapshots",
-			providertest.CanCrashConsistent: "this driver takes each disk's snapshot on its own; consistency groups " +
-				"(which write a resource policy into the source project) are not implemented yet",
-			providertest.CanDigest: "no Compute Engine API reads a snapshot's content; the worker-VM digester is not implemented yet",
 		},
 		ErrorCodes: errorCases(),
 		Tune: func(o *acquisition.Options) {
@@ -372,16 +369,6 @@ func ptr[T any](v T) *T { return &v }
 
 func TestConformance(t *testing.T) {
 	providertest.RunConformanceTests(t, harness{})
-}
-
-// Under throttling and server errors on every kind of call, acquisitions still complete: the client
-// retries what is idempotent (every create carries a requestId), the engine the rest.
-func TestConformanceThrottled(t *testing.T) {
-	providertest.RunConformanceTests(t, harness{faults: gcpsim.Faults{Seed: 9, Rules: []gcpsim.FaultRule{
-		{Kind: gcpsim.FaultRateLimit, Rate: 0.1},
-		{Kind: gcpsim.FaultServerError, Status: 503, Rate: 0.05},
-		{Kind: gcpsim.FaultServerError, Rate: 0.05},
-	}}})
 }
 
 func TestMain(m *testing.M) {

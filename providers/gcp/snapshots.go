@@ -35,7 +35,10 @@ func (d *Driver) CreateSnapshots(ctx context.Context, req driver.SnapshotRequest
 		return driver.SnapshotResult{}, errors.New("a snapshot request names a workload or a volume")
 	}
 	if req.Consistency == driver.CrashConsistent {
-		return driver.SnapshotResult{}, invalidf("crash-consistent snapshots are not available in this driver: ask for per-volume snapshots")
+		if req.Workload == nil {
+			return driver.SnapshotResult{}, invalidf("crash consistency is for an instance's disks, not a disk given alone")
+		}
+		return d.crashSnapshots(ctx, req, vols)
 	}
 	res := driver.SnapshotResult{Consistency: driver.PerVolume}
 	have := map[string]driver.Snapshot{}
@@ -56,7 +59,7 @@ func (d *Driver) CreateSnapshots(ctx context.Context, req driver.SnapshotRequest
 			out[i] = s
 			continue
 		}
-		wg.Go(func() { out[i], errs[i] = d.insertSnapshot(ctx, req, v) })
+		wg.Go(func() { out[i], errs[i] = d.insertSnapshot(ctx, req, v, "") })
 	}
 	wg.Wait()
 	if err := errors.Join(errs...); err != nil {
@@ -98,7 +101,8 @@ func spread(snaps []driver.Snapshot) string {
 	return fmt.Sprintf("they started within %s of each other", last.Sub(first).Round(time.Millisecond))
 }
 
-func (d *Driver) insertSnapshot(ctx context.Context, req driver.SnapshotRequest, v driver.Volume) (driver.Snapshot, error) {
+// insertSnapshot makes the forensic snapshot of v, from the disk itself or from its instant snapshot.
+func (d *Driver) insertSnapshot(ctx context.Context, req driver.SnapshotRequest, v driver.Volume, instant string) (driver.Snapshot, error) {
 	labels := driver.Labels{}
 	for k, val := range req.Labels {
 		labels[k] = val
@@ -108,6 +112,9 @@ func (d *Driver) insertSnapshot(ctx context.Context, req driver.SnapshotRequest,
 	snap := &computepb.Snapshot{
 		Name: proto.String(name), SourceDisk: proto.String(v.ID), Labels: encodeLabels(labels),
 		Description: proto.String(req.Description),
+	}
+	if instant != "" {
+		snap.SourceDisk, snap.SourceInstantSnapshot = nil, proto.String(instant)
 	}
 	if loc := req.Destination.Location; loc != "" {
 		snap.StorageLocations = []string{loc}
@@ -306,6 +313,8 @@ func (d *Driver) Delete(ctx context.Context, r driver.Resource) error {
 		} else {
 			op, err = c.instances.Delete(ctx, &computepb.DeleteInstanceRequest{Project: ref.project, Zone: ref.zone, Instance: ref.name}, d.retry())
 		}
+	case kindGroup, kindAttachment, kindPolicy:
+		return d.deleteCrash(ctx, r)
 	default:
 		return fmt.Errorf("gcp: cannot delete a %q", r.Kind)
 	}

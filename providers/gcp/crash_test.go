@@ -1,0 +1,129 @@
+package gcp
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+
+	"cloud.google.com/go/compute/apiv1/computepb"
+	"google.golang.org/api/iterator"
+
+	"github.com/acquire-forensics/acquire/providers/acquisition"
+	"github.com/acquire-forensics/acquire/providers/driver"
+	"github.com/acquire-forensics/acquire/providers/gcp/gcpsim"
+	"github.com/acquire-forensics/acquire/providers/providertest"
+)
+
+// sourceLeftovers lists, through the API, the consistency-group resources alive in the source
+// project: resource policies, instant snapshot groups, instant snapshots.
+func sourceLeftovers(t *testing.T, d *Driver) []string {
+	t.Helper()
+	ctx := context.Background()
+	c := d.sides[driver.Source]
+	var out []string
+	pols := c.policies.List(ctx, &computepb.ListResourcePoliciesRequest{Project: srcProject, Region: "us-central1"})
+	for {
+		p, err := pols.Next()
+		if errors.Is(err, iterator.Done) {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, "resource policy "+p.GetName())
+	}
+	groups := c.groups.List(ctx, &computepb.ListInstantSnapshotGroupsRequest{Project: srcProject, Zone: zone})
+	for {
+		g, err := groups.Next()
+		if errors.Is(err, iterator.Done) {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, "instant snapshot group "+g.GetName())
+	}
+	is := c.instants.List(ctx, &computepb.ListInstantSnapshotsRequest{Project: srcProject, Zone: zone})
+	for {
+		s, err := is.Next()
+		if errors.Is(err, iterator.Done) {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, "instant snapshot "+s.GetName())
+	}
+	return out
+}
+
+func crash(o *acquisition.Options) { o.Consistency = driver.CrashConsistent }
+
+// TestCrashConsistent: asked for, an instance's disks are taken at one moment through an instant
+// snapshot group; the evidence says crash-consistent, the records name what was written into the
+// source project and its removal, and nothing of it is left. Lost replies of each call that writes
+// into the source project change none of that.
+func TestCrashConsistent(t *testing.T) {
+	for _, lost := range []string{"", "compute.resourcePolicies.insert", "compute.disks.addResourcePolicies", "compute.instantSnapshotGroups.insert"} {
+		t.Run("lost "+lost, func(t *testing.T) {
+			e := startSim(t, scenario(t))
+			d := newDriver(t, testConfig(e.url, e.keyFile))
+			env := harness{}.envFor(d, e.sim)
+			if lost != "" {
+				env.Faults.LoseReplies(lost, 1)
+			}
+			sc := env.Scenarios["two-volume-instance"]
+			c := providertest.NewCase(t)
+			res, err := providertest.Acquire(context.Background(), t, env, c, sc, crash)
+			if err != nil {
+				t.Fatal(err)
+			}
+			providertest.CheckEndState(t, env, c, sc, res)
+			for _, v := range res.Volumes {
+				if v.Consistency != driver.CrashConsistent {
+					t.Errorf("%s: %s", v.Volume.ID, v.Consistency)
+				}
+			}
+			for _, s := range e.sim.Snapshots(forensicProject) {
+				if s.SourceInstantSnapshot == "" {
+					t.Errorf("snapshot %s was not taken from an instant snapshot", s.Name)
+				}
+			}
+			if left := sourceLeftovers(t, d); len(left) > 0 {
+				t.Errorf("left in the source project: %v", left)
+			}
+			text := caseText(t, c.Dir)
+			for _, want := range []string{"instant-snapshot-group", "policy-attachment", "resource-policy", "instant snapshot group"} {
+				if !strings.Contains(text, want) {
+					t.Errorf("the case does not record %q", want)
+				}
+			}
+		})
+	}
+}
+
+// TestCrashConsistentFailureUndone: the group cannot be made (a permission is missing): the
+// acquisition fails naming it, and the policy and its attachments are removed from the source project.
+func TestCrashConsistentFailureUndone(t *testing.T) {
+	sc := scenario(t)
+	sc.Projects[0].IAM = []gcpsim.ScenarioBinding{{Member: "serviceAccount:" + responder, Roles: []string{"roles/compute.viewer"},
+		Permissions: []string{"compute.disks.createSnapshot", "compute.resourcePolicies.*", "compute.disks.addResourcePolicies",
+			"compute.disks.removeResourcePolicies", "compute.regionOperations.get", "compute.zoneOperations.get", "compute.instantSnapshots.list",
+			"compute.images.*", "compute.snapshots.list", "compute.snapshots.getIamPolicy"}}}
+	env, e := envWith(t, sc, nil)
+	c := providertest.NewCase(t)
+	_, err := providertest.Acquire(context.Background(), t, env, c, env.Scenarios["two-volume-instance"], crash)
+	if driver.CodeOf(err) != driver.CodePermissionDenied || !strings.Contains(err.Error(), "compute.instantSnapshotGroups.create") {
+		t.Fatalf("error %v: want permission-denied naming compute.instantSnapshotGroups.create", err)
+	}
+	if left := sourceLeftovers(t, env.Driver.(*Driver)); len(left) > 0 {
+		t.Errorf("left in the source project: %v", left)
+	}
+	for _, disk := range e.sim.Disks(srcProject) {
+		if len(disk.ResourcePolicies) > 0 {
+			t.Errorf("disk %s keeps %v", disk.Name, disk.ResourcePolicies)
+		}
+	}
+	verifies(t, c)
+}

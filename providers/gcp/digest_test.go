@@ -1,0 +1,59 @@
+package gcp
+
+import (
+	"strings"
+	"testing"
+)
+
+// The worker VM is made to touch nothing but the evidence: no external IP, no service account,
+// shielded, the evidence disk read-only and kept when the VM goes, the pinned image unless overridden.
+func TestWorkerInstanceShape(t *testing.T) {
+	d := &Driver{cfg: Config{ForensicProject: forensicProject}}
+	in := d.workerInstance("dw-x", zone, diskID(forensicProject, zone, "dg-x"), map[string]string{"acquire-case": "ir-1"})
+	if n := in.GetNetworkInterfaces(); len(n) != 1 || len(n[0].GetAccessConfigs()) != 0 {
+		t.Errorf("network interfaces %v: want one, without an external IP", n)
+	}
+	if len(in.GetServiceAccounts()) != 0 {
+		t.Errorf("service accounts %v: want none", in.GetServiceAccounts())
+	}
+	if s := in.GetShieldedInstanceConfig(); !s.GetEnableSecureBoot() || !s.GetEnableVtpm() || !s.GetEnableIntegrityMonitoring() {
+		t.Errorf("shielded VM config %v", s)
+	}
+	disks := in.GetDisks()
+	if len(disks) != 2 || !disks[0].GetBoot() || disks[0].GetInitializeParams().GetSourceImage() != DefaultWorkerImage {
+		t.Fatalf("disks %v: want a boot disk from the pinned image, then the evidence", disks)
+	}
+	if ev := disks[1]; ev.GetMode() != "READ_ONLY" || ev.GetAutoDelete() || ev.GetDeviceName() != deviceName || !strings.HasSuffix(ev.GetSource(), "/disks/dg-x") {
+		t.Errorf("evidence attachment %v: want read-only, kept, device %q", ev, deviceName)
+	}
+	meta := map[string]string{}
+	for _, it := range in.GetMetadata().GetItems() {
+		meta[it.GetKey()] = it.GetValue()
+	}
+	if meta["startup-script"] != digestScript || meta["enable-guest-attributes"] != "TRUE" || meta["acquire-block-size"] != "524288" {
+		t.Errorf("metadata %v", meta)
+	}
+	d.cfg.Worker.Image = "projects/my-images/global/images/hardened-1"
+	if got := d.workerInstance("dw-x", zone, "d", nil).GetDisks()[0].GetInitializeParams().GetSourceImage(); got != d.cfg.Worker.Image {
+		t.Errorf("image %s, want the override", got)
+	}
+}
+
+// A worker's published attributes are taken only when they hold together.
+func TestDigestOfRefusesIncoherentAttributes(t *testing.T) {
+	good := map[string]string{"size": "1073741824", "blocks": "2048", "block-size": "524288",
+		"image-sha256": strings.Repeat("a", 64), "blocklist-sha256": strings.Repeat("b", 64)}
+	if _, err := digestOf("vm", good); err != nil {
+		t.Fatal(err)
+	}
+	for k, v := range map[string]string{"blocks": "2047", "block-size": "4096", "image-sha256": "xyz", "size": "big"} {
+		bad := map[string]string{}
+		for kk, vv := range good {
+			bad[kk] = vv
+		}
+		bad[k] = v
+		if _, err := digestOf("vm", bad); err == nil {
+			t.Errorf("%s=%s accepted", k, v)
+		}
+	}
+}
