@@ -289,7 +289,7 @@ func (a *app) dryRun(ctx context.Context, d driver.Driver, opts acquisition.Opti
 	}
 	a.printf("Plan (dry run: nothing was changed)\n\n")
 	for _, s := range plan {
-		a.printf("  %-3d %-8s %-22s %s\n", s.N, s.Side, s.Subject, s.Action)
+		a.safe("  %-3d %-8s %-22s %s\n", s.N, string(s.Side), s.Subject, s.Action)
 	}
 	for _, side := range []driver.Side{driver.Source, driver.Forensic} {
 		a.printf("\nPermissions the %s side needs:\n", side)

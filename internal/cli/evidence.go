@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/acquire-forensics/acquire/custody"
+	"github.com/acquire-forensics/acquire/internal/termsafe"
 	awsdriver "github.com/acquire-forensics/acquire/providers/aws"
 	"github.com/acquire-forensics/acquire/providers/driver"
 	"github.com/acquire-forensics/acquire/providers/evidence"
@@ -93,4 +94,13 @@ func findEvidence(items []evidence.Item, id string) (evidence.Item, error) {
 		return it, withCode(ExitNotFound, err)
 	}
 	return it, err
+}
+
+// closeSource ends the access a block source was granted (Azure: endGetAccess). A failure is told, not
+// hidden: the access then stays open until its own end time.
+func (a *app) closeSource(ctx context.Context, it evidence.Item, src driver.BlockSource) {
+	if err := src.Close(ctx); err != nil {
+		fmt.Fprintf(a.Err, "acquire: warning: the read access to %s was not ended (%s); it lasts until it expires: %s\n",
+			termsafe.String(it.Snapshot), termsafe.String(src.Info().Access), termsafe.String(err.Error()))
+	}
 }

@@ -153,7 +153,7 @@ func (a *app) exportItem(ctx context.Context, item evidence.Item, access *eviden
 	defer func() {
 		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
 		defer cancel()
-		_ = src.Close(cctx)
+		a.closeSource(cctx, item, src)
 	}()
 	events, done := a.progress()
 	defer done()

@@ -193,7 +193,7 @@ func (a *app) rehash(ctx context.Context, dir string, all bool, files map[string
 			return nil, err
 		}
 		out = append(out, export.RehashSource(ctx, it, src))
-		_ = src.Close(context.WithoutCancel(ctx))
+		a.closeSource(context.WithoutCancel(ctx), it, src)
 	}
 	return out, nil
 }
