@@ -171,6 +171,24 @@ func TestPlanRefusals(t *testing.T) {
 	}
 }
 
+// TestUltraDiskRefused: a Premium SSD v2 disk, which Azure snapshots only incrementally, is refused
+// before anything is made, with the reason.
+func TestUltraDiskRefused(t *testing.T) {
+	sc := scenario(t)
+	rg := &sc.Subscriptions[0].ResourceGroups[0]
+	rg.Disks = append(rg.Disks, azuresim.ScenarioDisk{Name: "v2", SizeGiB: 1, SKU: "PremiumV2_LRS", Synthetic: &azuresim.SyntheticContent{Chunks: []int64{1}}})
+	sim, d, _ := startSim(t, sc, nil)
+	env := harness{}.envFor(d, sim)
+	c := providertest.NewCase(t)
+	_, err := providertest.Acquire(context.Background(), t, env, c, providertest.Scenario{Target: driver.Target{Volumes: []string{diskID("v2")}}}, nil)
+	if driver.CodeOf(err) != driver.CodeInvalid || !strings.Contains(err.Error(), "only incrementally") {
+		t.Fatalf("error %v: want invalid, saying why", err)
+	}
+	if s := env.Inspect.Snapshots(driver.Forensic); len(s) > 0 {
+		t.Errorf("snapshots were made: %v", s)
+	}
+}
+
 // TestBadTargets: an unknown VM, an ID that is not a disk's, and a disk of another subscription fail
 // with clear errors and create nothing.
 func TestBadTargets(t *testing.T) {
@@ -201,7 +219,7 @@ func TestBadTargets(t *testing.T) {
 }
 
 // TestExposureFindsOpenSAS: a snapshot of a target disk in the source subscription with an active SAS
-// (the attacker's copy) is reported, and so is the disk itself; nothing is reported once the SAS ends.
+// (the attacker's copy) is reported, and so is a target disk with one; nothing once the SAS end.
 func TestExposureFindsOpenSAS(t *testing.T) {
 	sc := scenario(t)
 	const attackerClient, attackerSecret = "0c0c0c0c-0000-4000-8000-00000000000c", "attacker-secret-value"
@@ -229,14 +247,29 @@ func TestExposureFindsOpenSAS(t *testing.T) {
 	if _, err := wait(ctx, d, g); err != nil {
 		t.Fatal(err)
 	}
-	vols := []driver.Volume{{ID: diskID("disk-1"), Location: region}, {ID: diskID("disk-2"), Location: region}}
+	// And the disk itself, unattached, read directly.
+	dg, err := f.NewDisksClient().BeginGrantAccess(ctx, rgWeb, "disk-2", armcompute.GrantAccessData{Access: to.Ptr(armcompute.AccessLevelRead), DurationInSeconds: to.Ptr[int32](3600)}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := wait(ctx, d, dg); err != nil {
+		t.Fatal(err)
+	}
+	vols := []driver.Volume{{ID: diskID("disk-1"), Location: region}, {ID: diskID("disk-2"), Location: region}, {ID: diskID("vm-2-os"), Location: region}}
 	findings, err := d.Exposure(ctx, vols)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(findings) != 1 || findings[0].Kind != "open-access" || !strings.HasSuffix(findings[0].Resource, "/snapshots/exfil") || findings[0].VolumeID != diskID("disk-1") ||
-		!strings.Contains(findings[0].Detail, "internet") {
-		t.Fatalf("findings %+v, want the open SAS on snapshot exfil of disk-1", findings)
+	if len(findings) != 2 || findings[0].Resource != diskID("disk-2") || findings[0].VolumeID != diskID("disk-2") ||
+		!strings.HasSuffix(findings[1].Resource, "/snapshots/exfil") || findings[1].VolumeID != diskID("disk-1") || !strings.Contains(findings[1].Detail, "internet") {
+		t.Fatalf("findings %+v, want the open SAS on disk-2 and on snapshot exfil of disk-1", findings)
+	}
+	dr, err := f.NewDisksClient().BeginRevokeAccess(ctx, rgWeb, "disk-2", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := wait(ctx, d, dr); err != nil {
+		t.Fatal(err)
 	}
 	r, err := snaps.BeginRevokeAccess(ctx, rgWeb, "exfil", nil)
 	if err != nil {

@@ -34,7 +34,7 @@ func (d *Driver) Describe(ctx context.Context, t driver.Target) ([]driver.Worklo
 		if err != nil {
 			return nil, err
 		}
-		v, raw, err := d.describeDisk(ctx, rid)
+		v, raw, err := d.describeDisk(ctx, rid, nil)
 		if err != nil {
 			return nil, err
 		}
@@ -56,6 +56,10 @@ const describeConcurrency = 8
 
 // describeVMs describes VMs concurrently, in the order given; the first error wins.
 func (d *Driver) describeVMs(ctx context.Context, ids []string) ([]driver.Workload, error) {
+	known, err := d.listGroupDisks(ctx, ids)
+	if err != nil {
+		return nil, err
+	}
 	out := make([]driver.Workload, len(ids))
 	errs := make([]error, len(ids))
 	ctx, cancel := context.WithCancel(ctx)
@@ -66,7 +70,7 @@ func (d *Driver) describeVMs(ctx context.Context, ids []string) ([]driver.Worklo
 		sem <- struct{}{}
 		wg.Go(func() {
 			defer func() { <-sem }()
-			out[i], errs[i] = d.describeVM(ctx, id)
+			out[i], errs[i] = d.describeVM(ctx, id, known)
 			if errs[i] != nil {
 				cancel()
 			}
@@ -99,7 +103,43 @@ func parseID(id, kind string) (*arm.ResourceID, error) {
 	return rid, nil
 }
 
-func (d *Driver) describeVM(ctx context.Context, id string) (driver.Workload, error) {
+// listGroupDisks lists, for several VMs, the disks of their resource groups once, so that a fleet's
+// disks cost one call per resource group instead of one each; a disk elsewhere is read on its own.
+func (d *Driver) listGroupDisks(ctx context.Context, vmIDs []string) (map[string]*armcompute.Disk, error) {
+	if len(vmIDs) < 2 {
+		return nil, nil
+	}
+	known := map[string]*armcompute.Disk{}
+	seen := map[[2]string]bool{}
+	for _, id := range vmIDs {
+		rid, err := parseID(id, "virtualMachines")
+		if err != nil {
+			return nil, err
+		}
+		g := [2]string{strings.ToLower(rid.SubscriptionID), strings.ToLower(rid.ResourceGroupName)}
+		if seen[g] {
+			continue
+		}
+		seen[g] = true
+		c, err := d.side(driver.Source, rid.SubscriptionID)
+		if err != nil {
+			return nil, err
+		}
+		p := c.compute.NewDisksClient().NewListByResourceGroupPager(rid.ResourceGroupName, nil)
+		for p.More() {
+			page, err := p.NextPage(ctx)
+			if err != nil {
+				return nil, apiErr(err)
+			}
+			for _, disk := range page.Value {
+				known[strings.ToLower(str(disk.ID))] = disk
+			}
+		}
+	}
+	return known, nil
+}
+
+func (d *Driver) describeVM(ctx context.Context, id string, known map[string]*armcompute.Disk) (driver.Workload, error) {
 	rid, err := parseID(id, "virtualMachines")
 	if err != nil {
 		return driver.Workload{}, err
@@ -159,7 +199,7 @@ func (d *Driver) describeVM(ctx context.Context, id string) (driver.Workload, er
 		if err != nil {
 			return w, err
 		}
-		v, raw, err := d.describeDisk(ctx, drid)
+		v, raw, err := d.describeDisk(ctx, drid, known)
 		if err != nil {
 			return w, err
 		}
@@ -234,16 +274,21 @@ func resourceGroupOf(id string) string {
 	return ""
 }
 
-func (d *Driver) describeDisk(ctx context.Context, rid *arm.ResourceID) (driver.Volume, *armcompute.Disk, error) {
-	c, err := d.side(driver.Source, rid.SubscriptionID)
-	if err != nil {
-		return driver.Volume{}, nil, err
+func (d *Driver) describeDisk(ctx context.Context, rid *arm.ResourceID, known map[string]*armcompute.Disk) (driver.Volume, *armcompute.Disk, error) {
+	var disk armcompute.Disk
+	if k, ok := known[strings.ToLower(rid.String())]; ok {
+		disk = *k
+	} else {
+		c, err := d.side(driver.Source, rid.SubscriptionID)
+		if err != nil {
+			return driver.Volume{}, nil, err
+		}
+		got, err := c.compute.NewDisksClient().Get(ctx, rid.ResourceGroupName, rid.Name, nil)
+		if err != nil {
+			return driver.Volume{}, nil, apiErr(err)
+		}
+		disk = got.Disk
 	}
-	got, err := c.compute.NewDisksClient().Get(ctx, rid.ResourceGroupName, rid.Name, nil)
-	if err != nil {
-		return driver.Volume{}, nil, apiErr(err)
-	}
-	disk := got.Disk
 	v := driver.Volume{ID: str(disk.ID), Name: str(disk.Name), Location: str(disk.Location), KeyKind: driver.KeyProviderDefault}
 	if len(disk.Zones) > 0 {
 		v.Zone = str(disk.Zones[0])

@@ -21,6 +21,7 @@ func (d *Driver) Exposure(ctx context.Context, vols []driver.Volume) ([]driver.F
 	}
 	want := map[string]string{}
 	subs := map[string]bool{}
+	groups := map[[2]string]bool{} // subscription, resource group
 	var findings []driver.Finding
 	for _, v := range vols {
 		want[strings.ToLower(v.ID)] = v.ID
@@ -29,17 +30,29 @@ func (d *Driver) Exposure(ctx context.Context, vols []driver.Volume) ([]driver.F
 			return nil, err
 		}
 		subs[rid.SubscriptionID] = true
-		c, err := d.side(driver.Source, rid.SubscriptionID)
+		groups[[2]string{rid.SubscriptionID, rid.ResourceGroupName}] = true
+	}
+	// One list per resource group, not one read per disk: a fleet's check costs a few calls.
+	for g := range groups {
+		c, err := d.side(driver.Source, g[0])
 		if err != nil {
 			return nil, err
 		}
-		got, err := c.compute.NewDisksClient().Get(ctx, rid.ResourceGroupName, rid.Name, nil)
-		if err != nil {
-			return nil, apiErr(err)
-		}
-		if p := got.Properties; p != nil && openSAS(p.DiskState) {
-			findings = append(findings, driver.Finding{Kind: "open-access", Resource: v.ID, VolumeID: v.ID,
-				Detail: fmt.Sprintf("disk %s has an active SAS (%s): whoever holds its URL can read it%s", v.ID, *p.DiskState, network(p.NetworkAccessPolicy, p.PublicNetworkAccess))})
+		p := c.compute.NewDisksClient().NewListByResourceGroupPager(g[1], nil)
+		for p.More() {
+			page, err := p.NextPage(ctx)
+			if err != nil {
+				return nil, apiErr(err)
+			}
+			for _, disk := range page.Value {
+				id, ok := want[strings.ToLower(str(disk.ID))]
+				if !ok || disk.Properties == nil || !openSAS(disk.Properties.DiskState) {
+					continue
+				}
+				p := disk.Properties
+				findings = append(findings, driver.Finding{Kind: "open-access", Resource: id, VolumeID: id,
+					Detail: fmt.Sprintf("disk %s has an active SAS (%s): whoever holds its URL can read it%s", id, *p.DiskState, network(p.NetworkAccessPolicy, p.PublicNetworkAccess))})
+			}
 		}
 	}
 	for sub := range subs {

@@ -16,6 +16,12 @@ import (
 // Permissions API of Microsoft.Authorization, as ARM evaluates role assignments: deny assignments aside).
 func (d *Driver) Preflight(ctx context.Context, p driver.Preflight) error {
 	for _, v := range p.Volumes {
+		// "Disks of type PremiumV2_LRS and UltraSSD_LRS support incremental snapshots only", and an
+		// incremental snapshot cannot be created outside its disk's subscription.
+		// (https://learn.microsoft.com/azure/virtual-machines/disks-incremental-snapshots#restrictions)
+		if strings.EqualFold(v.Type, "PremiumV2_LRS") || strings.EqualFold(v.Type, "UltraSSD_LRS") {
+			return invalid(fmt.Errorf("disk %s is %s: Azure snapshots it only incrementally, and an incremental snapshot cannot leave the compromised subscription, so it cannot be copied into the forensic subscription", v.ID, v.Type))
+		}
 		if loc := p.Destination.Location; loc != "" && !sameRegion(loc, v.Location) {
 			return invalid(fmt.Errorf("evidence in %s from disk %s in %s: ARM copies a snapshot into another subscription within its region only, and the cross-region path (an incremental snapshot and CopyStart) would first leave the evidence in the compromised subscription: give --forensic-location %s", loc, v.ID, v.Location, v.Location))
 		}
