@@ -2,7 +2,7 @@
 # Installs what `make demo` or `make test` needs on a Debian machine with Go, and only what is
 # missing, saying what it installs. It is safe to run again: with everything there, it does nothing.
 #
-#   scripts/setup.sh demo   # the demo: e2fsprogs (the range's disk images), openssl, jq, sleuthkit
+#   scripts/setup.sh demo   # the demo: e2fsprogs (the range's disk images), openssl, jq, sleuthkit, python3
 #   scripts/setup.sh test   # the tests: those, and the AWS and Azure CLIs, Chromium, curl, cosign
 set -euo pipefail
 what=${1:-test}
@@ -19,6 +19,9 @@ missing=()
 for cmd in "${!packages[@]}"; do
   command -v "$cmd" >/dev/null 2>&1 || missing+=("${packages[$cmd]}")
 done
+# The Google Cloud digest worker's startup script (providers/gcp/worker/digest.py) names /usr/bin/python3,
+# as it is on the cloud's Debian images; the range runs that script as it is.
+[ -x /usr/bin/python3 ] || missing+=(python3)
 if [ ${#missing[@]} -gt 0 ]; then
   mapfile -t missing < <(printf '%s\n' "${missing[@]}" | sort -u)
   echo "setup: installing ${missing[*]} (apt-get)"
