@@ -44,6 +44,7 @@ test: setup-test lint
 bench: build
 	$(GO) test -run '^$$' -bench 'Digest' -benchtime 1x ./providers/aws/ebsblocks
 	$(GO) test -run '^$$' -bench 'Verify|Append' ./custody
+	$(GO) test -run '^$$' -bench 'DigestThroughSAS|Fleet' -benchtime 1x ./providers/azure
 	$(GO) run ./internal/bench
 
 # Longer robustness runs: every byte of a case flipped, and the fuzz targets for a while each.
