@@ -4,9 +4,12 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 )
 
@@ -24,24 +27,99 @@ func run(t *testing.T, env map[string]string, args ...string) (int, string, stri
 // fixture makes a key and a sealed case with a few records, through the command line.
 func fixture(t *testing.T) (dir string, env map[string]string) {
 	t.Helper()
-	work := t.TempDir()
-	env = map[string]string{envPassword: "pw", envOperator: "tester", envKey: filepath.Join(work, "custody.key")}
-	if code, _, stderr := run(t, env, "keygen", "--out", filepath.Join(work, "custody")); code != 0 {
-		t.Fatalf("keygen: %d %s", code, stderr)
+	template.once.Do(func() {
+		template.dir, template.err = os.MkdirTemp("", "acquire-cli-fixture-")
+		if template.err == nil {
+			template.env, template.err = makeFixture(template.dir)
+		}
+	})
+	if template.err != nil {
+		t.Fatal(template.err)
 	}
-	dir = filepath.Join(work, "case")
+	// A copy of one key and case made once per test binary: every command that signs pays for the
+	// key's scrypt, which the race detector makes slow.
+	work := t.TempDir()
+	if err := copyTree(work, template.dir); err != nil {
+		t.Fatal(err)
+	}
+	return filepath.Join(work, "case"), fixtureEnv(work)
+}
+
+// template is the key and case fixture copies.
+var template struct {
+	once sync.Once
+	dir  string
+	env  map[string]string
+	err  error
+}
+
+func fixtureEnv(work string) map[string]string {
+	return map[string]string{envPassword: "pw", envOperator: "tester", envKey: filepath.Join(work, "custody.key")}
+}
+
+// copyTree copies the files and directories under src into dst, keeping their permissions (a private
+// key stays 0600, records stay read-only).
+func copyTree(dst, src string) error {
+	return filepath.WalkDir(src, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(src, path)
+		to := filepath.Join(dst, rel)
+		info, err := d.Info()
+		if err != nil {
+			return err
+		}
+		if d.IsDir() {
+			return os.MkdirAll(to, info.Mode().Perm()|0o700)
+		}
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		return os.WriteFile(to, data, info.Mode().Perm())
+	})
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if template.dir != "" {
+		os.RemoveAll(template.dir)
+	}
+	os.Exit(code)
+}
+
+// freshFixture is fixture with a key of its own.
+func freshFixture(t *testing.T) (dir string, env map[string]string) {
+	t.Helper()
+	work := t.TempDir()
+	env, err := makeFixture(work)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return filepath.Join(work, "case"), env
+}
+
+// makeFixture makes a key and a sealed case of four records in work, through the command line.
+func makeFixture(work string) (map[string]string, error) {
+	env := fixtureEnv(work)
+	dir := filepath.Join(work, "case")
 	steps := [][]string{
+		{"keygen", "--out", filepath.Join(work, "custody")},
 		{"custody", "init", dir, "--case-id", "IR-CLI", "--ticket", "IR-CLI"},
 		{"custody", "log", dir, "--action", "transfer", "--note", "to lab", "--detail", "to=lab 2"},
 		{"custody", "log", dir, "--action", "receipt", "--note", "received"},
 		{"custody", "seal", dir},
 	}
 	for _, args := range steps {
-		if code, _, stderr := run(t, env, args...); code != 0 {
-			t.Fatalf("%v: exit %d: %s", args, code, stderr)
+		var out, errOut bytes.Buffer
+		code := Main(context.Background(), args, Streams{In: strings.NewReader(""), Out: &out, Err: &errOut,
+			LookupEnv: func(k string) (string, bool) { v, ok := env[k]; return v, ok }})
+		if code != 0 {
+			return nil, fmt.Errorf("%v: exit %d: %s", args, code, errOut.String())
 		}
 	}
-	return dir, env
+	return env, nil
 }
 
 func TestCustodyCommands(t *testing.T) {

@@ -90,7 +90,7 @@ func TestUnpinnedVerificationIsNotAPass(t *testing.T) {
 		t.Fatalf("accepted unpinned: exit %d\n%s\n%s", code, out, stderr)
 	}
 	// A case re-signed end to end with another key is self-consistent; against the real key it fails.
-	other, otherEnv := fixture(t)
+	other, otherEnv := freshFixture(t)
 	if code, _, _ := run(t, otherEnv, "verify", other); code != ExitSelfConsistent {
 		t.Fatalf("another key's case, unpinned: exit %d", code)
 	}
