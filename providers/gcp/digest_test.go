@@ -1,8 +1,13 @@
 package gcp
 
 import (
+	"context"
 	"strings"
 	"testing"
+
+	"github.com/acquire-forensics/acquire/providers/driver"
+	"github.com/acquire-forensics/acquire/providers/gcp/gcpsim"
+	"github.com/acquire-forensics/acquire/providers/providertest"
 )
 
 // The worker VM is made to touch nothing but the evidence: no external IP, no service account,
@@ -56,4 +61,21 @@ func TestDigestOfRefusesIncoherentAttributes(t *testing.T) {
 			t.Errorf("%s=%s accepted", k, v)
 		}
 	}
+}
+
+// TestDigestFailureCleansUp: the worker VM cannot be made (its operation ends in error): the
+// acquisition fails at the digest with the cloud's word, and the disk made for it is deleted.
+func TestDigestFailureCleansUp(t *testing.T) {
+	h := harness{faults: gcpsim.Faults{Rules: []gcpsim.FaultRule{{Kind: gcpsim.FaultOperationError, Methods: []string{"compute.instances.insert"},
+		Rate: 1, Code: "ZONE_RESOURCE_POOL_EXHAUSTED", Message: "The zone does not have enough resources available."}}}}
+	env := h.New(t)
+	c := providertest.NewCase(t)
+	_, err := providertest.Acquire(context.Background(), t, env, c, env.Scenarios["single-volume"], nil)
+	if driver.CodeOf(err) != driver.CodeFailed || !strings.Contains(err.Error(), "ZONE_RESOURCE_POOL_EXHAUSTED") {
+		t.Fatalf("error %v: want failed with the operation's error", err)
+	}
+	if tmp := env.Inspect.Temporaries(); len(tmp) > 0 {
+		t.Errorf("left behind: %v", tmp)
+	}
+	verifies(t, c)
 }

@@ -305,6 +305,16 @@ func (s *Server) insertInstance(c *call) (proto.Message, *apiError) {
 	s.st.instances[k] = in
 	if script, ok := meta["startup-script"]; ok && s.runWorkers {
 		if e := s.startWorker(in, script); e != nil {
+			// The simulator could not run the script (a failure of this machine, not a rule of the
+			// cloud): the call fails and leaves nothing made.
+			delete(s.st.instances, k)
+			for _, a := range attachments {
+				if a.fresh {
+					delete(s.st.disks, key(c.proj.id, z, a.d.pb.GetName()))
+					continue
+				}
+				a.d.pb.Users = slices.DeleteFunc(a.d.pb.Users, func(u string) bool { return u == selfLink })
+			}
 			return nil, e
 		}
 	}

@@ -238,3 +238,37 @@ func dirExists(p string) bool {
 	_, err := os.Stat(p)
 	return !errors.Is(err, os.ErrNotExist)
 }
+
+// A VM whose script the simulator cannot start fails its insert and leaves nothing: no instance, no
+// boot disk, the evidence disk attached to nobody.
+func TestWorkerStartFailureLeavesNothing(t *testing.T) {
+	sc := testScenario()
+	sc.SnapshotBytesPerSecond = -1
+	e := startSim(t, sc, nil)
+	ctx := t.Context()
+	e.readySnapshot("ir-42-web-1", "web-1", nil)
+	dop, err := e.disks(responder).Insert(ctx, &computepb.InsertDiskRequest{Project: forensicProject, Zone: testZone,
+		DiskResource: &computepb.Disk{Name: proto.String("evidence-web-1"), SourceSnapshot: proto.String("global/snapshots/ir-42-web-1")}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := dop.Wait(ctx); err != nil {
+		t.Fatal(err)
+	}
+	e.sim.mu.Lock()
+	e.sim.closed = true // what a closing simulator refuses: starting a script
+	e.sim.mu.Unlock()
+	_, err = e.instances(responder).Insert(ctx, &computepb.InsertInstanceRequest{Project: forensicProject, Zone: testZone,
+		InstanceResource: workerInstance("digest-1", "#!/bin/sh\nexit 0\n")})
+	if err == nil {
+		t.Fatal("the insert succeeded")
+	}
+	if in := e.sim.Instances(forensicProject); len(in) != 0 {
+		t.Errorf("instances %+v", in)
+	}
+	for _, d := range e.sim.Disks(forensicProject) {
+		if d.Name != "evidence-web-1" || len(d.Users) != 0 {
+			t.Errorf("disk %+v", d)
+		}
+	}
+}
