@@ -41,10 +41,12 @@ test: setup-test lint
 	$(GO) test -race -count=1 -timeout 20m ./...
 
 # Figures as ratios against baselines measured in the same run; a missed goal fails the target.
-bench: build
+bench: build images
 	$(GO) test -run '^$$' -bench 'Digest' -benchtime 1x ./providers/aws/ebsblocks
 	$(GO) test -run '^$$' -bench 'Verify|Append' ./custody
 	$(GO) test -run '^$$' -bench 'DigestThroughSAS|Fleet' -benchtime 1x ./providers/azure
+	$(GO) test -run '^$$' -bench 'Fleet' -benchtime 1x ./providers/gcp
+	scripts/gcp-digest-bench.sh
 	$(GO) run ./internal/bench
 
 # Longer robustness runs: every byte of a case flipped, and the fuzz targets for a while each.
