@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/arm"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/cloud"
 	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
 	"github.com/spf13/cobra"
@@ -173,9 +174,31 @@ func (o *azureOptions) check() error {
 		if !strings.HasPrefix(n, "/") && !nameRule.MatchString(n) {
 			return fmt.Errorf("%q is not an Azure resource name", n)
 		}
+		if err := o.checkSourceID(n); err != nil {
+			return err
+		}
 	}
 	if o.resourceGroup != "" && !nameRule.MatchString(o.resourceGroup) {
 		return fmt.Errorf("--resource-group %q is not a resource group name", o.resourceGroup)
+	}
+	return nil
+}
+
+// checkSourceID refuses a resource ID outside --subscription: the records name the source
+// subscription, and the forensic subscription's own disks are never a source.
+func (o *azureOptions) checkSourceID(id string) error {
+	if !strings.HasPrefix(id, "/") {
+		return nil
+	}
+	rid, err := arm.ParseResourceID(id)
+	if err != nil {
+		return fmt.Errorf("%q is not an Azure resource ID (/subscriptions/SUB/resourceGroups/RG/providers/Microsoft.Compute/TYPE/NAME): %w", id, err)
+	}
+	switch {
+	case strings.EqualFold(rid.SubscriptionID, o.forensicSubscription):
+		return fmt.Errorf("%s is in the forensic subscription (--forensic-subscription): only resources of --subscription %s can be acquired", id, o.subscription)
+	case !strings.EqualFold(rid.SubscriptionID, o.subscription):
+		return fmt.Errorf("%s is in subscription %s, not --subscription %s: acquire it in a run with --subscription %s", id, rid.SubscriptionID, o.subscription, rid.SubscriptionID)
 	}
 	return nil
 }

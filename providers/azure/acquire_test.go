@@ -189,8 +189,8 @@ func TestUltraDiskRefused(t *testing.T) {
 	}
 }
 
-// TestBadTargets: an unknown VM, an ID that is not a disk's, and a disk of another subscription fail
-// with clear errors and create nothing.
+// TestBadTargets: an unknown VM, an ID that is not a disk's, and a disk or VM of another subscription
+// (the forensic one included) fail with clear errors and create nothing.
 func TestBadTargets(t *testing.T) {
 	tests := []struct {
 		name   string
@@ -202,6 +202,10 @@ func TestBadTargets(t *testing.T) {
 		{"not a VM", driver.Target{Workloads: []string{diskID("disk-1")}}, driver.CodeInvalid, "not virtualMachines"},
 		{"not a resource ID", driver.Target{Volumes: []string{"disk-1"}}, driver.CodeInvalid, "not an Azure resource ID"},
 		{"unknown disk", driver.Target{Volumes: []string{diskID("disk-nothing")}}, driver.CodeNotFound, "disk-nothing"},
+		{"a disk of another subscription", driver.Target{Volumes: []string{strings.Replace(diskID("disk-1"), sourceSub, otherSub, 1)}}, driver.CodeInvalid, "not the source subscription"},
+		{"a disk of the forensic subscription", driver.Target{Volumes: []string{"/subscriptions/" + forensicSub + "/resourceGroups/" + rgEvidence + "/providers/Microsoft.Compute/disks/disk-1"}}, driver.CodeInvalid, "is in the forensic subscription"},
+		{"a VM of another subscription", driver.Target{Workloads: []string{strings.Replace(vmID("vm-1"), sourceSub, otherSub, 1)}}, driver.CodeInvalid, "not the source subscription"},
+		{"VMs of another subscription", driver.Target{Workloads: []string{vmID("vm-1"), strings.Replace(vmID("vm-2"), sourceSub, otherSub, 1)}}, driver.CodeInvalid, "not the source subscription"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
