@@ -37,14 +37,19 @@ func (e *Error) Error() string {
 // Unwrap gives the cause (a network error, a context error) without the request's URL.
 func (e *Error) Unwrap() error { return e.err }
 
-// IntegrityError is a block whose content did not match its Content-MD5, read after read.
+// IntegrityError is a block whose content did not match its Content-MD5, or came without one, read
+// after read.
 type IntegrityError struct {
-	Resource string
-	Block    int64
-	Reads    int
+	Resource   string
+	Block      int64
+	Reads      int
+	NoChecksum bool // the blob service sent no Content-MD5 at all
 }
 
 func (e *IntegrityError) Error() string {
+	if e.NoChecksum {
+		return fmt.Sprintf("block %d of %s came without the Content-MD5 the blob service sends for a ranged read in %d reads: it cannot be checked", e.Block, e.Resource, e.Reads)
+	}
 	return fmt.Sprintf("block %d of %s did not match its Content-MD5 in %d reads", e.Block, e.Resource, e.Reads)
 }
 

@@ -25,7 +25,8 @@ const BlockSize = 512 << 10
 // DefaultConcurrency is how many ranged reads are in flight.
 const DefaultConcurrency = 16
 
-// integrityReads is how often a block that does not match its Content-MD5 is read before giving up.
+// integrityReads is how often a block that does not match its Content-MD5, or comes without one, is
+// read before giving up.
 const integrityReads = 4
 
 // Options tune the reads.
@@ -235,23 +236,35 @@ func (s *Source) readBlock(ctx context.Context, idx int64, buf []byte) ([]byte, 
 		if err != nil {
 			return nil, scrub("Get Blob", s.acc.Resource, err)
 		}
-		if len(resp.ContentMD5) == 0 {
-			return data, nil // the service gave no checksum: nothing to check against
+		// The blob service sends Content-MD5 for every ranged read of at most 4 MiB that asks for it
+		// (https://learn.microsoft.com/rest/api/storageservices/get-blob#response-headers): a read
+		// without one is an anomaly, read again, and never passed on unchecked.
+		missing := len(resp.ContentMD5) == 0
+		if !missing {
+			sum := md5.Sum(data)
+			if bytes.Equal(sum[:], resp.ContentMD5) {
+				return data, nil
+			}
 		}
-		sum := md5.Sum(data)
-		if bytes.Equal(sum[:], resp.ContentMD5) {
-			return data, nil
+		s.retried(idx)
+		if missing {
+			s.opts.Logger.Warn("block came without its Content-MD5; reading it again", "resource", s.acc.Resource, "block", idx, "attempt", attempt)
+		} else {
+			s.opts.Logger.Warn("block did not match its Content-MD5; reading it again", "resource", s.acc.Resource, "block", idx, "attempt", attempt)
 		}
-		s.retries.mu.Lock()
-		s.retries.n++
-		if len(s.retries.blocks) < 100 {
-			s.retries.blocks = append(s.retries.blocks, idx)
-		}
-		s.retries.mu.Unlock()
-		s.opts.Logger.Warn("block did not match its Content-MD5; reading it again", "resource", s.acc.Resource, "block", idx, "attempt", attempt)
 		if attempt >= integrityReads {
-			return nil, &IntegrityError{Resource: s.acc.Resource, Block: idx, Reads: attempt}
+			return nil, &IntegrityError{Resource: s.acc.Resource, Block: idx, Reads: attempt, NoChecksum: missing}
 		}
+	}
+}
+
+// retried counts a block read again for its integrity, for the record.
+func (s *Source) retried(idx int64) {
+	s.retries.mu.Lock()
+	defer s.retries.mu.Unlock()
+	s.retries.n++
+	if len(s.retries.blocks) < 100 {
+		s.retries.blocks = append(s.retries.blocks, idx)
 	}
 }
 
