@@ -143,8 +143,10 @@ func (s *Source) blocks(ctx context.Context) ([]int64, error) {
 			return nil, scrub("Get Page Ranges", s.acc.Resource, err)
 		}
 		for _, r := range page.PageList.PageRange {
-			if r.Start == nil || r.End == nil || *r.End < *r.Start {
-				continue
+			// A range the list cannot be read from would otherwise count as unwritten, its blocks as zeros.
+			if r.Start == nil || r.End == nil || *r.Start < 0 || *r.End < *r.Start {
+				return nil, &Error{Op: "Get Page Ranges", Resource: s.acc.Resource,
+					err: fmt.Errorf("the blob service listed a page range from %s to %s: the written ranges cannot be trusted", bound(r.Start), bound(r.End))}
 			}
 			for b := *r.Start / BlockSize; b <= *r.End/BlockSize; b++ {
 				set[b] = true
@@ -279,3 +281,11 @@ func (s *Source) Close(ctx context.Context) error {
 }
 
 func boolPtr(b bool) *bool { return &b }
+
+// bound prints a page range's start or end, or that it is missing.
+func bound(v *int64) string {
+	if v == nil {
+		return "(none)"
+	}
+	return fmt.Sprint(*v)
+}

@@ -133,3 +133,22 @@ func TestMissingContentMD5(t *testing.T) {
 		}
 	})
 }
+
+// TestBadPageRange: a page range without a start or an end, or ending before it starts, fails the
+// read naming the range, instead of its blocks counting as unwritten zeros.
+func TestBadPageRange(t *testing.T) {
+	for _, tc := range []struct{ name, ranges, text string }{
+		{"no start", `<PageRange><End>524287</End></PageRange>`, "from (none) to 524287"},
+		{"no end", `<PageRange><Start>0</Start></PageRange>`, "from 0 to (none)"},
+		{"reversed", `<PageRange><Start>524288</Start><End>1023</End></PageRange>`, "from 524288 to 1023"},
+		{"reversed after a good one", twoBlockRanges + `<PageRange><Start>1048576</Start><End>0</End></PageRange>`, "from 1048576 to 0"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			src := openFake(t, &fakeBlob{data: twoBlocks(), ranges: tc.ranges})
+			n, err := readAll(src)
+			if err == nil || !strings.Contains(err.Error(), tc.text) || !strings.Contains(err.Error(), "snap-1") {
+				t.Fatalf("%d blocks, error %v: want the range %s named", n, err, tc.text)
+			}
+		})
+	}
+}
