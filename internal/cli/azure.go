@@ -6,10 +6,12 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"os"
 	"regexp"
 	"strings"
+	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/arm"
@@ -82,8 +84,17 @@ func (z *azureAccess) cloudConfig() (cloud.Configuration, *http.Client, error) {
 		return cfg, nil, fmt.Errorf("--ca-file %s holds no PEM certificate", z.caFile)
 	}
 	return cfg, &http.Client{Transport: &http.Transport{Proxy: http.ProxyFromEnvironment, TLSClientConfig: &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12},
-		MaxIdleConnsPerHost: 64}}, nil
+		MaxIdleConnsPerHost: 64, DialContext: (&net.Dialer{Timeout: azureDialTimeout, KeepAlive: 30 * time.Second}).DialContext,
+		TLSHandshakeTimeout: azureTLSTimeout, ResponseHeaderTimeout: azureHeaderTimeout, IdleConnTimeout: 90 * time.Second}}, nil
 }
+
+// Bounds of the transport: a connection, handshake or answer that never comes fails as a transport
+// error the SDK retries, instead of hanging the run (bodies are bounded per read by the driver).
+const (
+	azureDialTimeout   = 30 * time.Second
+	azureTLSTimeout    = 15 * time.Second
+	azureHeaderTimeout = 2 * time.Minute
+)
 
 // credential is DefaultAzureCredential for the cloud; a custom cloud (the range, a private cloud)
 // skips instance discovery, which asks login.microsoftonline.com about the authority.

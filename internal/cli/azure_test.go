@@ -2,6 +2,7 @@ package cli
 
 import (
 	"encoding/json"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
@@ -233,5 +234,23 @@ func TestAzureSeparateForensicPrincipal(t *testing.T) {
 	t.Setenv(envForensicSecret, "")
 	if code, _, stderr := run(t, env, args...); code != ExitUsage || !strings.Contains(stderr, envForensicSecret) {
 		t.Fatalf("without the secret: exit %d %s", code, stderr)
+	}
+}
+
+// TestAzureTransportBounded: the client that trusts --ca-file bounds the dial, the handshake and the
+// wait for an answer, so that a silent endpoint fails instead of hanging the run.
+func TestAzureTransportBounded(t *testing.T) {
+	_, caFile, _ := azureRangeEnv(t)
+	z := azureAccess{caFile: caFile}
+	_, client, err := z.cloudConfig()
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr, ok := client.Transport.(*http.Transport)
+	if !ok {
+		t.Fatalf("transport %T", client.Transport)
+	}
+	if tr.DialContext == nil || tr.TLSHandshakeTimeout <= 0 || tr.ResponseHeaderTimeout <= 0 || tr.IdleConnTimeout <= 0 {
+		t.Fatalf("an unbounded transport: handshake %s, headers %s, idle %s", tr.TLSHandshakeTimeout, tr.ResponseHeaderTimeout, tr.IdleConnTimeout)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/url"
 	"regexp"
+	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 )
@@ -52,6 +53,22 @@ func (e *IntegrityError) Error() string {
 	}
 	return fmt.Sprintf("block %d of %s did not match its Content-MD5 in %d reads", e.Block, e.Resource, e.Reads)
 }
+
+// StalledError is a block whose ranged read ran past the read timeout, read after read. It is a
+// transport failure (a net.Error that timed out): the engine may try the digest again.
+type StalledError struct {
+	Block int64
+	Reads int
+	After time.Duration
+}
+
+func (e *StalledError) Error() string {
+	return fmt.Sprintf("block %d stalled: no complete answer within %s, %d reads", e.Block, e.After, e.Reads)
+}
+
+// Timeout and Temporary make it a net.Error that timed out.
+func (e *StalledError) Timeout() bool   { return true }
+func (e *StalledError) Temporary() bool { return true }
 
 // scrub turns an SDK error into an Error that cannot carry the SAS: a response error keeps its code
 // and status only, a transport error (*url.Error names the URL, query and all) its cause only.

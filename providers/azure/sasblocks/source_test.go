@@ -79,10 +79,16 @@ func (f *fakeBlob) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 // openFake serves f and opens it as a Source, its SAS query a secret no error may carry.
 func openFake(t *testing.T, f *fakeBlob) *Source {
+	return openFakeWithin(t, f, 0)
+}
+
+// openFakeWithin opens f with the given read timeout.
+func openFakeWithin(t *testing.T, f *fakeBlob, readTimeout time.Duration) *Source {
 	t.Helper()
 	srv := httptest.NewServer(f)
 	t.Cleanup(srv.Close)
 	src, err := Open(context.Background(), Access{URL: srv.URL + "/c/blob?sv=2018-03-28&sig=SECRETSIGNATURE", Resource: "snap-1"}, &Options{
+		ReadTimeout:   readTimeout,
 		ClientOptions: azcore.ClientOptions{Retry: policy.RetryOptions{MaxRetries: 1, RetryDelay: time.Millisecond}},
 	})
 	if err != nil {
@@ -151,4 +157,40 @@ func TestBadPageRange(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestStalledReadBounded: a ranged read that stalls is abandoned after ReadTimeout and read again;
+// one that stalls every time fails as a transport failure (retryable), without the SAS, instead of
+// hanging the digest with the SAS open.
+func TestStalledReadBounded(t *testing.T) {
+	const timeout = 200 * time.Millisecond
+	t.Run("stalls once", func(t *testing.T) {
+		src := openFakeWithin(t, &fakeBlob{data: twoBlocks(), ranges: twoBlockRanges, stall: func(n int) bool { return n == 1 }}, timeout)
+		start := time.Now()
+		n, err := readAll(src)
+		if err != nil || n != 2 {
+			t.Fatalf("%d blocks, error %v: want both, the stalled one read again", n, err)
+		}
+		if d := time.Since(start); d > 10*timeout {
+			t.Errorf("took %s with a read timeout of %s", d, timeout)
+		}
+	})
+	t.Run("stalls always", func(t *testing.T) {
+		src := openFakeWithin(t, &fakeBlob{data: twoBlocks(), ranges: twoBlockRanges, stall: func(int) bool { return true }}, timeout)
+		done := make(chan error, 1)
+		go func() { _, err := readAll(src); done <- err }()
+		var err error
+		select {
+		case err = <-done:
+		case <-time.After(30 * time.Second):
+			t.Fatal("the digest hangs on a stalled read")
+		}
+		var se *StalledError
+		if !errors.As(err, &se) || se.Reads != stallReads || !driver.IsTransport(err) || errors.Is(err, context.DeadlineExceeded) {
+			t.Fatalf("error %v: want a stalled read after %d reads, a transport failure and no deadline of the run", err, stallReads)
+		}
+		if strings.Contains(err.Error(), "SECRETSIGNATURE") {
+			t.Fatalf("the error carries the SAS: %v", err)
+		}
+	})
 }
