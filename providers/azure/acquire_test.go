@@ -438,3 +438,40 @@ func TestLockLostReply(t *testing.T) {
 		t.Errorf("locks %+v, want one", locks)
 	}
 }
+
+// TestMissingDataActionNamed: evidence of a disk whose dataAccessAuthMode is AzureActiveDirectory is
+// read with a bearer token that needs the data action snapshots/download/action; a forensic principal
+// without it is refused before anything is made, the data action named. A disk without that mode
+// does not need it.
+func TestMissingDataActionNamed(t *testing.T) {
+	deny := func(t *testing.T) *azuresim.Scenario {
+		sc := scenario(t)
+		for i := range sc.Roles {
+			sc.Roles[i].DataActions = nil
+		}
+		return sc
+	}
+	t.Run("acquisition", func(t *testing.T) {
+		sim, d, _ := startSim(t, deny(t), nil)
+		env := harness{}.envFor(d, sim)
+		c := providertest.NewCase(t)
+		_, err := providertest.Acquire(context.Background(), t, env, c, env.Scenarios["aad-data-access"], nil)
+		if driver.CodeOf(err) != driver.CodePermissionDenied || !strings.Contains(err.Error(), snapshotDownload) || !strings.Contains(err.Error(), "aad-only") {
+			t.Fatalf("error %v: want permission-denied naming %s and the disk", err, snapshotDownload)
+		}
+		if s := env.Inspect.Snapshots(driver.Forensic); len(s) > 0 {
+			t.Errorf("snapshots were made: %v", s)
+		}
+	})
+	t.Run("preflight without describe", func(t *testing.T) {
+		_, d, _ := startSim(t, deny(t), nil)
+		p := driver.Preflight{Volumes: []driver.Volume{{ID: diskID("aad-only"), Location: region}}, Destination: driver.Destination{Account: forensicSub, Location: region, Key: forensicDES}}
+		if err := d.Preflight(context.Background(), p); driver.CodeOf(err) != driver.CodePermissionDenied || !strings.Contains(err.Error(), snapshotDownload) {
+			t.Fatalf("error %v: want permission-denied naming %s", err, snapshotDownload)
+		}
+		p.Volumes = []driver.Volume{{ID: diskID("disk-1"), Location: region}}
+		if err := d.Preflight(context.Background(), p); err != nil {
+			t.Fatalf("a disk without Entra ID data access: %v", err)
+		}
+	})
+}

@@ -309,6 +309,7 @@ func (d *Driver) describeDisk(ctx context.Context, rid *arm.ResourceID, known ma
 		disk = got.Disk
 	}
 	v := driver.Volume{ID: str(disk.ID), Name: str(disk.Name), Location: str(disk.Location), KeyKind: driver.KeyProviderDefault}
+	d.noteDataAccess(v.ID, aadOnly(&disk))
 	if len(disk.Zones) > 0 {
 		v.Zone = str(disk.Zones[0])
 	}
@@ -327,6 +328,28 @@ func (d *Driver) describeDisk(ctx context.Context, rid *arm.ResourceID, known ma
 		}
 	}
 	return v, &disk, nil
+}
+
+// noteDataAccess remembers whether a disk's data is readable only with Entra ID (dataAccessAuthMode
+// AzureActiveDirectory), for the preflight.
+func (d *Driver) noteDataAccess(id string, aad bool) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.aadOnly[strings.ToLower(id)] = aad
+}
+
+// aadOnly: the disk's data is readable only with Entra ID as well as its SAS.
+func aadOnly(disk *armcompute.Disk) bool {
+	p := disk.Properties
+	return p != nil && p.DataAccessAuthMode != nil && strings.EqualFold(string(*p.DataAccessAuthMode), string(armcompute.DataAccessAuthModeAzureActiveDirectory))
+}
+
+// dataAccess is what noteDataAccess remembered of a disk, and whether it did.
+func (d *Driver) dataAccess(id string) (aad, known bool) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	aad, known = d.aadOnly[strings.ToLower(id)]
+	return aad, known
 }
 
 // describeEncryption reads the disk encryption sets the disks use: which key vault key, which identity.
