@@ -6,12 +6,15 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"os"
 	"regexp"
 	"strings"
+	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/arm"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/cloud"
 	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
 	"github.com/spf13/cobra"
@@ -81,8 +84,17 @@ func (z *azureAccess) cloudConfig() (cloud.Configuration, *http.Client, error) {
 		return cfg, nil, fmt.Errorf("--ca-file %s holds no PEM certificate", z.caFile)
 	}
 	return cfg, &http.Client{Transport: &http.Transport{Proxy: http.ProxyFromEnvironment, TLSClientConfig: &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12},
-		MaxIdleConnsPerHost: 64}}, nil
+		MaxIdleConnsPerHost: 64, DialContext: (&net.Dialer{Timeout: azureDialTimeout, KeepAlive: 30 * time.Second}).DialContext,
+		TLSHandshakeTimeout: azureTLSTimeout, ResponseHeaderTimeout: azureHeaderTimeout, IdleConnTimeout: 90 * time.Second}}, nil
 }
+
+// Bounds of the transport: a connection, handshake or answer that never comes fails as a transport
+// error the SDK retries, instead of hanging the run (bodies are bounded per read by the driver).
+const (
+	azureDialTimeout   = 30 * time.Second
+	azureTLSTimeout    = 15 * time.Second
+	azureHeaderTimeout = 2 * time.Minute
+)
 
 // credential is DefaultAzureCredential for the cloud; a custom cloud (the range, a private cloud)
 // skips instance discovery, which asks login.microsoftonline.com about the authority.
@@ -173,9 +185,31 @@ func (o *azureOptions) check() error {
 		if !strings.HasPrefix(n, "/") && !nameRule.MatchString(n) {
 			return fmt.Errorf("%q is not an Azure resource name", n)
 		}
+		if err := o.checkSourceID(n); err != nil {
+			return err
+		}
 	}
 	if o.resourceGroup != "" && !nameRule.MatchString(o.resourceGroup) {
 		return fmt.Errorf("--resource-group %q is not a resource group name", o.resourceGroup)
+	}
+	return nil
+}
+
+// checkSourceID refuses a resource ID outside --subscription: the records name the source
+// subscription, and the forensic subscription's own disks are never a source.
+func (o *azureOptions) checkSourceID(id string) error {
+	if !strings.HasPrefix(id, "/") {
+		return nil
+	}
+	rid, err := arm.ParseResourceID(id)
+	if err != nil {
+		return fmt.Errorf("%q is not an Azure resource ID (/subscriptions/SUB/resourceGroups/RG/providers/Microsoft.Compute/TYPE/NAME): %w", id, err)
+	}
+	switch {
+	case strings.EqualFold(rid.SubscriptionID, o.forensicSubscription):
+		return fmt.Errorf("%s is in the forensic subscription (--forensic-subscription): only resources of --subscription %s can be acquired", id, o.subscription)
+	case !strings.EqualFold(rid.SubscriptionID, o.subscription):
+		return fmt.Errorf("%s is in subscription %s, not --subscription %s: acquire it in a run with --subscription %s", id, rid.SubscriptionID, o.subscription, rid.SubscriptionID)
 	}
 	return nil
 }

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"encoding/json"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
@@ -185,6 +186,10 @@ func TestAzureBadInput(t *testing.T) {
 		{"plain http", replaceArg(azureArgs(endpoint, caFile, filepath.Join(dir, "d")), "--endpoint", "http://127.0.0.1:1"), ExitUsage, "https"},
 		{"lock mode", append(azureArgs(endpoint, caFile, filepath.Join(dir, "e")), "--lock", "compliance"), ExitUsage, "CanNotDelete"},
 		{"another region", append(azureArgs(endpoint, caFile, filepath.Join(dir, "f")), "--forensic-location", "northeurope"), ExitUsage, "cannot place evidence in northeurope"},
+		{"a disk of another subscription", append(azureArgs(endpoint, caFile, filepath.Join(dir, "i")), "--disk", "/subscriptions/3f2a1b0c-9d8e-4f7a-8b6c-5d4e3f2a1b09/resourceGroups/rg-web/providers/Microsoft.Compute/disks/web-1-os"), ExitUsage, "not --subscription"},
+		{"a disk of the forensic subscription", append(azureArgs(endpoint, caFile, filepath.Join(dir, "j")), "--disk", "/subscriptions/"+azForensic+"/resourceGroups/rg-evidence/providers/Microsoft.Compute/disks/web-1-os"), ExitUsage, "is in the forensic subscription"},
+		{"a VM of another subscription", replaceArg(azureArgs(endpoint, caFile, filepath.Join(dir, "k")), "--vm", "/subscriptions/3f2a1b0c-9d8e-4f7a-8b6c-5d4e3f2a1b09/resourceGroups/rg-web/providers/Microsoft.Compute/virtualMachines/web-1"), ExitUsage, "not --subscription"},
+		{"not a resource ID", append(azureArgs(endpoint, caFile, filepath.Join(dir, "l")), "--disk", "/disks/web-1-os"), ExitUsage, "not an Azure resource ID"},
 		{"unknown VM", replaceArg(azureArgs(endpoint, caFile, filepath.Join(dir, "g")), "--vm", "web-9"), ExitNotFound, "web-9"},
 		{"lock without the permission", append(azureArgs(endpoint, caFile, filepath.Join(dir, "h")), "--lock", "CanNotDelete"), ExitPermissionDenied, "Microsoft.Authorization/locks/write"},
 	}
@@ -229,5 +234,23 @@ func TestAzureSeparateForensicPrincipal(t *testing.T) {
 	t.Setenv(envForensicSecret, "")
 	if code, _, stderr := run(t, env, args...); code != ExitUsage || !strings.Contains(stderr, envForensicSecret) {
 		t.Fatalf("without the secret: exit %d %s", code, stderr)
+	}
+}
+
+// TestAzureTransportBounded: the client that trusts --ca-file bounds the dial, the handshake and the
+// wait for an answer, so that a silent endpoint fails instead of hanging the run.
+func TestAzureTransportBounded(t *testing.T) {
+	_, caFile, _ := azureRangeEnv(t)
+	z := azureAccess{caFile: caFile}
+	_, client, err := z.cloudConfig()
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr, ok := client.Transport.(*http.Transport)
+	if !ok {
+		t.Fatalf("transport %T", client.Transport)
+	}
+	if tr.DialContext == nil || tr.TLSHandshakeTimeout <= 0 || tr.ResponseHeaderTimeout <= 0 || tr.IdleConnTimeout <= 0 {
+		t.Fatalf("an unbounded transport: handshake %s, headers %s, idle %s", tr.TLSHandshakeTimeout, tr.ResponseHeaderTimeout, tr.IdleConnTimeout)
 	}
 }

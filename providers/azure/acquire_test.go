@@ -189,8 +189,8 @@ func TestUltraDiskRefused(t *testing.T) {
 	}
 }
 
-// TestBadTargets: an unknown VM, an ID that is not a disk's, and a disk of another subscription fail
-// with clear errors and create nothing.
+// TestBadTargets: an unknown VM, an ID that is not a disk's, and a disk or VM of another subscription
+// (the forensic one included) fail with clear errors and create nothing.
 func TestBadTargets(t *testing.T) {
 	tests := []struct {
 		name   string
@@ -202,6 +202,10 @@ func TestBadTargets(t *testing.T) {
 		{"not a VM", driver.Target{Workloads: []string{diskID("disk-1")}}, driver.CodeInvalid, "not virtualMachines"},
 		{"not a resource ID", driver.Target{Volumes: []string{"disk-1"}}, driver.CodeInvalid, "not an Azure resource ID"},
 		{"unknown disk", driver.Target{Volumes: []string{diskID("disk-nothing")}}, driver.CodeNotFound, "disk-nothing"},
+		{"a disk of another subscription", driver.Target{Volumes: []string{strings.Replace(diskID("disk-1"), sourceSub, otherSub, 1)}}, driver.CodeInvalid, "not the source subscription"},
+		{"a disk of the forensic subscription", driver.Target{Volumes: []string{"/subscriptions/" + forensicSub + "/resourceGroups/" + rgEvidence + "/providers/Microsoft.Compute/disks/disk-1"}}, driver.CodeInvalid, "is in the forensic subscription"},
+		{"a VM of another subscription", driver.Target{Workloads: []string{strings.Replace(vmID("vm-1"), sourceSub, otherSub, 1)}}, driver.CodeInvalid, "not the source subscription"},
+		{"VMs of another subscription", driver.Target{Workloads: []string{vmID("vm-1"), strings.Replace(vmID("vm-2"), sourceSub, otherSub, 1)}}, driver.CodeInvalid, "not the source subscription"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -256,10 +260,11 @@ func TestExposureFindsOpenSAS(t *testing.T) {
 		t.Fatal(err)
 	}
 	vols := []driver.Volume{{ID: diskID("disk-1"), Location: region}, {ID: diskID("disk-2"), Location: region}, {ID: diskID("vm-2-os"), Location: region}}
-	findings, err := d.Exposure(ctx, vols)
+	all, err := d.Exposure(ctx, vols)
 	if err != nil {
 		t.Fatal(err)
 	}
+	findings := activeSAS(all)
 	if len(findings) != 2 || findings[0].Resource != diskID("disk-2") || findings[0].VolumeID != diskID("disk-2") ||
 		!strings.HasSuffix(findings[1].Resource, "/snapshots/exfil") || findings[1].VolumeID != diskID("disk-1") || !strings.Contains(findings[1].Detail, "internet") {
 		t.Fatalf("findings %+v, want the open SAS on disk-2 and on snapshot exfil of disk-1", findings)
@@ -278,8 +283,67 @@ func TestExposureFindsOpenSAS(t *testing.T) {
 	if _, err := wait(ctx, d, r); err != nil {
 		t.Fatal(err)
 	}
-	if findings, err = d.Exposure(ctx, vols); err != nil || len(findings) != 0 {
-		t.Fatalf("after endGetAccess: %+v %v, want none", findings, err)
+	if all, err = d.Exposure(ctx, vols); err != nil || len(activeSAS(all)) != 0 {
+		t.Fatalf("after endGetAccess: %+v %v, want no active SAS", all, err)
+	}
+}
+
+// activeSAS are the findings of an active SAS; the fixture's disks also allow export from anywhere.
+func activeSAS(all []driver.Finding) []driver.Finding {
+	var out []driver.Finding
+	for _, f := range all {
+		if strings.Contains(f.Detail, "active SAS") {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+// TestExposureFindsOpenNetwork: a target disk, or a source snapshot of one, that allows export from
+// anywhere (networkAccessPolicy AllowAll, public network access enabled) is an open-access finding;
+// one limited to private endpoints, or denying export, is not.
+func TestExposureFindsOpenNetwork(t *testing.T) {
+	sc := scenario(t)
+	const attackerClient, attackerSecret = "0c0c0c0c-0000-4000-8000-00000000000c", "attacker-secret-value"
+	sc.Tenants[0].Principals = append(sc.Tenants[0].Principals, azuresim.ScenarioPrincipal{Name: "attacker", ClientID: attackerClient, ClientSecret: attackerSecret})
+	sc.Subscriptions[0].RoleAssignments = append(sc.Subscriptions[0].RoleAssignments, azuresim.ScenarioRoleAssignment{Principal: "attacker", Role: "Owner"})
+	disks := sc.Subscriptions[0].ResourceGroups[0].Disks
+	for i := range disks {
+		switch disks[i].Name {
+		case "disk-1":
+			disks[i].NetworkAccessPolicy = "AllowAll"
+		case "disk-2":
+			disks[i].NetworkAccessPolicy = "AllowPrivate"
+		default:
+			disks[i].NetworkAccessPolicy = "DenyAll"
+		}
+	}
+	_, d, rc := startSim(t, sc, nil)
+	ctx := context.Background()
+	vols := []driver.Volume{{ID: diskID("disk-1"), Location: region}, {ID: diskID("disk-2"), Location: region}, {ID: diskID("vm-2-os"), Location: region}}
+	findings, err := d.Exposure(ctx, vols)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(findings) != 1 || findings[0].Kind != "open-access" || findings[0].Resource != diskID("disk-1") || !strings.Contains(findings[0].Detail, "AllowAll") {
+		t.Fatalf("findings %+v, want disk-1 alone, open to export from anywhere", findings)
+	}
+	// A snapshot of a closed disk, made open to the internet, is found too.
+	f, err := armcompute.NewClientFactory(sourceSub, rc.credential(t, attackerClient, attackerSecret), d.arm[driver.Source])
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := f.NewSnapshotsClient().BeginCreateOrUpdate(ctx, rgWeb, "open-copy", armcompute.Snapshot{Location: to.Ptr(region), Properties: &armcompute.SnapshotProperties{
+		NetworkAccessPolicy: to.Ptr(armcompute.NetworkAccessPolicyAllowAll),
+		CreationData:        &armcompute.CreationData{CreateOption: to.Ptr(armcompute.DiskCreateOptionCopy), SourceResourceID: to.Ptr(diskID("vm-2-os"))}}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := wait(ctx, d, p); err != nil {
+		t.Fatal(err)
+	}
+	if findings, err = d.Exposure(ctx, vols); err != nil || len(findings) != 2 || !strings.HasSuffix(findings[1].Resource, "/snapshots/open-copy") || findings[1].VolumeID != diskID("vm-2-os") {
+		t.Fatalf("findings %+v %v, want disk-1 and the open snapshot of vm-2-os", findings, err)
 	}
 }
 
@@ -433,4 +497,41 @@ func TestLockLostReply(t *testing.T) {
 	if locks := env.Inspect.(inspector).sim.Locks(); len(locks) != 1 {
 		t.Errorf("locks %+v, want one", locks)
 	}
+}
+
+// TestMissingDataActionNamed: evidence of a disk whose dataAccessAuthMode is AzureActiveDirectory is
+// read with a bearer token that needs the data action snapshots/download/action; a forensic principal
+// without it is refused before anything is made, the data action named. A disk without that mode
+// does not need it.
+func TestMissingDataActionNamed(t *testing.T) {
+	deny := func(t *testing.T) *azuresim.Scenario {
+		sc := scenario(t)
+		for i := range sc.Roles {
+			sc.Roles[i].DataActions = nil
+		}
+		return sc
+	}
+	t.Run("acquisition", func(t *testing.T) {
+		sim, d, _ := startSim(t, deny(t), nil)
+		env := harness{}.envFor(d, sim)
+		c := providertest.NewCase(t)
+		_, err := providertest.Acquire(context.Background(), t, env, c, env.Scenarios["aad-data-access"], nil)
+		if driver.CodeOf(err) != driver.CodePermissionDenied || !strings.Contains(err.Error(), snapshotDownload) || !strings.Contains(err.Error(), "aad-only") {
+			t.Fatalf("error %v: want permission-denied naming %s and the disk", err, snapshotDownload)
+		}
+		if s := env.Inspect.Snapshots(driver.Forensic); len(s) > 0 {
+			t.Errorf("snapshots were made: %v", s)
+		}
+	})
+	t.Run("preflight without describe", func(t *testing.T) {
+		_, d, _ := startSim(t, deny(t), nil)
+		p := driver.Preflight{Volumes: []driver.Volume{{ID: diskID("aad-only"), Location: region}}, Destination: driver.Destination{Account: forensicSub, Location: region, Key: forensicDES}}
+		if err := d.Preflight(context.Background(), p); driver.CodeOf(err) != driver.CodePermissionDenied || !strings.Contains(err.Error(), snapshotDownload) {
+			t.Fatalf("error %v: want permission-denied naming %s", err, snapshotDownload)
+		}
+		p.Volumes = []driver.Volume{{ID: diskID("disk-1"), Location: region}}
+		if err := d.Preflight(context.Background(), p); err != nil {
+			t.Fatalf("a disk without Entra ID data access: %v", err)
+		}
+	})
 }

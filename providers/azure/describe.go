@@ -30,7 +30,7 @@ func (d *Driver) Describe(ctx context.Context, t driver.Target) ([]driver.Worklo
 		return nil, err
 	}
 	for _, id := range t.Volumes {
-		rid, err := parseID(id, "disks")
+		rid, err := d.sourceID(id, "disks")
 		if err != nil {
 			return nil, err
 		}
@@ -103,6 +103,25 @@ func parseID(id, kind string) (*arm.ResourceID, error) {
 	return rid, nil
 }
 
+// sourceID parses a target's resource ID and refuses one outside the source subscription: the records
+// name the source subscription, and a disk of the forensic subscription would be evidence taken as its
+// own source.
+func (d *Driver) sourceID(id, kind string) (*arm.ResourceID, error) {
+	rid, err := parseID(id, kind)
+	if err != nil {
+		return nil, err
+	}
+	switch {
+	case strings.EqualFold(rid.SubscriptionID, d.cfg.ForensicSubscription):
+		return nil, &driver.Error{Code: driver.CodeInvalid, Op: "parse", Resource: id,
+			Err: fmt.Errorf("%s is in the forensic subscription %s: only resources of the source subscription %s can be acquired", id, rid.SubscriptionID, d.cfg.SourceSubscription)}
+	case !strings.EqualFold(rid.SubscriptionID, d.cfg.SourceSubscription):
+		return nil, &driver.Error{Code: driver.CodeInvalid, Op: "parse", Resource: id,
+			Err: fmt.Errorf("%s is in subscription %s, not the source subscription %s: acquire it with --subscription %s", id, rid.SubscriptionID, d.cfg.SourceSubscription, rid.SubscriptionID)}
+	}
+	return rid, nil
+}
+
 // listGroupDisks lists, for several VMs, the disks of their resource groups once, so that a fleet's
 // disks cost one call per resource group instead of one each; a disk elsewhere is read on its own.
 func (d *Driver) listGroupDisks(ctx context.Context, vmIDs []string) (map[string]*armcompute.Disk, error) {
@@ -112,7 +131,7 @@ func (d *Driver) listGroupDisks(ctx context.Context, vmIDs []string) (map[string
 	known := map[string]*armcompute.Disk{}
 	seen := map[[2]string]bool{}
 	for _, id := range vmIDs {
-		rid, err := parseID(id, "virtualMachines")
+		rid, err := d.sourceID(id, "virtualMachines")
 		if err != nil {
 			return nil, err
 		}
@@ -140,7 +159,7 @@ func (d *Driver) listGroupDisks(ctx context.Context, vmIDs []string) (map[string
 }
 
 func (d *Driver) describeVM(ctx context.Context, id string, known map[string]*armcompute.Disk) (driver.Workload, error) {
-	rid, err := parseID(id, "virtualMachines")
+	rid, err := d.sourceID(id, "virtualMachines")
 	if err != nil {
 		return driver.Workload{}, err
 	}
@@ -195,7 +214,7 @@ func (d *Driver) describeVM(ctx context.Context, id string, known map[string]*ar
 	}
 	var raws []*armcompute.Disk
 	for _, a := range disks {
-		drid, err := parseID(a.id, "disks")
+		drid, err := d.sourceID(a.id, "disks")
 		if err != nil {
 			return w, err
 		}
@@ -229,7 +248,7 @@ func (d *Driver) describeNetwork(ctx context.Context, vm armcompute.VirtualMachi
 		if ref.ID == nil {
 			continue
 		}
-		rid, err := parseID(*ref.ID, "networkInterfaces")
+		rid, err := d.sourceID(*ref.ID, "networkInterfaces")
 		if err != nil {
 			return nil, err
 		}
@@ -244,7 +263,7 @@ func (d *Driver) describeNetwork(ctx context.Context, vm armcompute.VirtualMachi
 		nics = append(nics, nic.Interface)
 		if p := nic.Properties; p != nil && p.NetworkSecurityGroup != nil && p.NetworkSecurityGroup.ID != nil && !seen[strings.ToLower(*p.NetworkSecurityGroup.ID)] {
 			seen[strings.ToLower(*p.NetworkSecurityGroup.ID)] = true
-			nrid, err := parseID(*p.NetworkSecurityGroup.ID, "networkSecurityGroups")
+			nrid, err := d.sourceID(*p.NetworkSecurityGroup.ID, "networkSecurityGroups")
 			if err != nil {
 				return nil, err
 			}
@@ -290,6 +309,7 @@ func (d *Driver) describeDisk(ctx context.Context, rid *arm.ResourceID, known ma
 		disk = got.Disk
 	}
 	v := driver.Volume{ID: str(disk.ID), Name: str(disk.Name), Location: str(disk.Location), KeyKind: driver.KeyProviderDefault}
+	d.noteDataAccess(v.ID, aadOnly(&disk))
 	if len(disk.Zones) > 0 {
 		v.Zone = str(disk.Zones[0])
 	}
@@ -308,6 +328,28 @@ func (d *Driver) describeDisk(ctx context.Context, rid *arm.ResourceID, known ma
 		}
 	}
 	return v, &disk, nil
+}
+
+// noteDataAccess remembers whether a disk's data is readable only with Entra ID (dataAccessAuthMode
+// AzureActiveDirectory), for the preflight.
+func (d *Driver) noteDataAccess(id string, aad bool) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.aadOnly[strings.ToLower(id)] = aad
+}
+
+// aadOnly: the disk's data is readable only with Entra ID as well as its SAS.
+func aadOnly(disk *armcompute.Disk) bool {
+	p := disk.Properties
+	return p != nil && p.DataAccessAuthMode != nil && strings.EqualFold(string(*p.DataAccessAuthMode), string(armcompute.DataAccessAuthModeAzureActiveDirectory))
+}
+
+// dataAccess is what noteDataAccess remembered of a disk, and whether it did.
+func (d *Driver) dataAccess(id string) (aad, known bool) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	aad, known = d.aadOnly[strings.ToLower(id)]
+	return aad, known
 }
 
 // describeEncryption reads the disk encryption sets the disks use: which key vault key, which identity.

@@ -66,6 +66,7 @@ type Driver struct {
 
 	mu      sync.Mutex
 	clients map[string]*clients // by side and subscription
+	aadOnly map[string]bool     // by lower-case disk ID: dataAccessAuthMode AzureActiveDirectory
 }
 
 type clients struct {
@@ -115,7 +116,7 @@ func New(cfg Config) (*Driver, error) {
 	if cfg.Cloud.Services == nil {
 		cfg.Cloud = cloud.AzurePublic
 	}
-	d := &Driver{cfg: cfg, log: cfg.Logger, clients: map[string]*clients{},
+	d := &Driver{cfg: cfg, log: cfg.Logger, clients: map[string]*clients{}, aadOnly: map[string]bool{},
 		arm: map[driver.Side]*arm.ClientOptions{}, cre: map[driver.Side]azcore.TokenCredential{
 			driver.Source: cfg.SourceCredential, driver.Forensic: cfg.ForensicCredential}}
 	if d.log == nil {

@@ -13,7 +13,9 @@ import (
 
 // Exposure reports the target's disks, and the source subscription's snapshots of them, that have an
 // active SAS (whoever holds its URL reads the data until it expires, from wherever the resource's
-// network policy allows): the attacker may be reading them already.
+// network policy allows): the attacker may be reading them already; and those that allow export from
+// anywhere (networkAccessPolicy AllowAll with public network access), which a SAS granted later reads
+// from the internet.
 // (https://learn.microsoft.com/azure/virtual-machines/disks-enable-private-links-for-import-export-portal)
 func (d *Driver) Exposure(ctx context.Context, vols []driver.Volume) ([]driver.Finding, error) {
 	if len(vols) == 0 {
@@ -46,12 +48,18 @@ func (d *Driver) Exposure(ctx context.Context, vols []driver.Volume) ([]driver.F
 			}
 			for _, disk := range page.Value {
 				id, ok := want[strings.ToLower(str(disk.ID))]
-				if !ok || disk.Properties == nil || !openSAS(disk.Properties.DiskState) {
+				if !ok || disk.Properties == nil {
 					continue
 				}
 				p := disk.Properties
-				findings = append(findings, driver.Finding{Kind: "open-access", Resource: id, VolumeID: id,
-					Detail: fmt.Sprintf("disk %s has an active SAS (%s): whoever holds its URL can read it%s", id, *p.DiskState, network(p.NetworkAccessPolicy, p.PublicNetworkAccess))})
+				switch {
+				case openSAS(p.DiskState):
+					findings = append(findings, driver.Finding{Kind: "open-access", Resource: id, VolumeID: id,
+						Detail: fmt.Sprintf("disk %s has an active SAS (%s): whoever holds its URL can read it%s", id, *p.DiskState, network(p.NetworkAccessPolicy, p.PublicNetworkAccess))})
+				case openNetwork(p.NetworkAccessPolicy, p.PublicNetworkAccess):
+					findings = append(findings, driver.Finding{Kind: "open-access", Resource: id, VolumeID: id,
+						Detail: fmt.Sprintf("disk %s %s", id, openNetworkDetail)})
+				}
 			}
 		}
 	}
@@ -68,15 +76,21 @@ func (d *Driver) Exposure(ctx context.Context, vols []driver.Volume) ([]driver.F
 			}
 			for _, s := range page.Value {
 				sp := s.Properties
-				if sp == nil || sp.CreationData == nil || !openSAS(sp.DiskState) {
+				if sp == nil || sp.CreationData == nil {
 					continue
 				}
 				vol, ok := want[strings.ToLower(str(sp.CreationData.SourceResourceID))]
 				if !ok {
 					continue
 				}
-				findings = append(findings, driver.Finding{Kind: "open-access", Resource: str(s.ID), VolumeID: vol,
-					Detail: fmt.Sprintf("snapshot %s of disk %s has an active SAS (%s): whoever holds its URL can read it%s", str(s.ID), vol, *sp.DiskState, network(sp.NetworkAccessPolicy, sp.PublicNetworkAccess))})
+				switch {
+				case openSAS(sp.DiskState):
+					findings = append(findings, driver.Finding{Kind: "open-access", Resource: str(s.ID), VolumeID: vol,
+						Detail: fmt.Sprintf("snapshot %s of disk %s has an active SAS (%s): whoever holds its URL can read it%s", str(s.ID), vol, *sp.DiskState, network(sp.NetworkAccessPolicy, sp.PublicNetworkAccess))})
+				case openNetwork(sp.NetworkAccessPolicy, sp.PublicNetworkAccess):
+					findings = append(findings, driver.Finding{Kind: "open-access", Resource: str(s.ID), VolumeID: vol,
+						Detail: fmt.Sprintf("snapshot %s of disk %s %s", str(s.ID), vol, openNetworkDetail)})
+				}
 			}
 		}
 	}
@@ -87,6 +101,15 @@ func (d *Driver) Exposure(ctx context.Context, vols []driver.Volume) ([]driver.F
 func openSAS(s *armcompute.DiskState) bool {
 	return s != nil && (*s == armcompute.DiskStateActiveSAS || *s == armcompute.DiskStateActiveSASFrozen)
 }
+
+// openNetwork: the resource's data can be exported from anywhere. With networkAccessPolicy AllowAll
+// and public network access enabled, a SAS that beginGetAccess grants works from the internet.
+// (https://learn.microsoft.com/azure/virtual-machines/disks-restrict-import-export-overview)
+func openNetwork(policy *armcompute.NetworkAccessPolicy, public *armcompute.PublicNetworkAccess) bool {
+	return policy != nil && *policy == armcompute.NetworkAccessPolicyAllowAll && (public == nil || *public == armcompute.PublicNetworkAccessEnabled)
+}
+
+const openNetworkDetail = "allows export from anywhere (networkAccessPolicy AllowAll, public network access enabled): whoever may call beginGetAccess on it gets a SAS that reads it from the internet"
 
 func network(policy *armcompute.NetworkAccessPolicy, public *armcompute.PublicNetworkAccess) string {
 	switch {

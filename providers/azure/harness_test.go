@@ -31,6 +31,7 @@ const (
 	tenant          = "11111111-1111-4111-8111-111111111111"
 	sourceSub       = "aaaaaaaa-0000-4000-8000-000000000001"
 	forensicSub     = "bbbbbbbb-0000-4000-8000-000000000002"
+	otherSub        = "cccccccc-0000-4000-8000-000000000003" // neither side's
 	responderClient = "0a0a0a0a-0000-4000-8000-00000000000a" // the source side
 	collectorClient = "0b0b0b0b-0000-4000-8000-00000000000b" // the forensic side
 	responderSecret = "responder-client-secret-value"

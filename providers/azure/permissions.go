@@ -62,14 +62,28 @@ func containsAction(list []Action, action string) bool {
 	return false
 }
 
-// grants is what the Permissions API answered: one entry per role assignment that applies.
-type grants []struct{ actions, notActions []string }
+// grants is what the Permissions API answered: one entry per role assignment that applies, its
+// control plane actions and its data actions.
+type grants []grant
+
+type grant struct{ actions, notActions, dataActions, notDataActions []string }
 
 // allows evaluates an action as ARM does: some entry's actions match it, and that entry's notActions
 // do not. (https://learn.microsoft.com/azure/role-based-access-control/role-definitions#notactions)
 func (g grants) allows(action string) bool {
 	for _, e := range g {
 		if matchesAny(e.actions, action) && !matchesAny(e.notActions, action) {
+			return true
+		}
+	}
+	return false
+}
+
+// allowsData evaluates a data action the same way, against dataActions and notDataActions: actions
+// never grant one. (https://learn.microsoft.com/azure/role-based-access-control/role-definitions#dataactions)
+func (g grants) allowsData(action string) bool {
+	for _, e := range g {
+		if matchesAny(e.dataActions, action) && !matchesAny(e.notDataActions, action) {
 			return true
 		}
 	}
@@ -117,7 +131,7 @@ func (d *Driver) permissions(ctx context.Context, subscription, rg string) (gran
 			return nil, apiErr(err)
 		}
 		for _, e := range page.Value {
-			out = append(out, struct{ actions, notActions []string }{deref(e.Actions), deref(e.NotActions)})
+			out = append(out, grant{deref(e.Actions), deref(e.NotActions), deref(e.DataActions), deref(e.NotDataActions)})
 		}
 	}
 	return out, nil

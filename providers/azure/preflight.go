@@ -64,6 +64,11 @@ func (d *Driver) Preflight(ctx context.Context, p driver.Preflight) error {
 			need[k] = append(need[k], linkedBeginGetAccess)
 		}
 	}
+	// A disk readable only with Entra ID makes evidence that is too: its SAS needs the data action.
+	aad, err := d.firstAADOnly(ctx, p.Volumes)
+	if err != nil {
+		return err
+	}
 	// Every missing action, the forensic resource group's first, so that one run names them all.
 	keys := slices.Sorted(maps.Keys(need))
 	slices.SortStableFunc(keys, func(a, b string) int { return boolOrder(a != forensicRG, b != forensicRG) })
@@ -78,6 +83,9 @@ func (d *Driver) Preflight(ctx context.Context, p driver.Preflight) error {
 			if !perms.allows(a.Action) {
 				missing = append(missing, fmt.Sprintf("%s on resource group %s of subscription %s (%s)", a.Action, rg, sub, a.Reason))
 			}
+		}
+		if k == forensicRG && aad != "" && !perms.allowsData(snapshotDownload) {
+			missing = append(missing, fmt.Sprintf("the data action %s on resource group %s of subscription %s (read the evidence of %s, whose dataAccessAuthMode is AzureActiveDirectory, through its SAS)", snapshotDownload, rg, sub, aad))
 		}
 	}
 	if len(missing) > 0 {
@@ -135,4 +143,28 @@ func boolOrder(a, b bool) int {
 		return -1
 	}
 	return 1
+}
+
+// firstAADOnly is the first of the disks whose dataAccessAuthMode is AzureActiveDirectory (a snapshot
+// keeps its disk's mode), or "". Describe noted each disk's mode; a disk it did not see (a resumed
+// run) is read again.
+func (d *Driver) firstAADOnly(ctx context.Context, vols []driver.Volume) (string, error) {
+	for _, v := range vols {
+		aad, known := d.dataAccess(v.ID)
+		if !known {
+			rid, err := d.sourceID(v.ID, "disks")
+			if err != nil {
+				return "", invalid(err)
+			}
+			_, raw, err := d.describeDisk(ctx, rid, nil)
+			if err != nil {
+				return "", err
+			}
+			aad = aadOnly(raw)
+		}
+		if aad {
+			return v.ID, nil
+		}
+	}
+	return "", nil
 }

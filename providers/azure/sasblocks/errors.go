@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/url"
 	"regexp"
+	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 )
@@ -37,16 +38,37 @@ func (e *Error) Error() string {
 // Unwrap gives the cause (a network error, a context error) without the request's URL.
 func (e *Error) Unwrap() error { return e.err }
 
-// IntegrityError is a block whose content did not match its Content-MD5, read after read.
+// IntegrityError is a block whose content did not match its Content-MD5, or came without one, read
+// after read.
 type IntegrityError struct {
-	Resource string
-	Block    int64
-	Reads    int
+	Resource   string
+	Block      int64
+	Reads      int
+	NoChecksum bool // the blob service sent no Content-MD5 at all
 }
 
 func (e *IntegrityError) Error() string {
+	if e.NoChecksum {
+		return fmt.Sprintf("block %d of %s came without the Content-MD5 the blob service sends for a ranged read in %d reads: it cannot be checked", e.Block, e.Resource, e.Reads)
+	}
 	return fmt.Sprintf("block %d of %s did not match its Content-MD5 in %d reads", e.Block, e.Resource, e.Reads)
 }
+
+// StalledError is a block whose ranged read ran past the read timeout, read after read. It is a
+// transport failure (a net.Error that timed out): the engine may try the digest again.
+type StalledError struct {
+	Block int64
+	Reads int
+	After time.Duration
+}
+
+func (e *StalledError) Error() string {
+	return fmt.Sprintf("block %d stalled: no complete answer within %s, %d reads", e.Block, e.After, e.Reads)
+}
+
+// Timeout and Temporary make it a net.Error that timed out.
+func (e *StalledError) Timeout() bool   { return true }
+func (e *StalledError) Temporary() bool { return true }
 
 // scrub turns an SDK error into an Error that cannot carry the SAS: a response error keeps its code
 // and status only, a transport error (*url.Error names the URL, query and all) its cause only.

@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/md5"
 	"crypto/sha256"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -25,12 +26,22 @@ const BlockSize = 512 << 10
 // DefaultConcurrency is how many ranged reads are in flight.
 const DefaultConcurrency = 16
 
-// integrityReads is how often a block that does not match its Content-MD5 is read before giving up.
+// DefaultReadTimeout bounds one 512 KiB ranged read: minutes of silence are a stalled connection.
+const DefaultReadTimeout = time.Minute
+
+// stallReads is how often a block is read before a stall ends the digest (retryable: a transport failure).
+const stallReads = 3
+
+// integrityReads is how often a block that does not match its Content-MD5, or comes without one, is
+// read before giving up.
 const integrityReads = 4
 
 // Options tune the reads.
 type Options struct {
 	Concurrency int // ranged reads in flight; DefaultConcurrency when zero
+	// ReadTimeout bounds one ranged read of a block, body included, and each try of the other blob
+	// calls; DefaultReadTimeout when zero. A read past it is a transport failure, read again.
+	ReadTimeout time.Duration
 	// ClientOptions are the blob client's pipeline settings (transport, retries: the SDK retries 503
 	// ServerBusy honouring Retry-After).
 	ClientOptions azcore.ClientOptions
@@ -79,7 +90,13 @@ func Open(ctx context.Context, acc Access, opts *Options) (*Source, error) {
 	if s.opts.Logger == nil {
 		s.opts.Logger = slog.New(slog.DiscardHandler)
 	}
+	if s.opts.ReadTimeout <= 0 {
+		s.opts.ReadTimeout = DefaultReadTimeout
+	}
 	co := &pageblob.ClientOptions{ClientOptions: s.opts.ClientOptions}
+	if co.Retry.TryTimeout <= 0 {
+		co.Retry.TryTimeout = s.opts.ReadTimeout // the SDK's own bound on each try of every blob call
+	}
 	var err error
 	if acc.Credential != nil {
 		co.Audience = "https://disk.azure.com/"
@@ -142,8 +159,10 @@ func (s *Source) blocks(ctx context.Context) ([]int64, error) {
 			return nil, scrub("Get Page Ranges", s.acc.Resource, err)
 		}
 		for _, r := range page.PageList.PageRange {
-			if r.Start == nil || r.End == nil || *r.End < *r.Start {
-				continue
+			// A range the list cannot be read from would otherwise count as unwritten, its blocks as zeros.
+			if r.Start == nil || r.End == nil || *r.Start < 0 || *r.End < *r.Start {
+				return nil, &Error{Op: "Get Page Ranges", Resource: s.acc.Resource,
+					err: fmt.Errorf("the blob service listed a page range from %s to %s: the written ranges cannot be trusted", bound(r.Start), bound(r.End))}
 			}
 			for b := *r.Start / BlockSize; b <= *r.End/BlockSize; b++ {
 				set[b] = true
@@ -219,39 +238,79 @@ func (s *Source) ReadBlocks(ctx context.Context, from int64, visit func(driver.B
 	return ctx.Err()
 }
 
-// readBlock reads one block, checked against its Content-MD5, read again when it does not match.
+// readBlock reads one block, checked against its Content-MD5, read again when it does not match or
+// comes without one, or when a read stalls.
 func (s *Source) readBlock(ctx context.Context, idx int64, buf []byte) ([]byte, error) {
 	off := idx * BlockSize
 	n := min(int64(BlockSize), s.size-off)
 	data := buf[:n]
-	for attempt := 1; ; attempt++ {
-		resp, err := s.client.DownloadStream(ctx, &blob.DownloadStreamOptions{
-			Range: blob.HTTPRange{Offset: off, Count: n}, RangeGetContentMD5: boolPtr(true)})
-		if err != nil {
-			return nil, scrub("Get Blob", s.acc.Resource, err)
+	reads, stalls := 0, 0
+	for {
+		contentMD5, err := s.readOnce(ctx, off, data)
+		if errors.Is(err, errStalled) {
+			stalls++
+			s.opts.Logger.Warn("ranged read stalled; reading it again", "resource", s.acc.Resource, "block", idx, "timeout", s.opts.ReadTimeout, "stalls", stalls)
+			if stalls >= stallReads {
+				return nil, &Error{Op: "Get Blob", Resource: s.acc.Resource, err: &StalledError{Block: idx, Reads: stalls, After: s.opts.ReadTimeout}}
+			}
+			continue
 		}
+		if err != nil {
+			return nil, err
+		}
+		reads++
+		// The blob service sends Content-MD5 for every ranged read of at most 4 MiB that asks for it
+		// (https://learn.microsoft.com/rest/api/storageservices/get-blob#response-headers): a read
+		// without one is an anomaly, read again, and never passed on unchecked.
+		missing := len(contentMD5) == 0
+		if !missing {
+			sum := md5.Sum(data)
+			if bytes.Equal(sum[:], contentMD5) {
+				return data, nil
+			}
+		}
+		s.retried(idx)
+		if missing {
+			s.opts.Logger.Warn("block came without its Content-MD5; reading it again", "resource", s.acc.Resource, "block", idx, "attempt", reads)
+		} else {
+			s.opts.Logger.Warn("block did not match its Content-MD5; reading it again", "resource", s.acc.Resource, "block", idx, "attempt", reads)
+		}
+		if reads >= integrityReads {
+			return nil, &IntegrityError{Resource: s.acc.Resource, Block: idx, Reads: reads, NoChecksum: missing}
+		}
+	}
+}
+
+// errStalled is a ranged read that ran past ReadTimeout while the run's own context was still live.
+var errStalled = errors.New("stalled")
+
+// readOnce reads one block's range into data, body and all, within ReadTimeout, and gives its
+// Content-MD5. A stalled read would otherwise hang the digest with the SAS open.
+func (s *Source) readOnce(ctx context.Context, off int64, data []byte) ([]byte, error) {
+	rctx, cancel := context.WithTimeout(ctx, s.opts.ReadTimeout)
+	defer cancel()
+	resp, err := s.client.DownloadStream(rctx, &blob.DownloadStreamOptions{
+		Range: blob.HTTPRange{Offset: off, Count: int64(len(data))}, RangeGetContentMD5: boolPtr(true)})
+	if err == nil {
 		_, err = io.ReadFull(resp.Body, data)
 		resp.Body.Close()
-		if err != nil {
-			return nil, scrub("Get Blob", s.acc.Resource, err)
-		}
-		if len(resp.ContentMD5) == 0 {
-			return data, nil // the service gave no checksum: nothing to check against
-		}
-		sum := md5.Sum(data)
-		if bytes.Equal(sum[:], resp.ContentMD5) {
-			return data, nil
-		}
-		s.retries.mu.Lock()
-		s.retries.n++
-		if len(s.retries.blocks) < 100 {
-			s.retries.blocks = append(s.retries.blocks, idx)
-		}
-		s.retries.mu.Unlock()
-		s.opts.Logger.Warn("block did not match its Content-MD5; reading it again", "resource", s.acc.Resource, "block", idx, "attempt", attempt)
-		if attempt >= integrityReads {
-			return nil, &IntegrityError{Resource: s.acc.Resource, Block: idx, Reads: attempt}
-		}
+	}
+	switch {
+	case err == nil:
+		return resp.ContentMD5, nil
+	case ctx.Err() == nil && rctx.Err() != nil:
+		return nil, errStalled
+	}
+	return nil, scrub("Get Blob", s.acc.Resource, err)
+}
+
+// retried counts a block read again for its integrity, for the record.
+func (s *Source) retried(idx int64) {
+	s.retries.mu.Lock()
+	defer s.retries.mu.Unlock()
+	s.retries.n++
+	if len(s.retries.blocks) < 100 {
+		s.retries.blocks = append(s.retries.blocks, idx)
 	}
 }
 
@@ -266,3 +325,11 @@ func (s *Source) Close(ctx context.Context) error {
 }
 
 func boolPtr(b bool) *bool { return &b }
+
+// bound prints a page range's start or end, or that it is missing.
+func bound(v *int64) string {
+	if v == nil {
+		return "(none)"
+	}
+	return fmt.Sprint(*v)
+}
