@@ -218,11 +218,11 @@ func (a *app) printAcquisition(l *custody.Ledger, res *acquisition.Result) {
 		fmt.Fprintf(w, "  source    %s (%s)\n  forensic  %s (%s)\n", safe(p.Account), safe(p.ID), safe(fx.Account), safe(fx.ID))
 	}
 	if len(res.Findings) > 0 {
-		what := fmt.Sprintf("%d snapshots or images of these volumes", len(res.Findings))
+		what := fmt.Sprintf("%d findings", len(res.Findings))
 		if len(res.Findings) == 1 {
-			what = "1 snapshot or image of these volumes"
+			what = "1 finding"
 		}
-		fmt.Fprintf(w, "\n!!! EXPOSURE: %s can be used by others:\n", what)
+		fmt.Fprintf(w, "\n!!! EXPOSURE: %s: copies of these volumes, or access to them, that others can use:\n", what)
 		for _, f := range res.Findings {
 			fmt.Fprintf(w, "    %s\n", safe(f.Detail))
 		}
