@@ -29,8 +29,9 @@ const (
 // diskConsistencyGroupPolicy in the source project, attached to each disk; an instant snapshot group
 // of it, which takes every disk's instant snapshot together; then each snapshot, in the forensic
 // project, from its instant snapshot. It writes into the compromised project, which is why it is done
-// only when asked: the policy, its attachments and the group are returned to be removed once the
-// snapshots are complete, and removed here at once if the attempt fails before any snapshot exists.
+// only when asked: the policy, its attachments and the group are returned as Temporary, which the
+// engine removes once the snapshots are complete or when the attempt fails for good; a failure the
+// engine does not retry, before any snapshot exists, removes them here at once.
 func (d *Driver) crashSnapshots(ctx context.Context, req driver.SnapshotRequest, vols []driver.Volume) (driver.SnapshotResult, error) {
 	res := driver.SnapshotResult{Consistency: driver.CrashConsistent}
 	zone := vols[0].Location
@@ -51,9 +52,10 @@ func (d *Driver) crashSnapshots(ctx context.Context, req driver.SnapshotRequest,
 	policy := driver.Resource{Side: driver.Source, Location: zone, Kind: kindPolicy, ID: policyID,
 		Note: "consistency group policy written into the source project for the crash-consistent snapshots"}
 	res.Temporary = append(res.Temporary, policy)
-	// A failure the engine will not retry undoes what was written; one it retries (throttled,
-	// unavailable, a lost answer) keeps it for the retry, which finds each part again by its name
-	// (requestIds are fresh, so that a part removed since is made again).
+	// A failure the engine will not retry undoes what was written; one it may retry (throttled,
+	// unavailable, a lost answer, a wait that ran out) returns it, for the retry to find each part
+	// again by its name (requestIds are fresh, so that a part removed since is made again), or for
+	// the engine to remove when it retries no more.
 	fail := func(err error) (driver.SnapshotResult, error) {
 		if code := d.ErrorCode(err); !code.Retryable() && !driver.IsTransport(err) && !errors.Is(err, context.DeadlineExceeded) {
 			d.undo(ctx, res.Temporary)
@@ -111,7 +113,7 @@ func (d *Driver) crashSnapshots(ctx context.Context, req driver.SnapshotRequest,
 		}
 		s, err := d.insertSnapshot(ctx, req, v, is)
 		if err != nil {
-			return res, err // snapshots may exist: what was made is removed once they are settled
+			return res, err // returned as Temporary: the engine removes it when the attempt fails for good
 		}
 		res.Snapshots = append(res.Snapshots, s)
 	}
