@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"cloud.google.com/go/compute/apiv1/computepb"
 	"google.golang.org/api/iterator"
@@ -204,5 +205,28 @@ func TestCrashConsistentCancelledUndone(t *testing.T) {
 		t.Fatal("the group was never made: the cancel came before the stage under test")
 	}
 	noSourceDebris(t, d, sim)
+	verifies(t, c)
+}
+
+// TestCrashConsistentRetriesRunOutUndone: the group cannot be made because Compute Engine stays
+// unavailable: the attempt keeps what it wrote for a retry, the engine retries until the step's retry
+// deadline and then gives up, and nothing of the consistency group is left in the source project.
+func TestCrashConsistentRetriesRunOutUndone(t *testing.T) {
+	sc := scenario(t)
+	sc.Faults = gcpsim.Faults{Rules: []gcpsim.FaultRule{{Kind: gcpsim.FaultServerError, Status: 503, Rate: 1,
+		Methods: []string{"compute.instantSnapshotGroups.insert"}}}}
+	env, e := envWith(t, sc, func(cfg *Config) { cfg.RetryMaxAttempts = 2 })
+	c := providertest.NewCase(t)
+	_, err := providertest.Acquire(context.Background(), t, env, c, env.Scenarios["two-volume-instance"], func(o *acquisition.Options) {
+		crash(o)
+		o.RetryDeadline, o.RetryBackoff = 300*time.Millisecond, 20*time.Millisecond
+	})
+	if code := driver.CodeOf(err); code != driver.CodeUnavailable {
+		t.Fatalf("error %v (%s): want unavailable", err, code)
+	}
+	if n := env.Faults.Calls()["compute.instantSnapshotGroups.insert"]; n < 2 {
+		t.Fatalf("the group's insert was tried %d times: the engine did not retry the attempt", n)
+	}
+	noSourceDebris(t, env.Driver.(*Driver), e.sim)
 	verifies(t, c)
 }
