@@ -85,6 +85,7 @@ func (d *Driver) crashSnapshots(ctx context.Context, req driver.SnapshotRequest,
 	op, err = c.groups.Insert(ctx, &computepb.InsertInstantSnapshotGroupRequest{Project: project, Zone: zone, RequestId: proto.String(uuid.NewString()),
 		InstantSnapshotGroupResource: &computepb.InstantSnapshotGroup{Name: proto.String(groupName), SourceConsistencyGroup: proto.String(policyID),
 			Description: proto.String("acquire: the moment of the crash-consistent forensic snapshots of " + req.Workload.ID)}}, d.retry())
+	sameMoment := isStatus(err, http.StatusConflict) // the group an earlier try made: its moment
 	if err := d.created(ctx, "compute.instantSnapshotGroups.insert", op, err); err != nil {
 		return fail(err)
 	}
@@ -102,9 +103,13 @@ func (d *Driver) crashSnapshots(ctx context.Context, req driver.SnapshotRequest,
 			have[s.VolumeID] = s
 		}
 	}
+	var earlier []string
 	for _, v := range vols {
 		if s, ok := have[v.ID]; ok {
 			res.Snapshots = append(res.Snapshots, s)
+			if !sameMoment {
+				earlier = append(earlier, v.ID)
+			}
 			continue
 		}
 		is, ok := members[v.ID]
@@ -116,6 +121,14 @@ func (d *Driver) crashSnapshots(ctx context.Context, req driver.SnapshotRequest,
 			return res, err // returned as Temporary: the engine removes it when the attempt fails for good
 		}
 		res.Snapshots = append(res.Snapshots, s)
+	}
+	if len(earlier) > 0 && len(earlier) < len(vols) {
+		// An earlier try's group was removed after some of its snapshots were made: those are of
+		// another moment than this group's, and the set is not crash-consistent.
+		res.Consistency = driver.PerVolume
+		res.Note = fmt.Sprintf("per-volume: the snapshots of %s are from an earlier try, whose instant snapshot group was removed; "+
+			"the others from instant snapshot group %s of consistency group %s, a later moment", strings.Join(earlier, ", "), groupID, policyID)
+		return res, nil
 	}
 	res.Note = fmt.Sprintf("crash-consistent: every disk taken at one moment by instant snapshot group %s of consistency group %s, "+
 		"written into the source project and removed once the snapshots are complete", groupID, policyID)

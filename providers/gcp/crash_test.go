@@ -3,6 +3,7 @@ package gcp
 import (
 	"context"
 	"errors"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -228,5 +229,68 @@ func TestCrashConsistentRetriesRunOutUndone(t *testing.T) {
 		t.Fatalf("the group's insert was tried %d times: the engine did not retry the attempt", n)
 	}
 	noSourceDebris(t, env.Driver.(*Driver), e.sim)
+	verifies(t, c)
+}
+
+// TestCrashConsistentResumedAfterRemovalIsPerVolume: a run fails after the first disk's snapshot was
+// made from the instant snapshot group, and the group is removed; the run that resumes it makes a
+// new group, at a later moment, for the other disk. The evidence says per-volume, not
+// crash-consistent, and nothing is left in the source project.
+func TestCrashConsistentResumedAfterRemovalIsPerVolume(t *testing.T) {
+	sim, err := gcpsim.New(scenario(t), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	refuse, inserts := true, 0
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodPost && strings.HasSuffix(r.URL.Path, "/projects/"+forensicProject+"/global/snapshots") {
+			mu.Lock()
+			inserts++
+			stop := refuse && inserts == 2
+			mu.Unlock()
+			if stop { // the second disk's snapshot is refused, for good
+				w.Header().Set("Content-Type", "application/json")
+				w.WriteHeader(http.StatusBadRequest)
+				io.WriteString(w, `{"error":{"code":400,"message":"Invalid value for field 'resource.sourceInstantSnapshot'.","errors":[{"reason":"invalid","message":"Invalid value for field 'resource.sourceInstantSnapshot'."}]}}`)
+				return
+			}
+		}
+		sim.ServeHTTP(w, r)
+	}))
+	sim.SetStorageURL(srv.URL)
+	t.Cleanup(func() { srv.Close(); sim.Close() })
+	key, err := sim.KeyFile(responder, srv.URL+"/token")
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "responder.json")
+	if err := os.WriteFile(path, key, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	d := newDriver(t, testConfig(srv.URL, path))
+	env := harness{}.envFor(d, sim)
+	sc := env.Scenarios["two-volume-instance"]
+	c := providertest.NewCase(t)
+	if _, err := providertest.Acquire(context.Background(), t, env, c, sc, crash); err == nil {
+		t.Fatal("the run whose second snapshot was refused succeeded")
+	}
+	if n := len(sim.Snapshots(forensicProject)); n != 1 {
+		t.Fatalf("%d snapshots after the first run, want the first disk's only", n)
+	}
+	noSourceDebris(t, d, sim)
+	mu.Lock()
+	refuse = false
+	mu.Unlock()
+	res, err := providertest.Acquire(context.Background(), t, env, c, sc, crash)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range res.Volumes {
+		if v.Consistency != driver.PerVolume {
+			t.Errorf("%s: %s, want per-volume: its snapshots are of two moments", v.Volume.ID, v.Consistency)
+		}
+	}
+	noSourceDebris(t, d, sim)
 	verifies(t, c)
 }
