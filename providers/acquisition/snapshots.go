@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"slices"
 	"sync"
 
@@ -116,6 +117,7 @@ func (r *run) snapshotGroup(ctx context.Context, g group) (map[string]taken, map
 	if len(need) > 0 {
 		rec, err := r.createSnapshots(ctx, g, need, k)
 		if err != nil {
+			r.abandonAttempt(ctx, g, k, rec)
 			return nil, nil, err
 		}
 		for id, sn := range rec.Snapshots {
@@ -337,4 +339,19 @@ func (r *run) settleAttempt(ctx context.Context, g group, k int, rec snapshotsRe
 		firstErr = err
 	}
 	return firstErr
+}
+
+// abandonAttempt removes what the cloud needed to take an attempt's snapshots (a consistency group
+// written into the source account) when the attempt failed for good: no settle will come to remove
+// it, and a later run that retries the attempt makes it again. What cannot be removed is listed
+// among what is left in place. The removals' step IDs carry the case's length at that moment, so
+// that the removals of the same attempt failing again in a later run are not taken as done already.
+func (r *run) abandonAttempt(ctx context.Context, g group, k int, rec snapshotsRecord) {
+	if len(rec.Temporary) == 0 {
+		return
+	}
+	base := fmt.Sprintf("%s/abandoned.%d", r.attemptID(g, k), r.opts.Ledger.Len())
+	if err := r.removeAll(ctx, base, rec.Temporary); err != nil {
+		r.opts.Logger.LogAttrs(ctx, slog.LevelWarn, "removing what a failed snapshot attempt made", slog.String("step", r.attemptID(g, k)), slog.Any("error", err))
+	}
 }

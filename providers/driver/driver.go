@@ -213,7 +213,8 @@ type SnapshotResult struct {
 	Consistency Consistency // what they achieved
 	Note        string      // the cloud's word on it (a warning, how far apart they started)
 	// Temporary is what was made in order to take them (a consistency group, a restore point): the
-	// engine removes it with Delete once every snapshot is complete.
+	// engine removes it with Delete once every snapshot is complete, or when the attempt fails for
+	// good (it is returned with the error).
 	Temporary []Resource
 }
 

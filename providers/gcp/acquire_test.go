@@ -355,3 +355,23 @@ func TestImpersonation(t *testing.T) {
 		t.Errorf("a bad account: %v", err)
 	}
 }
+
+// TestDiskPermissionsCheckedAtPreflight: a permission missing on the source disks is found by
+// disks.testIamPermissions at the preflight and named with the disk, before any snapshot is tried.
+func TestDiskPermissionsCheckedAtPreflight(t *testing.T) {
+	env, _ := envWith(t, leastPrivilege(t, "compute.disks.createSnapshot"), nil)
+	c := providertest.NewCase(t)
+	_, err := providertest.Acquire(context.Background(), t, env, c, env.Scenarios["two-volume-instance"], nil)
+	if driver.CodeOf(err) != driver.CodePermissionDenied || !strings.Contains(err.Error(), "compute.disks.createSnapshot") ||
+		!strings.Contains(err.Error(), vol("web-1")) {
+		t.Fatalf("error %v: want permission-denied naming compute.disks.createSnapshot and the disk", err)
+	}
+	calls := env.Faults.Calls()
+	if calls["compute.disks.testIamPermissions"] == 0 {
+		t.Error("the permissions were not tested")
+	}
+	if n := calls["compute.snapshots.insert"]; n > 0 {
+		t.Errorf("%d snapshots were tried after the preflight", n)
+	}
+	verifies(t, c)
+}

@@ -29,8 +29,9 @@ const (
 // diskConsistencyGroupPolicy in the source project, attached to each disk; an instant snapshot group
 // of it, which takes every disk's instant snapshot together; then each snapshot, in the forensic
 // project, from its instant snapshot. It writes into the compromised project, which is why it is done
-// only when asked: the policy, its attachments and the group are returned to be removed once the
-// snapshots are complete, and removed here at once if the attempt fails before any snapshot exists.
+// only when asked: the policy, its attachments and the group are returned as Temporary, which the
+// engine removes once the snapshots are complete or when the attempt fails for good; a failure the
+// engine does not retry, before any snapshot exists, removes them here at once.
 func (d *Driver) crashSnapshots(ctx context.Context, req driver.SnapshotRequest, vols []driver.Volume) (driver.SnapshotResult, error) {
 	res := driver.SnapshotResult{Consistency: driver.CrashConsistent}
 	zone := vols[0].Location
@@ -51,9 +52,10 @@ func (d *Driver) crashSnapshots(ctx context.Context, req driver.SnapshotRequest,
 	policy := driver.Resource{Side: driver.Source, Location: zone, Kind: kindPolicy, ID: policyID,
 		Note: "consistency group policy written into the source project for the crash-consistent snapshots"}
 	res.Temporary = append(res.Temporary, policy)
-	// A failure the engine will not retry undoes what was written; one it retries (throttled,
-	// unavailable, a lost answer) keeps it for the retry, which finds each part again by its name
-	// (requestIds are fresh, so that a part removed since is made again).
+	// A failure the engine will not retry undoes what was written; one it may retry (throttled,
+	// unavailable, a lost answer, a wait that ran out) returns it, for the retry to find each part
+	// again by its name (requestIds are fresh, so that a part removed since is made again), or for
+	// the engine to remove when it retries no more.
 	fail := func(err error) (driver.SnapshotResult, error) {
 		if code := d.ErrorCode(err); !code.Retryable() && !driver.IsTransport(err) && !errors.Is(err, context.DeadlineExceeded) {
 			d.undo(ctx, res.Temporary)
@@ -83,6 +85,7 @@ func (d *Driver) crashSnapshots(ctx context.Context, req driver.SnapshotRequest,
 	op, err = c.groups.Insert(ctx, &computepb.InsertInstantSnapshotGroupRequest{Project: project, Zone: zone, RequestId: proto.String(uuid.NewString()),
 		InstantSnapshotGroupResource: &computepb.InstantSnapshotGroup{Name: proto.String(groupName), SourceConsistencyGroup: proto.String(policyID),
 			Description: proto.String("acquire: the moment of the crash-consistent forensic snapshots of " + req.Workload.ID)}}, d.retry())
+	sameMoment := isStatus(err, http.StatusConflict) // the group an earlier try made: its moment
 	if err := d.created(ctx, "compute.instantSnapshotGroups.insert", op, err); err != nil {
 		return fail(err)
 	}
@@ -100,9 +103,13 @@ func (d *Driver) crashSnapshots(ctx context.Context, req driver.SnapshotRequest,
 			have[s.VolumeID] = s
 		}
 	}
+	var earlier []string
 	for _, v := range vols {
 		if s, ok := have[v.ID]; ok {
 			res.Snapshots = append(res.Snapshots, s)
+			if !sameMoment {
+				earlier = append(earlier, v.ID)
+			}
 			continue
 		}
 		is, ok := members[v.ID]
@@ -111,9 +118,17 @@ func (d *Driver) crashSnapshots(ctx context.Context, req driver.SnapshotRequest,
 		}
 		s, err := d.insertSnapshot(ctx, req, v, is)
 		if err != nil {
-			return res, err // snapshots may exist: what was made is removed once they are settled
+			return res, err // returned as Temporary: the engine removes it when the attempt fails for good
 		}
 		res.Snapshots = append(res.Snapshots, s)
+	}
+	if len(earlier) > 0 && len(earlier) < len(vols) {
+		// An earlier try's group was removed after some of its snapshots were made: those are of
+		// another moment than this group's, and the set is not crash-consistent.
+		res.Consistency = driver.PerVolume
+		res.Note = fmt.Sprintf("per-volume: the snapshots of %s are from an earlier try, whose instant snapshot group was removed; "+
+			"the others from instant snapshot group %s of consistency group %s, a later moment", strings.Join(earlier, ", "), groupID, policyID)
+		return res, nil
 	}
 	res.Note = fmt.Sprintf("crash-consistent: every disk taken at one moment by instant snapshot group %s of consistency group %s, "+
 		"written into the source project and removed once the snapshots are complete", groupID, policyID)

@@ -3,8 +3,15 @@ package gcp
 import (
 	"context"
 	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"cloud.google.com/go/compute/apiv1/computepb"
 	"google.golang.org/api/iterator"
@@ -125,5 +132,165 @@ func TestCrashConsistentFailureUndone(t *testing.T) {
 			t.Errorf("disk %s keeps %v", disk.Name, disk.ResourcePolicies)
 		}
 	}
+	verifies(t, c)
+}
+
+// noSourceDebris fails the test if the source project holds a consistency-group resource or a disk
+// keeps a resource policy.
+func noSourceDebris(t *testing.T, d *Driver, sim *gcpsim.Server) {
+	t.Helper()
+	if left := sourceLeftovers(t, d); len(left) > 0 {
+		t.Errorf("left in the source project: %v", left)
+	}
+	for _, disk := range sim.Disks(srcProject) {
+		if len(disk.ResourcePolicies) > 0 {
+			t.Errorf("disk %s keeps %v", disk.Name, disk.ResourcePolicies)
+		}
+	}
+}
+
+// TestCrashConsistentSnapshotRefusedUndone: the forensic project's organisation policy refuses the
+// snapshots from the instant snapshots (a 412 from snapshots.insert, after the policy, its
+// attachments and the group were written): the acquisition fails naming the constraint, and nothing
+// of the consistency group is left in the source project.
+func TestCrashConsistentSnapshotRefusedUndone(t *testing.T) {
+	sc := scenario(t)
+	sc.Projects[1].OrgPolicy = &gcpsim.ScenarioOrgPolicy{StorageResourceUseRestrictions: &gcpsim.AllowedProjects{AllowedProjects: []string{"another-project"}}}
+	env, e := envWith(t, sc, nil)
+	c := providertest.NewCase(t)
+	_, err := providertest.Acquire(context.Background(), t, env, c, env.Scenarios["two-volume-instance"], crash)
+	if driver.CodeOf(err) != driver.CodePermissionDenied || !strings.Contains(err.Error(), storageConstraint) {
+		t.Fatalf("error %v: want permission-denied naming %s", err, storageConstraint)
+	}
+	if env.Faults.Calls()["compute.instantSnapshotGroups.insert"] == 0 {
+		t.Fatal("the group was never made: the refusal came before the stage under test")
+	}
+	noSourceDebris(t, env.Driver.(*Driver), e.sim)
+	verifies(t, c)
+}
+
+// TestCrashConsistentCancelledUndone: a cancel while the snapshots are being made from the instant
+// snapshots leaves nothing of the consistency group in the source project.
+func TestCrashConsistentCancelledUndone(t *testing.T) {
+	sim, err := gcpsim.New(scenario(t), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var once sync.Once
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodPost && strings.HasSuffix(r.URL.Path, "/projects/"+forensicProject+"/global/snapshots") {
+			once.Do(cancel) // the run is cancelled while the first snapshot is being made
+		}
+		sim.ServeHTTP(w, r)
+	}))
+	sim.SetStorageURL(srv.URL)
+	t.Cleanup(func() { srv.Close(); sim.Close() })
+	key, err := sim.KeyFile(responder, srv.URL+"/token")
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "responder.json")
+	if err := os.WriteFile(path, key, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	d := newDriver(t, testConfig(srv.URL, path))
+	env := harness{}.envFor(d, sim)
+	c := providertest.NewCase(t)
+	_, err = providertest.Acquire(ctx, t, env, c, env.Scenarios["two-volume-instance"], crash)
+	if code := driver.CodeOf(err); code != driver.CodeCancelled {
+		t.Fatalf("error %v (%s): want cancelled", err, code)
+	}
+	if sim.CallCounts()["compute.instantSnapshotGroups.insert"] == 0 {
+		t.Fatal("the group was never made: the cancel came before the stage under test")
+	}
+	noSourceDebris(t, d, sim)
+	verifies(t, c)
+}
+
+// TestCrashConsistentRetriesRunOutUndone: the group cannot be made because Compute Engine stays
+// unavailable: the attempt keeps what it wrote for a retry, the engine retries until the step's retry
+// deadline and then gives up, and nothing of the consistency group is left in the source project.
+func TestCrashConsistentRetriesRunOutUndone(t *testing.T) {
+	sc := scenario(t)
+	sc.Faults = gcpsim.Faults{Rules: []gcpsim.FaultRule{{Kind: gcpsim.FaultServerError, Status: 503, Rate: 1,
+		Methods: []string{"compute.instantSnapshotGroups.insert"}}}}
+	env, e := envWith(t, sc, func(cfg *Config) { cfg.RetryMaxAttempts = 2 })
+	c := providertest.NewCase(t)
+	_, err := providertest.Acquire(context.Background(), t, env, c, env.Scenarios["two-volume-instance"], func(o *acquisition.Options) {
+		crash(o)
+		o.RetryDeadline, o.RetryBackoff = 300*time.Millisecond, 20*time.Millisecond
+	})
+	if code := driver.CodeOf(err); code != driver.CodeUnavailable {
+		t.Fatalf("error %v (%s): want unavailable", err, code)
+	}
+	if n := env.Faults.Calls()["compute.instantSnapshotGroups.insert"]; n < 2 {
+		t.Fatalf("the group's insert was tried %d times: the engine did not retry the attempt", n)
+	}
+	noSourceDebris(t, env.Driver.(*Driver), e.sim)
+	verifies(t, c)
+}
+
+// TestCrashConsistentResumedAfterRemovalIsPerVolume: a run fails after the first disk's snapshot was
+// made from the instant snapshot group, and the group is removed; the run that resumes it makes a
+// new group, at a later moment, for the other disk. The evidence says per-volume, not
+// crash-consistent, and nothing is left in the source project.
+func TestCrashConsistentResumedAfterRemovalIsPerVolume(t *testing.T) {
+	sim, err := gcpsim.New(scenario(t), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	refuse, inserts := true, 0
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodPost && strings.HasSuffix(r.URL.Path, "/projects/"+forensicProject+"/global/snapshots") {
+			mu.Lock()
+			inserts++
+			stop := refuse && inserts == 2
+			mu.Unlock()
+			if stop { // the second disk's snapshot is refused, for good
+				w.Header().Set("Content-Type", "application/json")
+				w.WriteHeader(http.StatusBadRequest)
+				io.WriteString(w, `{"error":{"code":400,"message":"Invalid value for field 'resource.sourceInstantSnapshot'.","errors":[{"reason":"invalid","message":"Invalid value for field 'resource.sourceInstantSnapshot'."}]}}`)
+				return
+			}
+		}
+		sim.ServeHTTP(w, r)
+	}))
+	sim.SetStorageURL(srv.URL)
+	t.Cleanup(func() { srv.Close(); sim.Close() })
+	key, err := sim.KeyFile(responder, srv.URL+"/token")
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "responder.json")
+	if err := os.WriteFile(path, key, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	d := newDriver(t, testConfig(srv.URL, path))
+	env := harness{}.envFor(d, sim)
+	sc := env.Scenarios["two-volume-instance"]
+	c := providertest.NewCase(t)
+	if _, err := providertest.Acquire(context.Background(), t, env, c, sc, crash); err == nil {
+		t.Fatal("the run whose second snapshot was refused succeeded")
+	}
+	if n := len(sim.Snapshots(forensicProject)); n != 1 {
+		t.Fatalf("%d snapshots after the first run, want the first disk's only", n)
+	}
+	noSourceDebris(t, d, sim)
+	mu.Lock()
+	refuse = false
+	mu.Unlock()
+	res, err := providertest.Acquire(context.Background(), t, env, c, sc, crash)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range res.Volumes {
+		if v.Consistency != driver.PerVolume {
+			t.Errorf("%s: %s, want per-volume: its snapshots are of two moments", v.Volume.ID, v.Consistency)
+		}
+	}
+	noSourceDebris(t, d, sim)
 	verifies(t, c)
 }

@@ -235,7 +235,7 @@ func (d *Driver) awaitDigest(ctx context.Context, c *clients, project, zone, vm 
 		}
 		switch attrs["status"] {
 		case "done":
-			return digestOf(vm, attrs)
+			return digestOf(vm, attrs, expectedSize(req))
 		case "failed":
 			return driver.Digest{}, &workerError{vm: vm, msg: attrs["error"]}
 		}
@@ -246,7 +246,7 @@ func (d *Driver) awaitDigest(ctx context.Context, c *clients, project, zone, vm 
 		if s := inst.GetStatus(); s == "TERMINATED" || s == "STOPPED" {
 			// Its last attributes may have landed after the read above.
 			if attrs, err = d.guestAttributes(ctx, c, project, zone, vm); err == nil && attrs["status"] == "done" {
-				return digestOf(vm, attrs)
+				return digestOf(vm, attrs, expectedSize(req))
 			}
 			return driver.Digest{}, &workerError{vm: vm, msg: "stopped (" + s + ") without publishing its digests: " + attrs["error"]}
 		}
@@ -277,13 +277,29 @@ func (d *Driver) guestAttributes(ctx context.Context, c *clients, project, zone,
 	return out, nil
 }
 
-func digestOf(vm string, a map[string]string) (driver.Digest, error) {
+// expectedSize is the size of the disk the worker reads: the evidence snapshot's disk size, or the
+// source disk's when the snapshot does not say.
+func expectedSize(req driver.DigestRequest) int64 {
+	if req.Snapshot.SizeBytes > 0 {
+		return req.Snapshot.SizeBytes
+	}
+	return req.Volume.SizeBytes
+}
+
+// digestOf takes a worker's published digests when they hold together and cover the whole disk: a
+// size other than the snapshot's is a wrong or truncated device, whose digests would be coherent but
+// not those of the evidence.
+func digestOf(vm string, a map[string]string, want int64) (driver.Digest, error) {
 	size, err1 := strconv.ParseInt(a["size"], 10, 64)
 	blocks, err2 := strconv.ParseInt(a["blocks"], 10, 64)
 	bs, err3 := strconv.ParseInt(a["block-size"], 10, 64)
 	if err := errors.Join(err1, err2, err3); err != nil || !isHexDigest(a["image-sha256"]) || !isHexDigest(a["blocklist-sha256"]) ||
 		bs != blockSize || blocks != (size+bs-1)/bs {
 		return driver.Digest{}, &workerError{vm: vm, msg: fmt.Sprintf("published digests that do not hold together: %v", a)}
+	}
+	if want > 0 && size != want {
+		return driver.Digest{}, &workerError{vm: vm, msg: fmt.Sprintf("read %d bytes, but the evidence snapshot's disk is %d bytes: "+
+			"the device it read is not that disk, or was cut short; its digests are not the evidence's", size, want)}
 	}
 	return driver.Digest{ImageSHA256: a["image-sha256"], BlockListSHA256: a["blocklist-sha256"], SizeBytes: size, BlockSize: bs,
 		ListedBlocks: blocks, ReadBytes: size}, nil

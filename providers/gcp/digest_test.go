@@ -2,6 +2,7 @@ package gcp
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"testing"
 
@@ -48,7 +49,7 @@ func TestWorkerInstanceShape(t *testing.T) {
 func TestDigestOfRefusesIncoherentAttributes(t *testing.T) {
 	good := map[string]string{"size": "1073741824", "blocks": "2048", "block-size": "524288",
 		"image-sha256": strings.Repeat("a", 64), "blocklist-sha256": strings.Repeat("b", 64)}
-	if _, err := digestOf("vm", good); err != nil {
+	if _, err := digestOf("vm", good, 1<<30); err != nil {
 		t.Fatal(err)
 	}
 	for k, v := range map[string]string{"blocks": "2047", "block-size": "4096", "image-sha256": "xyz", "size": "big"} {
@@ -57,9 +58,27 @@ func TestDigestOfRefusesIncoherentAttributes(t *testing.T) {
 			bad[kk] = vv
 		}
 		bad[k] = v
-		if _, err := digestOf("vm", bad); err == nil {
+		if _, err := digestOf("vm", bad, 1<<30); err == nil {
 			t.Errorf("%s=%s accepted", k, v)
 		}
+	}
+}
+
+// TestDigestOfRefusesWrongSize: digests of a device whose size is not the evidence snapshot's disk's
+// (a wrong or truncated device) are refused, naming both sizes.
+func TestDigestOfRefusesWrongSize(t *testing.T) {
+	short := map[string]string{"size": "536870912", "blocks": "1024", "block-size": "524288",
+		"image-sha256": strings.Repeat("a", 64), "blocklist-sha256": strings.Repeat("b", 64)}
+	_, err := digestOf("vm", short, 1<<30)
+	if err == nil || !strings.Contains(err.Error(), "536870912") || !strings.Contains(err.Error(), "1073741824") {
+		t.Fatalf("error %v: want the digest refused naming 536870912 and 1073741824", err)
+	}
+	var we *workerError
+	if !errors.As(err, &we) {
+		t.Errorf("error %T: want a worker's failure (failed, not retried)", err)
+	}
+	if _, err := digestOf("vm", short, 512<<20); err != nil {
+		t.Fatalf("the size of the snapshot's disk refused: %v", err)
 	}
 }
 

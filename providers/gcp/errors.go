@@ -58,6 +58,10 @@ func (d *Driver) ErrorCode(err error) driver.Code {
 	if errors.As(err, &policy) {
 		return driver.CodePermissionDenied
 	}
+	var mp *missingPermissionsError
+	if errors.As(err, &mp) {
+		return driver.CodePermissionDenied
+	}
 	var inv *invalidError
 	if errors.As(err, &inv) {
 		return driver.CodeInvalid

@@ -21,7 +21,8 @@ func ValidKMSKey(s string) bool { return kmsKeyRule.MatchString(s) }
 
 // Preflight checks, before any snapshot exists, what the forensic project would refuse later: that it
 // is the destination, reachable, that the credentials may list its snapshots, and that the key is a
-// Cloud KMS key name. Whether the project's Compute Engine service agent may use the key is known
+// Cloud KMS key name; and, on each source disk, that the credentials hold what every snapshot of it
+// needs there. Whether the project's Compute Engine service agent may use the key is known
 // only when a snapshot is made under it (the Cloud KMS API is outside this driver's reach): the error
 // then names the key and the agent.
 func (d *Driver) Preflight(ctx context.Context, p driver.Preflight) error {
@@ -33,6 +34,9 @@ func (d *Driver) Preflight(ctx context.Context, p driver.Preflight) error {
 	}
 	if p.Lock != nil {
 		return invalidf("gcp has no snapshot lock")
+	}
+	if err := d.checkDiskPermissions(ctx, p.Volumes); err != nil {
+		return err
 	}
 	c := d.sides[driver.Forensic]
 	it := c.snapshots.List(ctx, &computepb.ListSnapshotsRequest{Project: d.cfg.ForensicProject, MaxResults: proto.Uint32(1)}, d.retry())

@@ -68,6 +68,8 @@ func (s *Server) buildRoutes() []route {
 		mut(post, "zones/{zone}/disks/{disk}/createSnapshot", "compute.disks.createSnapshot", s.createSnapshotFromDisk),
 		mut(post, "zones/{zone}/disks/{disk}/addResourcePolicies", "compute.disks.addResourcePolicies", s.addResourcePolicies),
 		mut(post, "zones/{zone}/disks/{disk}/removeResourcePolicies", "compute.disks.removeResourcePolicies", s.removeResourcePolicies),
+		// testIamPermissions reads: it answers the permissions held, not an operation.
+		{verb: post, segs: splitPath("zones/{zone}/disks/{resource}/testIamPermissions"), method: "compute.disks.testIamPermissions", handle: s.testDiskPermissions},
 
 		get("global/snapshots", "compute.snapshots.list", s.listSnapshots),
 		get("global/snapshots/{snapshot}", "compute.snapshots.get", s.getSnapshot),
