@@ -2,11 +2,7 @@ package aws
 
 import (
 	"context"
-	"crypto/rand"
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
-	"io"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
@@ -64,50 +60,16 @@ func (f *imageFixture) make() error {
 		f.sha256, f.paths = map[string]string{}, map[string]string{}
 		for id, blocks := range fixtureVolumes {
 			path := filepath.Join(f.dir, id+".img")
-			if f.err = writeImage(path, blocks); f.err != nil {
+			if f.err = providertest.WriteImage(path, blocks); f.err != nil {
 				return
 			}
-			if f.sha256[id], f.err = fileSHA256(path); f.err != nil {
+			if f.sha256[id], f.err = providertest.FileSHA256(path); f.err != nil {
 				return
 			}
 			f.paths[id] = path
 		}
 	})
 	return f.err
-}
-
-func writeImage(path string, blocks []int64) error {
-	file, err := os.Create(path)
-	if err != nil {
-		return err
-	}
-	defer file.Close()
-	if err := file.Truncate(1 << 30); err != nil {
-		return err
-	}
-	buf := make([]byte, 512<<10)
-	for _, b := range blocks {
-		if _, err := rand.Read(buf); err != nil {
-			return err
-		}
-		if _, err := file.WriteAt(buf, b*int64(len(buf))); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-func fileSHA256(path string) (string, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return "", err
-	}
-	defer f.Close()
-	h := sha256.New()
-	if _, err := io.Copy(h, f); err != nil {
-		return "", err
-	}
-	return hex.EncodeToString(h.Sum(nil)), nil
 }
 
 // harness runs the conformance suite against the AWS simulator.

@@ -1,12 +1,8 @@
 package azure
 
 import (
-	"crypto/rand"
-	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
-	"encoding/hex"
-	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -84,50 +80,16 @@ func (f *imageFixture) make() error {
 		f.sha256, f.paths = map[string]string{}, map[string]string{}
 		for name, blocks := range fixtureDisks {
 			path := filepath.Join(f.dir, name+".img")
-			if f.err = writeImage(path, blocks); f.err != nil {
+			if f.err = providertest.WriteImage(path, blocks); f.err != nil {
 				return
 			}
-			if f.sha256[diskID(name)], f.err = fileSHA256(path); f.err != nil {
+			if f.sha256[diskID(name)], f.err = providertest.FileSHA256(path); f.err != nil {
 				return
 			}
 			f.paths[name] = path
 		}
 	})
 	return f.err
-}
-
-func writeImage(path string, blocks []int64) error {
-	file, err := os.Create(path)
-	if err != nil {
-		return err
-	}
-	defer file.Close()
-	if err := file.Truncate(1 << 30); err != nil {
-		return err
-	}
-	buf := make([]byte, 512<<10)
-	for _, b := range blocks {
-		if _, err := rand.Read(buf); err != nil {
-			return err
-		}
-		if _, err := file.WriteAt(buf, b*int64(len(buf))); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-func fileSHA256(path string) (string, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return "", err
-	}
-	defer f.Close()
-	h := sha256.New()
-	if _, err := io.Copy(h, f); err != nil {
-		return "", err
-	}
-	return hex.EncodeToString(h.Sum(nil)), nil
 }
 
 // scenario: the source principal holds the source role `acquire iam azure` prints; the forensic

@@ -2,12 +2,8 @@ package gcp
 
 import (
 	"context"
-	"crypto/rand"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
@@ -69,7 +65,7 @@ func (f *imageFixture) make() error {
 		f.sums, f.paths = map[string]string{}, map[string]string{}
 		for name, blocks := range fixtureDisks {
 			path := filepath.Join(f.dir, name+".img")
-			if f.err = writeImage(path, blocks); f.err != nil {
+			if f.err = providertest.WriteImage(path, blocks); f.err != nil {
 				return
 			}
 			f.paths[name] = path
@@ -84,46 +80,12 @@ func (f *imageFixture) sha256(name string) string {
 	if s, ok := f.sums[name]; ok {
 		return s
 	}
-	s, err := fileSHA256(f.paths[name])
+	s, err := providertest.FileSHA256(f.paths[name])
 	if err != nil {
 		return "error: " + err.Error()
 	}
 	f.sums[name] = s
 	return s
-}
-
-func writeImage(path string, blocks []int64) error {
-	file, err := os.Create(path)
-	if err != nil {
-		return err
-	}
-	defer file.Close()
-	if err := file.Truncate(1 << 30); err != nil {
-		return err
-	}
-	buf := make([]byte, 512<<10)
-	for _, b := range blocks {
-		if _, err := rand.Read(buf); err != nil {
-			return err
-		}
-		if _, err := file.WriteAt(buf, b*int64(len(buf))); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-func fileSHA256(path string) (string, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return "", err
-	}
-	defer f.Close()
-	h := sha256.New()
-	if _, err := io.Copy(h, f); err != nil {
-		return "", err
-	}
-	return hex.EncodeToString(h.Sum(nil)), nil
 }
 
 func scenario(t testing.TB) *gcpsim.Scenario {
