@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 
 	jsonv2 "github.com/go-json-experiment/json"
 	"github.com/gowebpki/jcs"
@@ -182,41 +183,71 @@ const (
 // parse wherever it answers; for anything else (time-stamps, a key ID, any other byte) it reports
 // false and the full parse decides.
 func parseRecordLayout(data []byte) (*bundle, bool) {
-	rest, ok := bytes.CutPrefix(data, []byte(recordLayoutHead))
+	parts, _, ok := readRecordLayout(data, nil)
 	if !ok {
-		return nil, false
-	}
-	payload, rest, ok := cutBase64(rest, recordLayoutSig)
-	if !ok {
-		return nil, false
-	}
-	sig, rest, ok := cutBase64(rest, recordLayoutHint)
-	if !ok {
-		return nil, false
-	}
-	hint, ok := bytes.CutSuffix(rest, []byte(recordLayoutTail))
-	if !ok || !canonicalBase64(hint) {
 		return nil, false
 	}
 	return &bundle{
 		MediaType:            BundleMediaType,
-		VerificationMaterial: verificationMaterial{PublicKey: publicKeyIdentifier{Hint: string(hint)}},
-		DSSEEnvelope:         &envelope{Payload: payload, PayloadType: PayloadType, Signatures: []envelopeSig{{Sig: sig}}},
+		VerificationMaterial: verificationMaterial{PublicKey: publicKeyIdentifier{Hint: string(parts.hint)}},
+		DSSEEnvelope:         &envelope{Payload: parts.payload, PayloadType: PayloadType, Signatures: []envelopeSig{{Sig: parts.sig}}},
 	}, true
 }
 
-// cutBase64 decodes the base64 text before sep in data and returns what follows sep.
+// recordParts are the values of a record bundle in the ledger's own form (see parseRecordLayout): its
+// payload type is PayloadType, its one signature has no key ID, and it holds no time-stamps.
+type recordParts struct {
+	payload, sig []byte // decoded
+	hint         []byte // the key hint, as it is in the file
+}
+
+// readRecordLayout is parseRecordLayout decoding into buf's storage (returned, grown as needed), for
+// a reader that goes through many records: nothing it returns is its own copy.
+func readRecordLayout(data, buf []byte) (recordParts, []byte, bool) {
+	rest, ok := bytes.CutPrefix(data, []byte(recordLayoutHead))
+	if !ok {
+		return recordParts{}, buf, false
+	}
+	payloadText, rest, ok := cutBase64(rest, recordLayoutSig)
+	if !ok {
+		return recordParts{}, buf, false
+	}
+	sigText, rest, ok := cutBase64(rest, recordLayoutHint)
+	if !ok {
+		return recordParts{}, buf, false
+	}
+	hint, ok := bytes.CutSuffix(rest, []byte(recordLayoutTail))
+	if !ok || !canonicalBase64(hint) {
+		return recordParts{}, buf, false
+	}
+	enc := base64.StdEncoding.Strict()
+	np, ns := enc.DecodedLen(len(payloadText)), enc.DecodedLen(len(sigText))
+	buf = slices.Grow(buf[:0], np+ns)[:np+ns]
+	n, err := enc.Decode(buf, payloadText)
+	if err != nil {
+		return recordParts{}, buf, false
+	}
+	m, err := enc.Decode(buf[n:], sigText)
+	if err != nil {
+		return recordParts{}, buf, false
+	}
+	return recordParts{payload: buf[:n:n], sig: buf[n : n+m : n+m], hint: hint}, buf, true
+}
+
+// cutBase64 returns the text before sep in data, when it is base64 as the standard encoder writes it
+// (see canonicalBase64), and what follows sep.
 func cutBase64(data []byte, sep string) ([]byte, []byte, bool) {
 	i := bytes.IndexByte(data, '"')
-	if i < 0 || !bytes.HasPrefix(data[i:], []byte(sep)) || !canonicalBase64(data[:i]) {
+	if i < 0 || !bytes.HasPrefix(data[i:], []byte(sep)) {
 		return nil, nil, false
 	}
-	out := make([]byte, base64.StdEncoding.DecodedLen(i))
-	n, err := base64.StdEncoding.Strict().Decode(out, data[:i])
-	if err != nil {
+	text := data[:i]
+	// The strict decoder refuses every byte outside the alphabet and misplaced padding, but skips line
+	// breaks: those are refused here, with the length the encoder's padding gives.
+	if len(text)%4 != 0 || bytes.IndexByte(text, '\n') >= 0 || bytes.IndexByte(text, '\r') >= 0 {
 		return nil, nil, false
 	}
-	return out[:n], data[i+len(sep):], true
+	return text, data[i+len(sep):], true
 }
 
 // canonicalBase64 reports whether text holds only what standard base64 writes: its alphabet and

@@ -7,7 +7,6 @@ import (
 	"path"
 	"slices"
 	"strconv"
-	"sync"
 )
 
 // listRecordSeqs returns the sequence numbers of the record files in a case, ascending. Temporary
@@ -110,9 +109,6 @@ func readRecordFile(root *caseRoot, seq uint64) (Record, *bundle, error) {
 	}
 	return Record{Seq: seq, Path: RecordPath(seq), Payload: b.DSSEEnvelope.Payload, Statement: st}, b, nil
 }
-
-// readBuffers holds record-sized buffers for the verifier, which reads every record once.
-var readBuffers = sync.Pool{New: func() any { b := make([]byte, 0, 8<<10); return &b }}
 
 // ReadReadableRecords reads the records of a case that can be read, in order, and says which could
 // not, without checking signatures: for looking into a case that fails verification.

@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"time"
 
 	jsonv2 "github.com/go-json-experiment/json"
@@ -51,6 +52,25 @@ const (
 
 // Kind reports the subject's kind annotation.
 func (s Subject) Kind() string { return s.Annotations["kind"] }
+
+// clone is a copy of s that shares no memory with it (a subject read by parseStatementLayout shares
+// its payload's).
+func (s Subject) clone() Subject {
+	c := Subject{Name: strings.Clone(s.Name), URI: strings.Clone(s.URI), MediaType: strings.Clone(s.MediaType)}
+	c.Digest, c.Annotations = cloneStrings(s.Digest), cloneStrings(s.Annotations)
+	return c
+}
+
+func cloneStrings(m map[string]string) map[string]string {
+	if m == nil {
+		return nil
+	}
+	out := make(map[string]string, len(m))
+	for k, v := range m {
+		out[strings.Clone(k)] = strings.Clone(v)
+	}
+	return out
+}
 
 // Event is the custody predicate: one thing that happened to the evidence of a case.
 type Event struct {
@@ -151,8 +171,17 @@ func encodeStatement(st *Statement) ([]byte, error) {
 }
 
 // decodeStatement parses payload bytes strictly: unknown or duplicate members are refused and names
-// match exactly, so that nothing in a record escapes the verifier's reading of it.
+// match exactly, so that nothing in a record escapes the verifier's reading of it. A payload in the
+// ledger's own form takes the fast path (parseStatementLayout), which reads it the same way.
 func decodeStatement(payload []byte) (*Statement, error) {
+	if st, ok := parseStatementLayout(payload); ok {
+		return st, nil
+	}
+	return decodeStatementJSON(payload)
+}
+
+// decodeStatementJSON is decodeStatement for any form: the full JSON decoder.
+func decodeStatementJSON(payload []byte) (*Statement, error) {
 	var st Statement
 	if err := jsonv2.Unmarshal(payload, &st, jsonv2.RejectUnknownMembers(true)); err != nil {
 		return nil, err

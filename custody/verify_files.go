@@ -65,7 +65,7 @@ func checkArtifacts(root *caseRoot, inv *inventory, recs []*checkedRecord, r *Re
 				r.Artifacts++
 			}
 			if !safeCasePath(s.Name) || !strings.HasPrefix(s.Name, ArtifactsDir+"/") {
-				r.fail(CodeArtifactMismatch, c.path, c.seq, "cites artifact %q outside the case's artifacts", s.Name)
+				r.fail(CodeArtifactMismatch, c.rel(), c.seq, "cites artifact %q outside the case's artifacts", s.Name)
 				continue
 			}
 			f, err := root.hashFile(s.Name)
@@ -74,7 +74,7 @@ func checkArtifacts(root *caseRoot, inv *inventory, recs []*checkedRecord, r *Re
 			}
 			switch {
 			case errors.Is(err, fs.ErrNotExist):
-				r.fail(CodeArtifactMismatch, c.path, c.seq, "cites artifact %s, which is missing: it was removed", s.Name)
+				r.fail(CodeArtifactMismatch, c.rel(), c.seq, "cites artifact %s, which is missing: it was removed", s.Name)
 			case err != nil:
 				r.fail(CodeUnreadable, s.Name, c.seq, "record %d cites this artifact, but it cannot be read: %s", c.seq, errText(err))
 			case f.SHA256 != s.Digest["sha256"]:
@@ -314,7 +314,7 @@ func checkSeals(recs []*checkedRecord, checkpoints map[int64]bool, manifests map
 		}
 		s.Complete = len(missing) == 0
 		if !s.Complete {
-			r.fail(CodeSealIncomplete, c.path, c.seq, "this record sealed the case, but %s, signed, is not there: removed, replaced, or never written by a seal that was interrupted (`acquire custody seal` completes an interrupted one)", strings.Join(missing, " and "))
+			r.fail(CodeSealIncomplete, c.rel(), c.seq, "this record sealed the case, but %s, signed, is not there: removed, replaced, or never written by a seal that was interrupted (`acquire custody seal` completes an interrupted one)", strings.Join(missing, " and "))
 		}
 		r.Seals = append(r.Seals, s)
 	}

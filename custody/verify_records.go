@@ -2,6 +2,8 @@ package custody
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"strings"
@@ -16,18 +18,70 @@ import (
 // so that a large case verifies in bounded memory.
 type checkedRecord struct {
 	seq       uint64 // from the file name
-	path      string
 	action    string
-	leaf      tlog.Hash // RFC 6962 leaf hash of the payload, when the envelope could be read
-	digest    string    // PayloadDigest of the payload, likewise
-	ok        bool      // the statement parsed (signature aside): the fields below are meaningful
+	leaf      tlog.Hash         // RFC 6962 leaf hash of the payload, when hasBytes
+	digest    [sha256.Size]byte // SHA-256 of the payload (PayloadDigest), likewise
+	hasBytes  bool              // the envelope could be read
+	ok        bool              // the statement parsed (signature aside): the fields below are meaningful
 	predSeq   uint64
-	prev      string
+	prev      [sha256.Size]byte // the record's prev, when prevHex
+	prevHex   bool              // prev is written as PayloadDigest writes a digest
+	prevText  string            // the record's prev as written, when it is not
 	caseID    string
 	time      time.Time
 	tsaTime   time.Time
 	artifacts []Subject
 	problems  []Problem
+}
+
+// rel is the record's file, relative to the case.
+func (c *checkedRecord) rel() string { return recordRel(c.seq) }
+
+// prevString is the record's prev as written.
+func (c *checkedRecord) prevString() string {
+	if c.prevHex {
+		return hex.EncodeToString(c.prev[:])
+	}
+	return c.prevText
+}
+
+// setPrev keeps prev as a digest when it is written as one (64 lowercase hex digits), as written
+// otherwise: only the first can match the digest of a record.
+func (c *checkedRecord) setPrev(prev string) {
+	c.prevHex = len(prev) == 2*sha256.Size && strings.IndexFunc(prev, func(r rune) bool { return !(r >= '0' && r <= '9' || r >= 'a' && r <= 'f') }) < 0
+	if c.prevHex {
+		hex.Decode(c.prev[:], []byte(prev))
+		return
+	}
+	c.prevText = strings.Clone(prev)
+}
+
+// recordReader is what one verifier worker reuses from record to record: buffers, and the strings
+// every record repeats, kept once.
+type recordReader struct {
+	file, decoded []byte
+	caseID        string
+	actions       map[string]string
+}
+
+// keep returns s, which may share a payload's memory, as a string of its own (one copy per worker for
+// the case ID and the few action names).
+func (rr *recordReader) keepCaseID(s string) string {
+	if s != rr.caseID {
+		rr.caseID = strings.Clone(s)
+	}
+	return rr.caseID
+}
+
+func (rr *recordReader) keepAction(s string) string {
+	if a, ok := rr.actions[s]; ok {
+		return a
+	}
+	a := strings.Clone(s)
+	if len(rr.actions) < 256 {
+		rr.actions[a] = a
+	}
+	return a
 }
 
 // checkRecords checks every record file on its own, in parallel (parse, signature, time-stamps), then
@@ -41,12 +95,13 @@ func checkRecords(ctx context.Context, root *caseRoot, seqs []uint64, v *Verifie
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			rr := &recordReader{file: make([]byte, 0, 8<<10), actions: map[string]string{}}
 			for ctx.Err() == nil {
 				i := int(next.Add(1) - 1)
 				if i >= len(seqs) {
 					return
 				}
-				recs[i] = checkRecord(root, dir, dirErr, seqs[i], v, tsa)
+				recs[i] = rr.check(root, dir, dirErr, seqs[i], v, tsa)
 			}
 		}()
 	}
@@ -58,70 +113,81 @@ func checkRecords(ctx context.Context, root *caseRoot, seqs []uint64, v *Verifie
 	return recs, nil
 }
 
-// checkRecord checks record seq, read from dir (the records directory, or dirErr when it cannot be
-// opened).
-func checkRecord(root *caseRoot, dir int, dirErr error, seq uint64, v *Verifier, tsa *TSATrust) *checkedRecord {
+// check checks record seq, read from dir (the records directory, or dirErr when it cannot be opened).
+func (rr *recordReader) check(root *caseRoot, dir int, dirErr error, seq uint64, v *Verifier, tsa *TSATrust) *checkedRecord {
 	name := recordFileName(seq)
-	rel := RecordsDir + "/" + name
-	c := &checkedRecord{seq: seq, path: rel}
+	c := &checkedRecord{seq: seq}
 	fail := func(code, format string, args ...any) {
-		c.problems = append(c.problems, Problem{Code: code, Path: c.path, Seq: seq, Message: fmt.Sprintf(format, args...)})
+		c.problems = append(c.problems, Problem{Code: code, Path: c.rel(), Seq: seq, Message: fmt.Sprintf(format, args...)})
 	}
-	buf := readBuffers.Get().(*[]byte)
-	defer readBuffers.Put(buf)
 	data, err := []byte(nil), dirErr
 	if err == nil {
-		data, err = root.readFileIn(dir, name, rel, maxBundleSize, (*buf)[:0])
+		data, err = root.readFileIn(dir, name, RecordsDir+"/"+name, maxBundleSize, rr.file[:0])
 	}
 	if err != nil {
 		fail(CodeRecordUnreadable, "cannot be read: %s", errText(err))
 		return c
 	}
-	*buf = data
-	b, err := parseRecordBundle(data)
-	if err != nil {
-		fail(recordErrorCode(err), "%v", err)
-		return c
+	rr.file = data
+	// The ledger's own form is read in place; anything else by the full parse.
+	var (
+		parts recordParts
+		tsrs  [][]byte
+		keyID string // the envelope's key ID for the signature
+		ok    bool
+	)
+	parts, rr.decoded, ok = readRecordLayout(data, rr.decoded)
+	payloadType := PayloadType
+	if !ok {
+		b, err := parseRecordBundle(data)
+		if err != nil {
+			fail(recordErrorCode(err), "%v", err)
+			return c
+		}
+		env := b.DSSEEnvelope
+		parts = recordParts{payload: env.Payload, sig: env.Signatures[0].Sig, hint: []byte(b.VerificationMaterial.PublicKey.Hint)}
+		payloadType, keyID, tsrs = env.PayloadType, env.Signatures[0].KeyID, b.timestamps()
 	}
-	env := b.DSSEEnvelope
-	c.leaf = tlog.RecordHash(env.Payload)
-	c.digest = PayloadDigest(env.Payload)
-	hint := b.VerificationMaterial.PublicKey.Hint
-	sig := env.Signatures[0]
+	c.leaf = tlog.RecordHash(parts.payload)
+	c.digest = sha256.Sum256(parts.payload)
+	c.hasBytes = true
+	hint := parts.hint
 	switch {
-	case hint != v.KeyID():
+	case string(hint) != v.KeyID():
 		fail(CodeOtherKey, "signed by key %s, not the trusted key %s", hint, v.KeyID())
-	case v.verifyDSSE(env.PayloadType, env.Payload, sig.Sig) != nil:
+	case v.verifyDSSE(payloadType, parts.payload, parts.sig) != nil:
 		fail(CodeSignatureInvalid, "the signature does not verify against key %s: the record was changed after it was signed", v.KeyID())
 	}
-	if sig.KeyID != "" && sig.KeyID != hint {
-		fail(CodeSignerMismatch, "the envelope's key ID %s differs from the bundle's key hint %s", sig.KeyID, hint)
+	if keyID != "" && keyID != string(hint) {
+		fail(CodeSignerMismatch, "the envelope's key ID %s differs from the bundle's key hint %s", keyID, hint)
 	}
-	st, err := parseStatement(env.Payload)
+	st, err := parseStatement(parts.payload)
 	if err != nil {
 		fail(recordErrorCode(err), "%v", err)
 		return c
 	}
 	c.ok = true
 	ev := st.Predicate
-	c.predSeq, c.prev, c.caseID, c.action = ev.Seq, ev.Prev, ev.CaseID, ev.Action
+	c.predSeq = ev.Seq
+	c.setPrev(ev.Prev)
+	c.caseID, c.action = rr.keepCaseID(ev.CaseID), rr.keepAction(ev.Action)
 	for _, s := range st.Subject {
 		if s.Kind() == KindArtifact {
-			c.artifacts = append(c.artifacts, s)
+			c.artifacts = append(c.artifacts, s.clone())
 		}
 	}
-	if ev.Signer.KeyID != hint {
+	if ev.Signer.KeyID != string(hint) {
 		fail(CodeSignerMismatch, "the record says it was signed by %s, the bundle by %s", ev.Signer.KeyID, hint)
 	}
 	if ev.Seq != seq {
 		fail(CodeSeqMismatch, "the record says it is record %d but is stored as record %d: records were renamed or reordered", ev.Seq, seq)
 	}
-	for i, tsr := range b.timestamps() {
+	for i, tsr := range tsrs {
 		if tsa == nil {
 			fail(CodeTimestampInvalid, "time-stamp %d cannot be checked: no time-stamping authority certificates (give --tsa-roots)", i+1)
 			continue
 		}
-		t, err := verifyTimestamp(tsr, sig.Sig, *tsa, nil)
+		t, err := verifyTimestamp(tsr, parts.sig, *tsa, nil)
 		if err != nil {
 			fail(CodeTimestampInvalid, "time-stamp %d does not verify: %v", i+1, err)
 			continue
@@ -157,7 +223,7 @@ const clockSkewLimit = 5 * time.Minute
 // to the digest of the record before, and time-stamps that do not go backwards.
 func checkChain(recs []*checkedRecord, r *Report) {
 	var (
-		prevDigest = GenesisPrev
+		prevDigest [sha256.Size]byte // GenesisPrev
 		prevOK     = true
 		want       = uint64(1)
 		lastTSA    time.Time
@@ -176,29 +242,29 @@ func checkChain(recs []*checkedRecord, r *Report) {
 		want = c.seq + 1
 		if !c.ok {
 			// The next record can still be checked against this one's bytes, if it has any.
-			prevDigest, prevOK = c.digest, c.digest != ""
+			prevDigest, prevOK = c.digest, c.hasBytes
 			continue
 		}
 		if r.CaseID == "" {
 			r.CaseID = c.caseID
 		} else if c.caseID != r.CaseID {
-			r.fail(CodeCaseMismatch, c.path, c.seq, "belongs to case %q, not %q", c.caseID, r.CaseID)
+			r.fail(CodeCaseMismatch, c.rel(), c.seq, "belongs to case %q, not %q", c.caseID, r.CaseID)
 		}
-		if prevOK && c.prev != prevDigest {
+		if prevOK && (!c.prevHex || c.prev != prevDigest) {
 			if c.seq == 1 {
-				r.fail(CodePrevMismatch, c.path, c.seq, "the first record's prev is %s, not the genesis value", c.prev)
+				r.fail(CodePrevMismatch, c.rel(), c.seq, "the first record's prev is %s, not the genesis value", c.prevString())
 			} else {
-				r.fail(CodePrevMismatch, c.path, c.seq, "prev %s does not match record %d (SHA-256 %s): a record before it was changed, removed or inserted", short(c.prev), c.seq-1, short(prevDigest))
+				r.fail(CodePrevMismatch, c.rel(), c.seq, "prev %s does not match record %d (SHA-256 %s): a record before it was changed, removed or inserted", short(c.prevString()), c.seq-1, short(hex.EncodeToString(prevDigest[:])))
 			}
 		}
 		prevDigest, prevOK = c.digest, true
 		if !c.tsaTime.IsZero() {
 			r.Timestamps++
 			if c.tsaTime.Before(lastTSA.Add(-time.Second)) {
-				r.warn(WarnTimestampOrder, c.path, "time-stamped at %s, before the record ahead of it (%s)", FormatTime(c.tsaTime), FormatTime(lastTSA))
+				r.warn(WarnTimestampOrder, c.rel(), "time-stamped at %s, before the record ahead of it (%s)", FormatTime(c.tsaTime), FormatTime(lastTSA))
 			}
 			if d := c.time.Sub(c.tsaTime); d > clockSkewLimit || d < -clockSkewLimit {
-				r.warn(WarnClockSkew, c.path, "the record's time %s is %s away from its time-stamp %s", FormatTime(c.time), d.Round(time.Second), FormatTime(c.tsaTime))
+				r.warn(WarnClockSkew, c.rel(), "the record's time %s is %s away from its time-stamp %s", FormatTime(c.time), d.Round(time.Second), FormatTime(c.tsaTime))
 			}
 			lastTSA = c.tsaTime
 		}
