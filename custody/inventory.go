@@ -168,8 +168,7 @@ func (inv *inventory) evidenceFile(dir, base string) bool {
 	case "":
 		return base == PublicKeyFile
 	case RecordsDir:
-		if m := recordName.FindStringSubmatch(base); m != nil {
-			n, _ := strconv.ParseUint(m[1], 10, 64)
+		if n, ok := recordSeq(base); ok {
 			inv.records = append(inv.records, n)
 			return true
 		}

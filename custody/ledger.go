@@ -12,6 +12,8 @@ import (
 	"path"
 	"path/filepath"
 	"regexp"
+	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -34,10 +36,23 @@ func RecordPath(seq uint64) string {
 	return filepath.Join(RecordsDir, fmt.Sprintf("%010d.sigstore.json", seq))
 }
 
-var (
-	recordName = regexp.MustCompile(`^([0-9]{10})\.sigstore\.json$`)
-	caseIDRule = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$`)
-)
+var caseIDRule = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$`)
+
+// recordSeq reads a record file's name: ten digits, then ".sigstore.json". (By hand rather than by a
+// regular expression: the verifier reads every name of a large case.)
+func recordSeq(name string) (uint64, bool) {
+	digits, ok := strings.CutSuffix(name, ".sigstore.json")
+	if !ok || len(digits) != 10 {
+		return 0, false
+	}
+	for i := range len(digits) {
+		if digits[i] < '0' || digits[i] > '9' {
+			return 0, false
+		}
+	}
+	n, err := strconv.ParseUint(digits, 10, 64)
+	return n, err == nil
+}
 
 // The actions the ledger itself writes.
 const (

@@ -18,12 +18,9 @@ func listRecordSeqs(root *caseRoot) ([]uint64, error) {
 	}
 	var seqs []uint64
 	for _, e := range entries {
-		m := recordName.FindStringSubmatch(path.Base(e.rel))
-		if m == nil {
-			continue
+		if n, ok := recordSeq(path.Base(e.rel)); ok {
+			seqs = append(seqs, n)
 		}
-		n, _ := strconv.ParseUint(m[1], 10, 64)
-		seqs = append(seqs, n)
 	}
 	slices.Sort(seqs)
 	return seqs, nil

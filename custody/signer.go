@@ -237,7 +237,8 @@ func (v *Verifier) verifyDSSE(payloadType string, payload, sig []byte) error {
 	b = append(b, ' ')
 	h.Write(b)
 	h.Write(payload)
-	if !ecdsa.VerifyASN1(v.pub, h.Sum(nil), sig) {
+	var sum [sha256.Size]byte
+	if !ecdsa.VerifyASN1(v.pub, h.Sum(sum[:0]), sig) {
 		return errBadSignature
 	}
 	return nil

@@ -218,3 +218,26 @@ func FuzzStatementLayout(f *testing.F) {
 		checkLayoutAgrees(t, payload)
 	})
 }
+
+// TestRecordSeq: a record file is named by ten ASCII digits and ".sigstore.json", nothing else.
+func TestRecordSeq(t *testing.T) {
+	for name, want := range map[string]uint64{
+		"0000000001.sigstore.json": 1,
+		"9999999999.sigstore.json": 9999999999,
+		"0000012345.sigstore.json": 12345,
+	} {
+		if got, ok := recordSeq(name); !ok || got != want {
+			t.Errorf("recordSeq(%q) = %d, %v; want %d", name, got, ok, want)
+		}
+	}
+	for _, name := range []string{
+		"", ".sigstore.json", "000000001.sigstore.json", "00000000001.sigstore.json", "000000000a.sigstore.json",
+		"-000000001.sigstore.json", "+000000001.sigstore.json", "0000000001.sigstore.json.tmp", "0000000001.sigstore.jsonx",
+		"0000000001.SIGSTORE.JSON", "0000000001.sigstore", "٠٠٠٠٠٠٠٠٠١.sigstore.json", ".tmp-0000000001.sigstore.json",
+		"0000000001.checkpoint.sigstore.json",
+	} {
+		if got, ok := recordSeq(name); ok {
+			t.Errorf("recordSeq(%q) = %d, want no record", name, got)
+		}
+	}
+}

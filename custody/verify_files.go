@@ -9,7 +9,6 @@ import (
 	"io/fs"
 	"path"
 	"slices"
-	"strconv"
 	"strings"
 
 	"github.com/transparency-dev/formats/note"
@@ -364,10 +363,6 @@ func seqOfRecordPath(p string) uint64 {
 	if path.Dir(p) != RecordsDir {
 		return 0
 	}
-	m := recordName.FindStringSubmatch(path.Base(p))
-	if m == nil {
-		return 0
-	}
-	n, _ := strconv.ParseUint(m[1], 10, 64)
+	n, _ := recordSeq(path.Base(p))
 	return n
 }
