@@ -309,7 +309,7 @@ func (d *Driver) describeDisk(ctx context.Context, rid *arm.ResourceID, known ma
 		disk = got.Disk
 	}
 	v := driver.Volume{ID: str(disk.ID), Name: str(disk.Name), Location: str(disk.Location), KeyKind: driver.KeyProviderDefault}
-	d.noteDataAccess(v.ID, aadOnly(&disk))
+	d.noteAccess(v.ID, accessOf(&disk))
 	if len(disk.Zones) > 0 {
 		v.Zone = str(disk.Zones[0])
 	}
@@ -330,12 +330,26 @@ func (d *Driver) describeDisk(ctx context.Context, rid *arm.ResourceID, known ma
 	return v, &disk, nil
 }
 
-// noteDataAccess remembers whether a disk's data is readable only with Entra ID (dataAccessAuthMode
-// AzureActiveDirectory), for the preflight.
-func (d *Driver) noteDataAccess(id string, aad bool) {
+// diskAccess is how a disk's data may be read, which a snapshot of it keeps: only with Entra ID as well
+// as its SAS (dataAccessAuthMode AzureActiveDirectory), and from which networks (networkAccessPolicy).
+type diskAccess struct {
+	aadOnly bool
+	network armcompute.NetworkAccessPolicy // "" when Azure did not say: AllowAll
+}
+
+func accessOf(disk *armcompute.Disk) diskAccess {
+	a := diskAccess{aadOnly: aadOnly(disk)}
+	if p := disk.Properties; p != nil && p.NetworkAccessPolicy != nil {
+		a.network = *p.NetworkAccessPolicy
+	}
+	return a
+}
+
+// noteAccess remembers how a disk's data may be read, for the preflight.
+func (d *Driver) noteAccess(id string, a diskAccess) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	d.aadOnly[strings.ToLower(id)] = aad
+	d.access[strings.ToLower(id)] = a
 }
 
 // aadOnly: the disk's data is readable only with Entra ID as well as its SAS.
@@ -344,12 +358,12 @@ func aadOnly(disk *armcompute.Disk) bool {
 	return p != nil && p.DataAccessAuthMode != nil && strings.EqualFold(string(*p.DataAccessAuthMode), string(armcompute.DataAccessAuthModeAzureActiveDirectory))
 }
 
-// dataAccess is what noteDataAccess remembered of a disk, and whether it did.
-func (d *Driver) dataAccess(id string) (aad, known bool) {
+// accessNoted is what noteAccess remembered of a disk, and whether it did.
+func (d *Driver) accessNoted(id string) (a diskAccess, known bool) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	aad, known = d.aadOnly[strings.ToLower(id)]
-	return aad, known
+	a, known = d.access[strings.ToLower(id)]
+	return a, known
 }
 
 // describeEncryption reads the disk encryption sets the disks use: which key vault key, which identity.
