@@ -151,7 +151,8 @@ for pair in web-1-os:web-root web-1-data:web-data; do
   [ "$verdict" = MATCH ]
 done
 "$acquire" export "$az_case" --item "/subscriptions/$az_src/resourceGroups/rg-web/providers/Microsoft.Compute/disks/web-1-os" \
-  --out "$out/export-azure" --key "$out/custody.key" --endpoint "$CLOUDSIM_AZURE_ARM_ENDPOINT" --ca-file "$out/range/azure/ca.pem"
+  --out "$out/export-azure" --key "$out/custody.key" --endpoint "$CLOUDSIM_AZURE_ARM_ENDPOINT" --ca-file "$out/range/azure/ca.pem" \
+  --forensic-default-credential
 (cd "$out/export-azure" && sha256sum -c ./*.raw.sha256)
 if command -v fls >/dev/null; then
   echo "  fls (sleuthkit) on the image exported from Azure:"

@@ -173,10 +173,9 @@ func (o *azureOptions) check() error {
 		return fmt.Errorf("--forensic-resource-group %q is not a resource group name", o.forensicResourceGroup)
 	case o.lockMode != "" && o.lockCoolOff != 0:
 		return errors.New("--lock-cool-off-hours: Azure management locks have no cool-off period")
-	case o.forensicClientID != "" && !guidRule.MatchString(o.forensicClientID):
-		return fmt.Errorf("--forensic-client-id %q is not an application (client) ID (a GUID)", o.forensicClientID)
-	case o.forensicCertificate != "" && o.forensicClientID == "":
-		return errors.New("--forensic-certificate goes with --forensic-client-id")
+	}
+	if err := checkAzurePrincipal(o.forensicClientID, o.forensicCertificate); err != nil {
+		return err
 	}
 	for _, n := range append(append([]string(nil), o.vm...), o.disk...) {
 		if !strings.HasPrefix(n, "/") && o.resourceGroup == "" {
@@ -267,12 +266,18 @@ func (o *azureOptions) run(ctx context.Context, a *app) error {
 	return a.acquire(ctx, &o.acquireOptions, d, opts, azuredriver.Explain)
 }
 
-// forensicCredential is the forensic side's own service principal, when one is named: a client secret
-// from the environment or a certificate, in the tenant of AZURE_TENANT_ID (a copy across tenants fails).
+// forensicCredential is the forensic side's own service principal, when one is named.
 func (o *azureOptions) forensicCredential(cfg cloud.Configuration, client *http.Client) (azcore.TokenCredential, error) {
 	if o.forensicClientID == "" {
 		return nil, nil
 	}
+	return azurePrincipalCredential(o.forensicClientID, o.forensicCertificate, o.endpoint != "", cfg, client)
+}
+
+// azurePrincipalCredential signs in as a service principal of the tenant of AZURE_TENANT_ID (a copy
+// across tenants fails), with a certificate file, or else the client secret in envForensicSecret.
+// A custom cloud skips instance discovery.
+func azurePrincipalCredential(clientID, certFile string, customCloud bool, cfg cloud.Configuration, client *http.Client) (azcore.TokenCredential, error) {
 	tenant := os.Getenv("AZURE_TENANT_ID")
 	if tenant == "" {
 		return nil, errors.New("--forensic-client-id needs AZURE_TENANT_ID: the tenant both principals belong to")
@@ -281,24 +286,35 @@ func (o *azureOptions) forensicCredential(cfg cloud.Configuration, client *http.
 	if client != nil {
 		co.Transport = client
 	}
-	if o.forensicCertificate != "" {
-		data, err := os.ReadFile(o.forensicCertificate)
+	if certFile != "" {
+		data, err := os.ReadFile(certFile)
 		if err != nil {
 			return nil, fmt.Errorf("--forensic-certificate: %w", err)
 		}
 		certs, key, err := azidentity.ParseCertificates(data, nil)
 		if err != nil {
-			return nil, fmt.Errorf("--forensic-certificate %s: %w", o.forensicCertificate, err)
+			return nil, fmt.Errorf("--forensic-certificate %s: %w", certFile, err)
 		}
-		return azidentity.NewClientCertificateCredential(tenant, o.forensicClientID, certs, key,
-			&azidentity.ClientCertificateCredentialOptions{ClientOptions: co, DisableInstanceDiscovery: o.endpoint != ""})
+		return azidentity.NewClientCertificateCredential(tenant, clientID, certs, key,
+			&azidentity.ClientCertificateCredentialOptions{ClientOptions: co, DisableInstanceDiscovery: customCloud})
 	}
 	secret := os.Getenv(envForensicSecret)
 	if secret == "" {
 		return nil, fmt.Errorf("--forensic-client-id needs its secret in %s, or --forensic-certificate", envForensicSecret)
 	}
-	return azidentity.NewClientSecretCredential(tenant, o.forensicClientID, secret,
-		&azidentity.ClientSecretCredentialOptions{ClientOptions: co, DisableInstanceDiscovery: o.endpoint != ""})
+	return azidentity.NewClientSecretCredential(tenant, clientID, secret,
+		&azidentity.ClientSecretCredentialOptions{ClientOptions: co, DisableInstanceDiscovery: customCloud})
+}
+
+// checkAzurePrincipal checks the flags that name the forensic side's service principal.
+func checkAzurePrincipal(clientID, certFile string) error {
+	switch {
+	case clientID != "" && !guidRule.MatchString(clientID):
+		return fmt.Errorf("--forensic-client-id %q is not an application (client) ID (a GUID)", clientID)
+	case certFile != "" && clientID == "":
+		return errors.New("--forensic-certificate goes with --forensic-client-id")
+	}
+	return nil
 }
 
 // newIAMAzureCmd prints the custom roles of `acquire azure`.

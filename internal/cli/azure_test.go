@@ -102,7 +102,7 @@ func TestAzureAcquisitionCommand(t *testing.T) {
 	}
 	// Export reads the evidence back through a read SAS, ended after.
 	outDir := filepath.Join(t.TempDir(), "export")
-	code, out, stderr = run(t, env, "export", caseDir, "--item", "/subscriptions/"+azSource+"/resourceGroups/rg-web/providers/Microsoft.Compute/disks/web-1-data", "--out", outDir, "--endpoint", endpoint, "--ca-file", caFile, "-o", "json")
+	code, out, stderr = run(t, env, "export", caseDir, "--item", "/subscriptions/"+azSource+"/resourceGroups/rg-web/providers/Microsoft.Compute/disks/web-1-data", "--out", outDir, "--endpoint", endpoint, "--ca-file", caFile, "--forensic-default-credential", "-o", "json")
 	if code != ExitOK {
 		t.Fatalf("export: %d\n%s\n%s", code, out, stderr)
 	}
@@ -122,7 +122,7 @@ func TestAzureAcquisitionCommand(t *testing.T) {
 		t.Errorf("SAS still open after the export: %+v", g)
 	}
 	// Every item read again from the forensic subscription matches its record.
-	if code, out, stderr := run(t, env, "verify", caseDir, "--key", pub, "--rehash", "--endpoint", endpoint, "--ca-file", caFile); code != ExitOK || strings.Count(out, "  MATCH") != 2 {
+	if code, out, stderr := run(t, env, "verify", caseDir, "--key", pub, "--rehash", "--endpoint", endpoint, "--ca-file", caFile, "--forensic-default-credential"); code != ExitOK || strings.Count(out, "  MATCH") != 2 {
 		t.Fatalf("verify --rehash from Azure: %d\n%s\n%s", code, out, stderr)
 	}
 	if g := sim.OpenGrants(); len(g) > 0 {
@@ -252,5 +252,62 @@ func TestAzureTransportBounded(t *testing.T) {
 	}
 	if tr.DialContext == nil || tr.TLSHandshakeTimeout <= 0 || tr.ResponseHeaderTimeout <= 0 || tr.IdleConnTimeout <= 0 {
 		t.Fatalf("an unbounded transport: handshake %s, headers %s, idle %s", tr.TLSHandshakeTimeout, tr.ResponseHeaderTimeout, tr.IdleConnTimeout)
+	}
+}
+
+// TestAzureEvidenceReadCredentials: export and verify --rehash read Azure evidence as the forensic
+// principal named with --forensic-client-id, or as DefaultAzureCredential only when asked for: never
+// by default, which is usually the source side's credential.
+func TestAzureEvidenceReadCredentials(t *testing.T) {
+	endpoint, caFile, sim := azureRangeEnv(t)
+	_, env := fixture(t)
+	caseDir := filepath.Join(t.TempDir(), "IR-AZ")
+	if code, out, stderr := run(t, env, azureArgs(endpoint, caFile, caseDir)...); code != ExitOK {
+		t.Fatalf("acquire azure: exit %d\n%s\n%s", code, out, stderr)
+	}
+	item := "/subscriptions/" + azSource + "/resourceGroups/rg-web/providers/Microsoft.Compute/disks/web-1-os"
+	export := func(extra ...string) (int, string) {
+		args := append([]string{"export", caseDir, "--item", item, "--out", filepath.Join(t.TempDir(), "x"), "--endpoint", endpoint, "--ca-file", caFile}, extra...)
+		code, _, stderr := run(t, env, args...)
+		return code, stderr
+	}
+	const examiner, responder = "5a6b7c8d-0e1f-4a2b-8c3d-4e5f6a7b8c02", "5a6b7c8d-0e1f-4a2b-8c3d-4e5f6a7b8c01"
+	grants := sim.CallCounts()["Snapshots_GrantAccess"]
+	if code, stderr := export(); code != ExitUsage || !strings.Contains(stderr, "--forensic-client-id") || !strings.Contains(stderr, "--forensic-default-credential") {
+		t.Fatalf("no credential named: exit %d, want %d saying how to name one: %s", code, ExitUsage, stderr)
+	}
+	if code, stderr := export("--forensic-client-id", responder, "--forensic-default-credential"); code != ExitUsage || !strings.Contains(stderr, "give one") {
+		t.Fatalf("two credentials: exit %d: %s", code, stderr)
+	}
+	if code, stderr := export("--forensic-certificate", "x.pem"); code != ExitUsage || !strings.Contains(stderr, "goes with --forensic-client-id") {
+		t.Fatalf("a certificate alone: exit %d: %s", code, stderr)
+	}
+	if n := sim.CallCounts()["Snapshots_GrantAccess"]; n != grants {
+		t.Errorf("refused exports asked for %d read SAS", n-grants)
+	}
+	t.Setenv(envForensicSecret, "")
+	if code, stderr := export("--forensic-client-id", examiner); code != ExitUsage || !strings.Contains(stderr, envForensicSecret) {
+		t.Fatalf("without the secret: exit %d: %s", code, stderr)
+	}
+	// The examiner may read snapshots but not grant access to them: refused as the examiner, not
+	// read as the responder of the environment.
+	t.Setenv(envForensicSecret, "cloudsim-azure-examiner-secret")
+	if code, stderr := export("--forensic-client-id", examiner); code != ExitPermissionDenied || !strings.Contains(stderr, "snapshots/beginGetAccess/action") {
+		t.Fatalf("as the examiner: exit %d, want %d naming the missing action: %s", code, ExitPermissionDenied, stderr)
+	}
+	t.Setenv(envForensicSecret, "cloudsim-azure-responder-secret")
+	t.Setenv("AZURE_CLIENT_SECRET", "not-the-secret") // the environment's principal is not used
+	if code, stderr := export("--forensic-client-id", responder); code != ExitOK {
+		t.Fatalf("as the named principal: exit %d: %s", code, stderr)
+	}
+	pub := filepath.Join(filepath.Dir(env[envKey]), "custody.pub")
+	if code, out, stderr := run(t, env, "verify", caseDir, "--key", pub, "--rehash", "--endpoint", endpoint, "--ca-file", caFile); code != ExitUsage || !strings.Contains(stderr, "--forensic-default-credential") {
+		t.Fatalf("verify --rehash without a credential: exit %d\n%s\n%s", code, out, stderr)
+	}
+	if code, out, stderr := run(t, env, "verify", caseDir, "--key", pub, "--rehash", "--endpoint", endpoint, "--ca-file", caFile, "--forensic-client-id", responder); code != ExitOK || strings.Count(out, "  MATCH") != 2 {
+		t.Fatalf("verify --rehash as the named principal: exit %d\n%s\n%s", code, out, stderr)
+	}
+	if g := sim.OpenGrants(); len(g) > 0 {
+		t.Errorf("SAS still open: %+v", g)
 	}
 }

@@ -23,6 +23,11 @@ type evidenceAccess struct {
 	awsRole     string
 	awsEndpoint string
 	caFile      string
+	// Azure: the forensic side's own service principal (as for `acquire azure`), or, when asked
+	// for, DefaultAzureCredential.
+	azureClientID    string
+	azureCertificate string
+	azureDefault     bool
 }
 
 func (f *evidenceAccess) addFlags(cmd *cobra.Command) {
@@ -30,6 +35,9 @@ func (f *evidenceAccess) addFlags(cmd *cobra.Command) {
 	cmd.Flags().StringVar(&f.awsRole, "forensic-role", "", "AWS: role ARN to assume in the forensic account")
 	cmd.Flags().StringVar(&f.awsEndpoint, "endpoint", "", "endpoint override (the cloud range): AWS's for every service (AWS_ENDPOINT_URL works too), Azure Resource Manager's")
 	cmd.Flags().StringVar(&f.caFile, "ca-file", "", "Azure: PEM file of a CA to trust besides the system's (the cloud range's azure/ca.pem)")
+	cmd.Flags().StringVar(&f.azureClientID, "forensic-client-id", "", "Azure: the forensic side's service principal (application ID, in AZURE_TENANT_ID), its secret in "+envForensicSecret+" or --forensic-certificate")
+	cmd.Flags().StringVar(&f.azureCertificate, "forensic-certificate", "", "Azure: PEM file with the forensic principal's certificate and private key")
+	cmd.Flags().BoolVar(&f.azureDefault, "forensic-default-credential", false, "Azure: read as DefaultAzureCredential (environment, workload or managed identity, az login), when that is the forensic side's")
 }
 
 // evidenceReaders open an item's snapshot for reading, by cloud.
@@ -43,10 +51,24 @@ var evidenceReaders = map[string]func(ctx context.Context, f *evidenceAccess, it
 }
 
 // named says whether the credentials to read an item were named: reading evidence back never falls
-// to a default profile, which is usually the workload's own.
+// to a default profile or credential, which is usually the one that acquired from the workload.
 func (f *evidenceAccess) named(item evidence.Item) error {
-	if item.Cloud == "aws" && f.awsProfile == "" && f.awsRole == "" {
-		return errors.New("name the forensic account's credentials with --forensic-profile or --forensic-role (the default profile is not assumed)")
+	switch item.Cloud {
+	case "aws":
+		if f.awsProfile == "" && f.awsRole == "" {
+			return errors.New("name the forensic account's credentials with --forensic-profile or --forensic-role (the default profile is not assumed)")
+		}
+	case "azure":
+		if err := checkAzurePrincipal(f.azureClientID, f.azureCertificate); err != nil {
+			return err
+		}
+		switch {
+		case f.azureClientID != "" && f.azureDefault:
+			return errors.New("--forensic-client-id and --forensic-default-credential name two credentials: give one")
+		case f.azureClientID == "" && !f.azureDefault:
+			return errors.New("name the forensic subscription's principal with --forensic-client-id (its secret in " + envForensicSecret +
+				" or --forensic-certificate), or ask for DefaultAzureCredential with --forensic-default-credential (it is not assumed: it is usually the source side's)")
+		}
 	}
 	return nil
 }
@@ -63,6 +85,9 @@ func (f *evidenceAccess) open(ctx context.Context, item evidence.Item) (driver.B
 			}
 		})
 		return nil, usageErrorf(fmt.Errorf("evidence of %q cannot be read back yet (this acquire reads %s evidence)", item.Cloud, strings.Join(clouds, ", ")))
+	}
+	if err := f.named(item); err != nil {
+		return nil, usageErrorf(err)
 	}
 	d, r, err := newReader(ctx, f, item)
 	if err != nil {

@@ -175,14 +175,20 @@ func (d *Driver) describeVM(ctx context.Context, id string, known map[string]*ar
 	vm := got.VirtualMachine
 	dir := path.Join("azure", rid.ResourceGroupName, rid.Name)
 	w := driver.Workload{ID: id, Location: str(vm.Location)}
-	w.Artifacts = append(w.Artifacts, jsonArtifact(dir+"/vm.json", vm))
+	// The user data is kept once, decoded, as its own artifact (as on AWS, where it is an attribute of
+	// its own): vm.json is the VM as ARM returns it without userData.
+	shown := vm
 	if vm.Properties != nil && vm.Properties.UserData != nil {
 		data, err := base64.StdEncoding.DecodeString(*vm.Properties.UserData)
 		if err != nil {
 			data = []byte(*vm.Properties.UserData) // kept as Azure returned it
 		}
+		props := *vm.Properties
+		props.UserData = nil
+		shown.Properties = &props
 		w.Artifacts = append(w.Artifacts, driver.Artifact{Name: dir + "/user-data", Data: data, MediaType: "application/octet-stream"})
 	}
+	w.Artifacts = append(w.Artifacts, jsonArtifact(dir+"/vm.json", shown))
 	iv, err := vms.InstanceView(ctx, rid.ResourceGroupName, rid.Name, nil)
 	if err != nil {
 		return w, apiErr(err)
@@ -208,10 +214,11 @@ func (d *Driver) describeVM(ctx context.Context, id string, known map[string]*ar
 	disks := []attached{{id: *sp.OSDisk.ManagedDisk.ID, device: "os", boot: true}}
 	for _, dd := range sp.DataDisks {
 		if dd.ManagedDisk == nil || dd.ManagedDisk.ID == nil {
-			continue // an unmanaged (VHD) disk: not a managed disk snapshot can copy
+			continue // an unmanaged (VHD) disk: told by Exposure, from the note below
 		}
 		disks = append(disks, attached{id: *dd.ManagedDisk.ID, device: fmt.Sprintf("lun%d", i32(dd.Lun))})
 	}
+	d.noteSkipped(id, unmanagedDisks(id, vm))
 	var raws []*armcompute.Disk
 	for _, a := range disks {
 		drid, err := d.sourceID(a.id, "disks")
@@ -235,6 +242,72 @@ func (d *Driver) describeVM(ctx context.Context, id string, known map[string]*ar
 		w.Artifacts = append(w.Artifacts, jsonArtifact(dir+"/encryption-sets.json", enc))
 	}
 	return w, nil
+}
+
+// unmanagedDisks are findings for a VM's unmanaged (VHD) data disks: page blobs in a storage account
+// that no disk resource stands for, which a managed disk snapshot cannot copy, so acquire leaves them
+// out; the responder must know the VM's evidence is incomplete.
+// (https://learn.microsoft.com/rest/api/compute/virtual-machines/get#datadisk,
+// https://learn.microsoft.com/azure/virtual-machines/unmanaged-disks-deprecation)
+func unmanagedDisks(vmID string, vm armcompute.VirtualMachine) []driver.Finding {
+	if vm.Properties == nil || vm.Properties.StorageProfile == nil {
+		return nil
+	}
+	var out []driver.Finding
+	for _, dd := range vm.Properties.StorageProfile.DataDisks {
+		if dd == nil || (dd.ManagedDisk != nil && dd.ManagedDisk.ID != nil) {
+			continue
+		}
+		uri := "an unnamed blob"
+		if dd.Vhd != nil && dd.Vhd.URI != nil {
+			uri, _, _ = strings.Cut(*dd.Vhd.URI, "?") // a URI with a query could carry a SAS
+		}
+		out = append(out, driver.Finding{Kind: "not-acquired", Resource: vmID, VolumeID: uri,
+			Detail: fmt.Sprintf("virtual machine %s has an unmanaged (VHD) data disk %s at lun %d, the page blob %s: Azure snapshots managed disks only, so it is NOT acquired; "+
+				"copy the blob with the storage account's own tools (a blob snapshot, then az storage blob copy start) to keep it", vmID, str(dd.Name), i32(dd.Lun), uri)})
+	}
+	return out
+}
+
+// noteSkipped remembers what Describe left out of a VM, for Exposure to tell.
+func (d *Driver) noteSkipped(vmID string, f []driver.Finding) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.skipped[strings.ToLower(vmID)] = f
+}
+
+// skippedOf is what Describe left out of the VMs of these volumes. A VM it did not describe (a resumed
+// run) is read again.
+func (d *Driver) skippedOf(ctx context.Context, vols []driver.Volume) ([]driver.Finding, error) {
+	var out []driver.Finding
+	seen := map[string]bool{}
+	for _, v := range vols {
+		k := strings.ToLower(v.Workload)
+		if v.Workload == "" || seen[k] {
+			continue
+		}
+		seen[k] = true
+		d.mu.Lock()
+		f, known := d.skipped[k]
+		d.mu.Unlock()
+		if !known {
+			rid, err := d.sourceID(v.Workload, "virtualMachines")
+			if err != nil {
+				return nil, err
+			}
+			c, err := d.side(driver.Source, rid.SubscriptionID)
+			if err != nil {
+				return nil, err
+			}
+			got, err := c.compute.NewVirtualMachinesClient().Get(ctx, rid.ResourceGroupName, rid.Name, nil)
+			if err != nil {
+				return nil, apiErr(err)
+			}
+			f = unmanagedDisks(v.Workload, got.VirtualMachine)
+		}
+		out = append(out, f...)
+	}
+	return out, nil
 }
 
 func (d *Driver) describeNetwork(ctx context.Context, vm armcompute.VirtualMachine) ([]driver.Artifact, error) {
@@ -309,7 +382,7 @@ func (d *Driver) describeDisk(ctx context.Context, rid *arm.ResourceID, known ma
 		disk = got.Disk
 	}
 	v := driver.Volume{ID: str(disk.ID), Name: str(disk.Name), Location: str(disk.Location), KeyKind: driver.KeyProviderDefault}
-	d.noteDataAccess(v.ID, aadOnly(&disk))
+	d.noteAccess(v.ID, accessOf(&disk))
 	if len(disk.Zones) > 0 {
 		v.Zone = str(disk.Zones[0])
 	}
@@ -330,12 +403,26 @@ func (d *Driver) describeDisk(ctx context.Context, rid *arm.ResourceID, known ma
 	return v, &disk, nil
 }
 
-// noteDataAccess remembers whether a disk's data is readable only with Entra ID (dataAccessAuthMode
-// AzureActiveDirectory), for the preflight.
-func (d *Driver) noteDataAccess(id string, aad bool) {
+// diskAccess is how a disk's data may be read, which a snapshot of it keeps: only with Entra ID as well
+// as its SAS (dataAccessAuthMode AzureActiveDirectory), and from which networks (networkAccessPolicy).
+type diskAccess struct {
+	aadOnly bool
+	network armcompute.NetworkAccessPolicy // "" when Azure did not say: AllowAll
+}
+
+func accessOf(disk *armcompute.Disk) diskAccess {
+	a := diskAccess{aadOnly: aadOnly(disk)}
+	if p := disk.Properties; p != nil && p.NetworkAccessPolicy != nil {
+		a.network = *p.NetworkAccessPolicy
+	}
+	return a
+}
+
+// noteAccess remembers how a disk's data may be read, for the preflight.
+func (d *Driver) noteAccess(id string, a diskAccess) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	d.aadOnly[strings.ToLower(id)] = aad
+	d.access[strings.ToLower(id)] = a
 }
 
 // aadOnly: the disk's data is readable only with Entra ID as well as its SAS.
@@ -344,12 +431,12 @@ func aadOnly(disk *armcompute.Disk) bool {
 	return p != nil && p.DataAccessAuthMode != nil && strings.EqualFold(string(*p.DataAccessAuthMode), string(armcompute.DataAccessAuthModeAzureActiveDirectory))
 }
 
-// dataAccess is what noteDataAccess remembered of a disk, and whether it did.
-func (d *Driver) dataAccess(id string) (aad, known bool) {
+// accessNoted is what noteAccess remembered of a disk, and whether it did.
+func (d *Driver) accessNoted(id string) (a diskAccess, known bool) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	aad, known = d.aadOnly[strings.ToLower(id)]
-	return aad, known
+	a, known = d.access[strings.ToLower(id)]
+	return a, known
 }
 
 // describeEncryption reads the disk encryption sets the disks use: which key vault key, which identity.

@@ -65,8 +65,9 @@ type Driver struct {
 	cre map[driver.Side]azcore.TokenCredential
 
 	mu      sync.Mutex
-	clients map[string]*clients // by side and subscription
-	aadOnly map[string]bool     // by lower-case disk ID: dataAccessAuthMode AzureActiveDirectory
+	clients map[string]*clients         // by side and subscription
+	access  map[string]diskAccess       // by lower-case disk ID: how its data may be read, from Describe
+	skipped map[string][]driver.Finding // by lower-case VM ID: what Describe left out, for Exposure
 }
 
 type clients struct {
@@ -116,7 +117,7 @@ func New(cfg Config) (*Driver, error) {
 	if cfg.Cloud.Services == nil {
 		cfg.Cloud = cloud.AzurePublic
 	}
-	d := &Driver{cfg: cfg, log: cfg.Logger, clients: map[string]*clients{}, aadOnly: map[string]bool{},
+	d := &Driver{cfg: cfg, log: cfg.Logger, clients: map[string]*clients{}, access: map[string]diskAccess{}, skipped: map[string][]driver.Finding{},
 		arm: map[driver.Side]*arm.ClientOptions{}, cre: map[driver.Side]azcore.TokenCredential{
 			driver.Source: cfg.SourceCredential, driver.Forensic: cfg.ForensicCredential}}
 	if d.log == nil {

@@ -11,7 +11,8 @@ import (
 	"github.com/acquire-forensics/acquire/providers/driver"
 )
 
-// Exposure reports the target's disks, and the source subscription's snapshots of them, that have an
+// Exposure reports first what Describe left out of the target's VMs (unmanaged data disks, which no
+// managed snapshot copies), then the target's disks, and the source subscription's snapshots of them, that have an
 // active SAS (whoever holds its URL reads the data until it expires, from wherever the resource's
 // network policy allows): the attacker may be reading them already; and those that allow export from
 // anywhere (networkAccessPolicy AllowAll with public network access), which a SAS granted later reads
@@ -21,10 +22,14 @@ func (d *Driver) Exposure(ctx context.Context, vols []driver.Volume) ([]driver.F
 	if len(vols) == 0 {
 		return nil, nil
 	}
+	// What Describe left out is told first: the evidence of its VM is incomplete.
+	findings, err := d.skippedOf(ctx, vols)
+	if err != nil {
+		return nil, err
+	}
 	want := map[string]string{}
 	subs := map[string]bool{}
 	groups := map[[2]string]bool{} // subscription, resource group
-	var findings []driver.Finding
 	for _, v := range vols {
 		want[strings.ToLower(v.ID)] = v.ID
 		rid, err := parseID(v.ID, "disks")

@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/compute/armcompute/v7"
+
 	"github.com/acquire-forensics/acquire/providers/driver"
 )
 
@@ -25,6 +27,13 @@ func (d *Driver) Preflight(ctx context.Context, p driver.Preflight) error {
 		if loc := p.Destination.Location; loc != "" && !sameRegion(loc, v.Location) {
 			return invalid(fmt.Errorf("evidence in %s from disk %s in %s: ARM copies a snapshot into another subscription within its region only, and the cross-region path (an incremental snapshot and CopyStart) would first leave the evidence in the compromised subscription: give --forensic-location %s", loc, v.ID, v.Location, v.Location))
 		}
+	}
+	access, err := d.accessOfVolumes(ctx, p.Volumes)
+	if err != nil {
+		return err
+	}
+	if err := refuseDenyAll(p.Volumes, access); err != nil {
+		return err
 	}
 	if key, des := p.Destination.Key, d.cfg.ForensicDiskEncryptionSet; !strings.EqualFold(key, des) {
 		return invalid(fmt.Errorf("the destination key %q is not the driver's forensic disk encryption set %q", key, des))
@@ -65,10 +74,7 @@ func (d *Driver) Preflight(ctx context.Context, p driver.Preflight) error {
 		}
 	}
 	// A disk readable only with Entra ID makes evidence that is too: its SAS needs the data action.
-	aad, err := d.firstAADOnly(ctx, p.Volumes)
-	if err != nil {
-		return err
-	}
+	aad := firstAADOnly(p.Volumes, access)
 	// Every missing action, the forensic resource group's first, so that one run names them all.
 	keys := slices.Sorted(maps.Keys(need))
 	slices.SortStableFunc(keys, func(a, b string) int { return boolOrder(a != forensicRG, b != forensicRG) })
@@ -145,26 +151,57 @@ func boolOrder(a, b bool) int {
 	return 1
 }
 
-// firstAADOnly is the first of the disks whose dataAccessAuthMode is AzureActiveDirectory (a snapshot
-// keeps its disk's mode), or "". Describe noted each disk's mode; a disk it did not see (a resumed
-// run) is read again.
-func (d *Driver) firstAADOnly(ctx context.Context, vols []driver.Volume) (string, error) {
+// accessOfVolumes is how each disk's data may be read (a snapshot keeps its disk's rules), by volume
+// ID. Describe noted each disk's; a disk it did not see (a resumed run) is read again.
+func (d *Driver) accessOfVolumes(ctx context.Context, vols []driver.Volume) (map[string]diskAccess, error) {
+	out := make(map[string]diskAccess, len(vols))
 	for _, v := range vols {
-		aad, known := d.dataAccess(v.ID)
+		a, known := d.accessNoted(v.ID)
 		if !known {
 			rid, err := d.sourceID(v.ID, "disks")
 			if err != nil {
-				return "", invalid(err)
+				return nil, invalid(err)
 			}
 			_, raw, err := d.describeDisk(ctx, rid, nil)
 			if err != nil {
-				return "", err
+				return nil, err
 			}
-			aad = aadOnly(raw)
+			a = accessOf(raw)
 		}
-		if aad {
-			return v.ID, nil
+		out[v.ID] = a
+	}
+	return out, nil
+}
+
+// refuseDenyAll refuses, before any snapshot is made, the disks whose networkAccessPolicy is DenyAll:
+// "DenyAll: The disk cannot be exported", and its snapshot keeps the policy, so the evidence could be
+// made but never digested nor exported. acquire does not lift the owner's policy on the copy: whether
+// a copy may is not documented, and evidence whose export the source forbade would be taken against
+// its policy without a record of who decided it.
+// (https://learn.microsoft.com/azure/virtual-machines/disks-restrict-import-export-overview,
+// https://learn.microsoft.com/rest/api/compute/disks/create-or-update#networkaccesspolicy)
+func refuseDenyAll(vols []driver.Volume, access map[string]diskAccess) error {
+	var denied []string
+	for _, v := range vols {
+		if strings.EqualFold(string(access[v.ID].network), string(armcompute.NetworkAccessPolicyDenyAll)) {
+			denied = append(denied, v.ID)
 		}
 	}
-	return "", nil
+	if len(denied) == 0 {
+		return nil
+	}
+	return invalid(fmt.Errorf("disk %s has networkAccessPolicy DenyAll: Azure exports neither it nor a snapshot of it, so its evidence could be made but never read: "+
+		"to acquire it, have the subscription's owner allow export for the acquisition (az disk update --network-access-policy AllowAll, "+
+		"or AllowPrivate with --disk-access from a network that reaches it), note who changed it and when, and run again: the preflight reads the policy again",
+		strings.Join(denied, ", ")))
+}
+
+// firstAADOnly is the first of the disks whose dataAccessAuthMode is AzureActiveDirectory, or "".
+func firstAADOnly(vols []driver.Volume, access map[string]diskAccess) string {
+	for _, v := range vols {
+		if access[v.ID].aadOnly {
+			return v.ID
+		}
+	}
+	return ""
 }

@@ -377,6 +377,13 @@ func (s *Server) loadVM(sub string, g ScenarioResourceGroup, v ScenarioVM) error
 		return err
 	}
 	for _, dd := range v.DataDisks {
+		if dd.VHD != "" {
+			if !strings.HasPrefix(dd.VHD, "https://") || dd.Disk == "" {
+				return fmt.Errorf("data disk at lun %d: an unmanaged disk needs a name (disk) and an https page blob URI (vhd)", dd.LUN)
+			}
+			vm.dataDisks = append(vm.dataDisks, dataDiskRef{lun: dd.LUN, vhdName: dd.Disk, vhdURI: dd.VHD})
+			continue
+		}
 		id, err := attach(dd.Disk)
 		if err != nil {
 			return err

@@ -159,6 +159,11 @@ func (s *Server) renderVM(vm *virtualMachine, now time.Time, withUserData, withI
 	}
 	var dataDisks []*armcompute.DataDisk
 	for _, dd := range vm.dataDisks {
+		if dd.vhdURI != "" {
+			dataDisks = append(dataDisks, &armcompute.DataDisk{Lun: to.Ptr(dd.lun), Name: to.Ptr(dd.vhdName), CreateOption: to.Ptr(armcompute.DiskCreateOptionTypesAttach),
+				Vhd: &armcompute.VirtualHardDisk{URI: to.Ptr(dd.vhdURI)}, Caching: to.Ptr(armcompute.CachingTypesNone)})
+			continue
+		}
 		dataDisks = append(dataDisks, &armcompute.DataDisk{Lun: to.Ptr(dd.lun), Name: diskName(dd.diskID), CreateOption: to.Ptr(armcompute.DiskCreateOptionTypesAttach),
 			ManagedDisk: managed(dd.diskID), DiskSizeGB: sizeOf(dd.diskID), Caching: to.Ptr(armcompute.CachingTypesNone)})
 	}
@@ -221,7 +226,9 @@ func (s *Server) renderInstanceView(vm *virtualMachine, now time.Time) *armcompu
 func dataDiskIDs(vm *virtualMachine) []string {
 	var out []string
 	for _, d := range vm.dataDisks {
-		out = append(out, d.diskID)
+		if d.diskID != "" { // an unmanaged disk has no disk resource
+			out = append(out, d.diskID)
+		}
 	}
 	return out
 }

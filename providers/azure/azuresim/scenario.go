@@ -205,10 +205,14 @@ type ScenarioVM struct {
 	Tags     map[string]string `json:"tags,omitempty"`
 }
 
-// ScenarioDataDisk attaches a disk at a LUN.
+// ScenarioDataDisk attaches a disk at a LUN. With VHD, it is an unmanaged
+// data disk named Disk: a page blob at that URI, which no disk resource
+// stands for (a managed disk snapshot cannot copy it).
+// https://learn.microsoft.com/rest/api/compute/virtual-machines/get#datadisk
 type ScenarioDataDisk struct {
 	Disk string `json:"disk"`
 	LUN  int32  `json:"lun"`
+	VHD  string `json:"vhd,omitempty"`
 }
 
 // ScenarioLock is a management lock on the resource group or, with

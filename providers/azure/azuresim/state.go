@@ -134,6 +134,9 @@ type virtualMachine struct {
 type dataDiskRef struct {
 	diskID string
 	lun    int32
+	// An unmanaged data disk is a page blob the VM names by URI, with no
+	// disk resource: vhdName and vhdURI, and no diskID.
+	vhdName, vhdURI string
 }
 
 // snapshot is a managed snapshot: a full or incremental copy of a disk or
