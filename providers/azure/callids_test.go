@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"errors"
 	"log/slog"
-	"net/http/httptest"
 	"regexp"
 	"sync"
 	"testing"
@@ -27,23 +26,12 @@ func TestRecordsCarryCallIDs(t *testing.T) {
 	var logs bytes.Buffer
 	var mu sync.Mutex
 	sc := scenario(t)
-	sim, err := azuresim.New(sc, &azuresim.Options{Logger: slog.New(slog.NewJSONHandler(lockedWriter{&logs, &mu}, &slog.HandlerOptions{Level: slog.LevelDebug}))})
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewUnstartedServer(sim)
-	srv.TLS = sim.TLSConfig()
-	srv.StartTLS()
-	t.Cleanup(func() { srv.Close(); sim.Close() })
-	d, err := New(clientFor(srv.URL, sim).config(t))
-	if err != nil {
-		t.Fatal(err)
-	}
+	sim, d, _ := startSimWith(t, sc, &azuresim.Options{Logger: slog.New(slog.NewJSONHandler(lockedWriter{&logs, &mu}, &slog.HandlerOptions{Level: slog.LevelDebug}))}, nil)
 	env := harness{}.envFor(d, sim)
 	sc2 := env.Scenarios["two-instances"]
 	env.Faults.FailSnapshots(diskID("vm-2-os")) // a snapshot in error, which the run deletes
 	c := providertest.NewCase(t)
-	_, err = providertest.Acquire(context.Background(), t, env, c, sc2, func(o *acquisition.Options) { o.Lock = &driver.LockRequest{Mode: "CanNotDelete"} })
+	_, err := providertest.Acquire(context.Background(), t, env, c, sc2, func(o *acquisition.Options) { o.Lock = &driver.LockRequest{Mode: "CanNotDelete"} })
 	var partial *acquisition.PartialError
 	if !errors.As(err, &partial) || partial.Failed != 1 {
 		t.Fatalf("error %v, want one volume failed", err)

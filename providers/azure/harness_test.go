@@ -188,7 +188,13 @@ func (rc rangeClient) config(t testing.TB) Config {
 // startSim serves a fresh simulator over TLS and returns it with a driver for it.
 func startSim(t testing.TB, sc *azuresim.Scenario, tune func(*Config)) (*azuresim.Server, *Driver, rangeClient) {
 	t.Helper()
-	sim, err := azuresim.New(sc, nil)
+	return startSimWith(t, sc, nil, tune)
+}
+
+// startSimWith is startSim with the simulator's options (its logger).
+func startSimWith(t testing.TB, sc *azuresim.Scenario, opts *azuresim.Options, tune func(*Config)) (*azuresim.Server, *Driver, rangeClient) {
+	t.Helper()
+	sim, err := azuresim.New(sc, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
