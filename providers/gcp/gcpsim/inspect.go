@@ -77,6 +77,26 @@ func (s *Server) KeyFile(email, tokenURI string) ([]byte, error) {
 	}, "", "  ")
 }
 
+// UserFile is the Application Default Credentials file gcloud auth
+// application-default login writes for a user (type authorized_user): the
+// OAuth client and the user's refresh token. It names no token endpoint: a
+// client reaches the simulator's /token through its own setting
+// (cloud.google.com/go/auth's DetectOptions.TokenURL).
+func (s *Server) UserFile(email string) ([]byte, error) {
+	s.mu.Lock()
+	u := s.st.users[email]
+	s.mu.Unlock()
+	if u == nil {
+		return nil, fmt.Errorf("no user %s", email)
+	}
+	return json.MarshalIndent(map[string]string{
+		"type":          "authorized_user",
+		"client_id":     SimClientID,
+		"client_secret": SimClientSecret,
+		"refresh_token": s.refreshToken(email),
+	}, "", "  ")
+}
+
 // ImpersonationFile is an Application Default Credentials file of type
 // impersonated_service_account, as gcloud auth application-default login
 // --impersonate-service-account writes it: the source account's key and
