@@ -90,6 +90,7 @@ var permissions = map[driver.Side]map[need][]permission{
 		kmsNeed: {
 			{"cloudkms.cryptoKeys.getIamPolicy", "--forensic-kms-key: preflight: check that the project's Compute Engine service agent may use the key (a key in another project needs it there)"},
 			{"cloudkms.keyRings.getIamPolicy", "--forensic-kms-key: preflight: the same, where the agent's role is granted on the key ring"},
+			{"resourcemanager.projects.getIamPolicy", "--forensic-kms-key: preflight: the same, where the agent's role is granted on the key's project"},
 		},
 	},
 }
