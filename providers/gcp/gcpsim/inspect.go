@@ -47,6 +47,13 @@ func (s *Server) ServiceAccounts() []ServiceAccountInfo {
 	return out
 }
 
+// Users lists the scenario's user accounts, by email.
+func (s *Server) Users() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return sortedKeys(s.st.users)
+}
+
 // KeyFile is the JSON key file of a service account, as the IAM console
 // writes it, with tokenURI as its token_uri: Application Default
 // Credentials (GOOGLE_APPLICATION_CREDENTIALS) read it unmodified.
