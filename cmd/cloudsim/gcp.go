@@ -80,7 +80,8 @@ func envName(email string) string {
 
 // WriteClientFiles writes a key file per service account into DIR/gcp
 // (JSON, type service_account, token_uri the range's /token: Application
-// Default Credentials read it unmodified) and returns the variables that
+// Default Credentials read it unmodified) and an authorized_user file per
+// user (user-EMAIL.json) and returns the variables that
 // point Google's clients at the range. GOOGLE_APPLICATION_CREDENTIALS names
 // the first service account of the scenario (the responder in the example
 // scenarios).
@@ -109,6 +110,19 @@ func (g *gcpCloud) WriteClientFiles(dir, endpoint string) ([]envVar, error) {
 		if sa.Email == g.firstAccount {
 			env = append(env, envVar{"GOOGLE_APPLICATION_CREDENTIALS", path})
 		}
+	}
+	// Users' authorized_user files name no token endpoint: a client points its user-credential
+	// flow at CLOUDSIM_GCP_ENDPOINT/token (acquire gcp does, given --endpoint).
+	for _, email := range g.Users() {
+		data, err := g.UserFile(email)
+		if err != nil {
+			return nil, err
+		}
+		path := filepath.Join(gcpDir, "user-"+email+".json")
+		if err := os.WriteFile(path, data, 0o600); err != nil {
+			return nil, err
+		}
+		env = append(env, envVar{"CLOUDSIM_GCP_" + envName(email) + "_USER_FILE", path})
 	}
 	if g.firstAccount == "" {
 		return nil, fmt.Errorf("the scenario has no service account")

@@ -37,7 +37,8 @@ func gcpScenario() *gcpsim.Scenario {
 			},
 			{ID: gcpForensic, Number: 222222222222,
 				ServiceAccounts: []gcpsim.ScenarioServiceAccount{{Email: gcpResponder}},
-				IAM:             []gcpsim.ScenarioBinding{{Member: "serviceAccount:" + gcpResponder, Roles: []string{"roles/compute.admin"}}},
+				IAM: []gcpsim.ScenarioBinding{{Member: "serviceAccount:" + gcpResponder, Roles: []string{"roles/compute.admin"},
+					Permissions: []string{"cloudkms.cryptoKeys.getIamPolicy"}}}, // the preflight reads the key's policy
 				KMSKeys: []gcpsim.ScenarioKMSKey{{Name: gcpKey,
 					EncrypterDecrypters: []string{"serviceAccount:service-222222222222@compute-system.iam.gserviceaccount.com"}}},
 			},

@@ -141,6 +141,29 @@ func TestTargetNamedTwiceAcquiredOnce(t *testing.T) {
 	}
 }
 
+// TestPreflightCarriesThePlan: the driver's preflight is told the consistency asked for and whether
+// the evidence is digested, so that it can check what those need before anything is made.
+func TestPreflightCarriesThePlan(t *testing.T) {
+	for _, tc := range []struct {
+		consistency driver.Consistency
+		digest      acquisition.DigestMode
+	}{{driver.CrashConsistent, acquisition.DigestCompute}, {driver.PerVolume, acquisition.DigestDefer}} {
+		s, _ := custodytest.NewSigner(t)
+		l := newLedger(t, filepath.Join(t.TempDir(), "case"), s)
+		c := memcloud.New(memcloud.Config{Shape: memcloud.Direct})
+		o := options(l)
+		o.Target.Workloads = []string{"vm-1"}
+		o.Consistency, o.Digest = tc.consistency, tc.digest
+		if _, err := acquisition.New(c).Run(context.Background(), o); err != nil {
+			t.Fatal(err)
+		}
+		p, ok := c.LastPreflight()
+		if !ok || p.Consistency != tc.consistency || p.Digest != (tc.digest == acquisition.DigestCompute) {
+			t.Errorf("asked %s, digest %s: the preflight was told %+v (%v)", tc.consistency, tc.digest, p, ok)
+		}
+	}
+}
+
 // TestRetriesBoundedByTime: a step throttled many times in a row keeps trying until its deadline, no
 // sooner than the cloud's Retry-After, and records its retries; past the deadline it fails saying so.
 func TestRetriesBoundedByTime(t *testing.T) {

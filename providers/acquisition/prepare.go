@@ -186,7 +186,8 @@ func (r *run) preflight(ctx context.Context, vols []driver.Volume) error {
 		s.resources = []custody.Resource{{Kind: "key", ID: r.opts.Destination.Key}}
 	}
 	_, err := r.runStep(ctx, s, func(ctx context.Context, _ bool) (outcome, error) {
-		err := r.f.Preflight.Preflight(ctx, driver.Preflight{Volumes: vols, Destination: r.opts.Destination, Lock: r.opts.Lock})
+		err := r.f.Preflight.Preflight(ctx, driver.Preflight{Volumes: vols, Destination: r.opts.Destination, Lock: r.opts.Lock,
+			Consistency: consistencyFor(r.caps, r.opts.Consistency), Digest: r.opts.Digest == DigestCompute})
 		return outcome{note: "the forensic side can take the evidence"}, err
 	})
 	return err

@@ -197,6 +197,12 @@ type Preflight struct {
 	Volumes     []Volume
 	Destination Destination
 	Lock        *LockRequest
+	// Consistency is what the snapshots are asked for, so that a driver checks what that needs
+	// (crash consistency may write into the source account).
+	Consistency Consistency
+	// Digest says the evidence is digested during the acquisition (not deferred), through the
+	// driver's Digester where it has one.
+	Digest bool
 }
 
 // Destination is where the evidence goes: the isolated side.

@@ -7,12 +7,16 @@ import (
 
 	compute "cloud.google.com/go/compute/apiv1"
 	"github.com/googleapis/gax-go/v2"
+	"google.golang.org/api/cloudkms/v1"
+	crm "google.golang.org/api/cloudresourcemanager/v1"
+	oauth2 "google.golang.org/api/oauth2/v2"
 	"google.golang.org/api/option"
 
 	"github.com/acquire-forensics/acquire/providers/driver"
 )
 
-// clients are one side's Compute Engine REST clients.
+// clients are one side's Compute Engine REST clients, and the Cloud Resource Manager, Cloud KMS and
+// OAuth 2.0 clients of the preflight and the identity.
 type clients struct {
 	projects   *compute.ProjectsClient
 	instances  *compute.InstancesClient
@@ -24,6 +28,9 @@ type clients struct {
 	policies   *compute.ResourcePoliciesClient
 	groups     *compute.InstantSnapshotGroupsClient
 	instants   *compute.InstantSnapshotsClient
+	crm        *crm.Service
+	kms        *cloudkms.Service
+	oauth2     *oauth2.Service
 	closeFuncs []func() error
 }
 
@@ -58,6 +65,12 @@ func newClients(ctx context.Context, opts []option.ClientOption) (*clients, erro
 	add(func() error { return c.groups.Close() }, err)
 	c.instants, err = compute.NewInstantSnapshotsRESTClient(ctx, opts...)
 	add(func() error { return c.instants.Close() }, err)
+	c.crm, err = crm.NewService(ctx, opts...)
+	errs = append(errs, err)
+	c.kms, err = cloudkms.NewService(ctx, opts...)
+	errs = append(errs, err)
+	c.oauth2, err = oauth2.NewService(ctx, opts...)
+	errs = append(errs, err)
 	if err := errors.Join(errs...); err != nil {
 		c.close()
 		return nil, err

@@ -110,19 +110,17 @@ func TestCrashConsistent(t *testing.T) {
 	}
 }
 
-// TestCrashConsistentFailureUndone: the group cannot be made (a permission is missing): the
+// TestCrashConsistentFailureUndone: the group cannot be made (its operation fails for good): the
 // acquisition fails naming it, and the policy and its attachments are removed from the source project.
 func TestCrashConsistentFailureUndone(t *testing.T) {
 	sc := scenario(t)
-	sc.Projects[0].IAM = []gcpsim.ScenarioBinding{{Member: "serviceAccount:" + responder, Roles: []string{"roles/compute.viewer"},
-		Permissions: []string{"compute.disks.createSnapshot", "compute.resourcePolicies.*", "compute.disks.addResourcePolicies",
-			"compute.disks.removeResourcePolicies", "compute.regionOperations.get", "compute.zoneOperations.get", "compute.instantSnapshots.list",
-			"compute.images.*", "compute.snapshots.list", "compute.snapshots.getIamPolicy"}}}
+	sc.Faults = gcpsim.Faults{Rules: []gcpsim.FaultRule{{Kind: gcpsim.FaultOperationError, Methods: []string{"compute.instantSnapshotGroups.insert"},
+		Rate: 1, Code: "INVALID_USAGE", Message: "compute.instantSnapshotGroups.insert refused by the test", Status: 400}}}
 	env, e := envWith(t, sc, nil)
 	c := providertest.NewCase(t)
 	_, err := providertest.Acquire(context.Background(), t, env, c, env.Scenarios["two-volume-instance"], crash)
-	if driver.CodeOf(err) != driver.CodePermissionDenied || !strings.Contains(err.Error(), "compute.instantSnapshotGroups.create") {
-		t.Fatalf("error %v: want permission-denied naming compute.instantSnapshotGroups.create", err)
+	if err == nil || !strings.Contains(err.Error(), "compute.instantSnapshotGroups.insert refused by the test") {
+		t.Fatalf("error %v: want the group's operation error", err)
 	}
 	if left := sourceLeftovers(t, env.Driver.(*Driver)); len(left) > 0 {
 		t.Errorf("left in the source project: %v", left)

@@ -43,12 +43,12 @@ func loadCredentials(file, impersonateSA, endpoint string) (*auth.Credentials, s
 		if err != nil {
 			return nil, "", fmt.Errorf("reading the credentials file: %w", err)
 		}
-		creds, err = fromJSON(raw)
+		creds, err = fromJSON(raw, endpoint)
 		if err != nil {
 			return nil, "", fmt.Errorf("credentials file %s: %w", file, err)
 		}
 	} else {
-		creds, err = credentials.DetectDefault(&credentials.DetectOptions{Scopes: []string{scope}})
+		creds, err = credentials.DetectDefault(detectOptions(endpoint))
 		if err != nil {
 			return nil, "", fmt.Errorf("no Application Default Credentials (give --credentials, set GOOGLE_APPLICATION_CREDENTIALS, or run gcloud auth application-default login): %w", err)
 		}
@@ -90,14 +90,31 @@ func loadCredentials(file, impersonateSA, endpoint string) (*auth.Credentials, s
 	return creds, impersonateSA, nil
 }
 
-func fromJSON(raw []byte) (*auth.Credentials, error) {
+// detectOptions are the credentials' options: the driver's scope and, against the cloud range, its
+// token endpoint for user credentials (whose files name none: gcloud's are Google's).
+func detectOptions(endpoint string) *credentials.DetectOptions {
+	o := &credentials.DetectOptions{Scopes: []string{scope}}
+	if endpoint != "" {
+		o.TokenURL = strings.TrimSuffix(endpoint, "/") + "/token"
+	}
+	return o
+}
+
+// isUser reports whether credentials are a user's (gcloud auth application-default login), whose
+// file does not say who the user is.
+func isUser(creds *auth.Credentials) bool {
+	var f credFile
+	return json.Unmarshal(creds.JSON(), &f) == nil && credentials.CredType(f.Type) == credentials.AuthorizedUser
+}
+
+func fromJSON(raw []byte, endpoint string) (*auth.Credentials, error) {
 	var f credFile
 	if err := json.Unmarshal(raw, &f); err != nil {
 		return nil, errors.New("not a JSON credentials file")
 	}
 	for _, t := range acceptedTypes {
 		if credentials.CredType(f.Type) == t {
-			return credentials.NewCredentialsFromJSON(t, raw, &credentials.DetectOptions{Scopes: []string{scope}})
+			return credentials.NewCredentialsFromJSON(t, raw, detectOptions(endpoint))
 		}
 	}
 	return nil, fmt.Errorf("credentials of type %q are not accepted: use a service-account key, gcloud's application-default file, or an impersonated or external account file", f.Type)

@@ -49,6 +49,8 @@ type Driver struct {
 	sides map[driver.Side]*clients
 	// emails are the principals' service-account emails, known from the credentials.
 	emails map[driver.Side]string
+	// users are the sides whose credentials are a user's, whose email the cloud tells.
+	users map[driver.Side]bool
 }
 
 var (
@@ -93,7 +95,7 @@ func New(ctx context.Context, cfg Config) (*Driver, error) {
 	if cfg.RetryMaxBackoff <= 0 {
 		cfg.RetryMaxBackoff = 30 * time.Second
 	}
-	d := &Driver{cfg: cfg, log: cfg.Logger, sides: map[driver.Side]*clients{}, emails: map[driver.Side]string{}}
+	d := &Driver{cfg: cfg, log: cfg.Logger, sides: map[driver.Side]*clients{}, emails: map[driver.Side]string{}, users: map[driver.Side]bool{}}
 	if d.log == nil {
 		d.log = slog.New(slog.DiscardHandler)
 	}
@@ -116,6 +118,7 @@ func New(ctx context.Context, cfg Config) (*Driver, error) {
 		}
 		d.sides[side] = c
 		d.emails[side] = email
+		d.users[side] = email == "" && isUser(creds)
 	}
 	return d, nil
 }

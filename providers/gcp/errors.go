@@ -62,6 +62,10 @@ func (d *Driver) ErrorCode(err error) driver.Code {
 	if errors.As(err, &mp) {
 		return driver.CodePermissionDenied
 	}
+	var ka *keyAgentError
+	if errors.As(err, &ka) {
+		return driver.CodePermissionDenied
+	}
 	var inv *invalidError
 	if errors.As(err, &inv) {
 		return driver.CodeInvalid

@@ -120,7 +120,8 @@ func scenario(t testing.TB) *gcpsim.Scenario {
 				ID: forensicProject, Number: 222222222222,
 				ServiceAccounts: []gcpsim.ScenarioServiceAccount{{Email: responder}, {Email: examiner}},
 				IAM: []gcpsim.ScenarioBinding{
-					{Member: "serviceAccount:" + responder, Roles: []string{"roles/compute.admin", "roles/storage.admin"}},
+					{Member: "serviceAccount:" + responder, Roles: []string{"roles/compute.admin", "roles/storage.admin"},
+						Permissions: []string{"cloudkms.cryptoKeys.getIamPolicy"}}, // the preflight reads the key's policy
 					{Member: "serviceAccount:" + examiner, Roles: []string{"roles/compute.viewer"}},
 				},
 				KMSKeys:  []gcpsim.ScenarioKMSKey{{Name: evidenceKey, EncrypterDecrypters: []string{serviceAgent}}, {Name: evidenceKeyEU, EncrypterDecrypters: []string{serviceAgent}}},

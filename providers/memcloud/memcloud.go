@@ -77,6 +77,7 @@ type Cloud struct {
 	faults    map[string]*fault
 	calls     map[string]int
 	peak      map[driver.Side]int // the most copies pending at once on a side
+	preflight *driver.Preflight   // what the last preflight was asked
 }
 
 type volume struct {
@@ -714,10 +715,21 @@ func (c *Cloud) Preflight(ctx context.Context, p driver.Preflight) error {
 	if err, _ := c.enter(ctx, "Preflight"); err != nil {
 		return err
 	}
+	c.preflight = &p
 	if p.Destination.Key != "" && p.Destination.Key != ForensicKey {
 		return &Error{Code: driver.CodeNotFound, Msg: "the forensic account has no key " + p.Destination.Key}
 	}
 	return nil
+}
+
+// LastPreflight is what the last preflight was asked, if any.
+func (c *Cloud) LastPreflight() (driver.Preflight, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.preflight == nil {
+		return driver.Preflight{}, false
+	}
+	return *c.preflight, true
 }
 
 // SnapshotInfo is a snapshot as the cloud holds it.

@@ -4,12 +4,14 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/base64"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -29,17 +31,31 @@ const (
 	computeScope       = "https://www.googleapis.com/auth/compute"
 	computeReadScope   = "https://www.googleapis.com/auth/compute.readonly"
 	iamScope           = "https://www.googleapis.com/auth/iam"
-	maxTokenLifetime   = time.Hour
+	userinfoEmailScope = "https://www.googleapis.com/auth/userinfo.email"
+	refreshTokenGrant  = "refresh_token"
+	// userinfoPath is Google's OAuth 2.0 userinfo endpoint (the oauth2 v2 API's userinfo.get).
+	userinfoPath = "/oauth2/v2/userinfo"
+	// SimClientID and SimClientSecret are the OAuth client of the authorized_user files
+	// UserFile writes: the client gcloud's own stands for.
+	SimClientID      = "764086051850-gcpsim.apps.googleusercontent.com"
+	SimClientSecret  = "gcpsim-client-secret"
+	maxTokenLifetime = time.Hour
 )
 
-// principal is the authenticated caller: a service account and the scopes
-// of its access token.
+// principal is the authenticated caller: a service account or a user, and
+// the scopes of its access token.
 type principal struct {
 	email  string
+	user   bool
 	scopes []string
 }
 
-func (p *principal) member() string { return "serviceAccount:" + p.email }
+func (p *principal) member() string {
+	if p.user {
+		return "user:" + p.email
+	}
+	return "serviceAccount:" + p.email
+}
 
 func (p *principal) String() string {
 	if p == nil {
@@ -73,12 +89,17 @@ func (p *principal) requireComputeScope(mutating bool) *apiError {
 // with the saved key.
 type accessToken struct {
 	Email   string   `json:"e"`
+	User    bool     `json:"u,omitempty"`
 	Scopes  []string `json:"s"`
 	Expires int64    `json:"x"`
 }
 
 func (s *Server) mintToken(email string, scopes []string, expires time.Time) string {
-	payload, _ := json.Marshal(accessToken{Email: email, Scopes: scopes, Expires: expires.Unix()})
+	return s.mint(accessToken{Email: email, Scopes: scopes, Expires: expires.Unix()})
+}
+
+func (s *Server) mint(t accessToken) string {
+	payload, _ := json.Marshal(t)
 	mac := hmac.New(sha256.New, s.tokenKey)
 	mac.Write([]byte("access\x00"))
 	mac.Write(payload)
@@ -127,12 +148,94 @@ func (s *Server) authenticate(r *http.Request, now time.Time) (*principal, *apiE
 			Message: "Request had invalid authentication credentials. Expected OAuth 2 access token, login cookie or other valid authentication credential. See https://developers.google.com/identity/sign-in/web/devconsole-project."}
 	}
 	s.mu.Lock()
-	_, known := s.st.serviceAccounts[t.Email]
+	known := s.st.serviceAccounts[t.Email] != nil
+	if t.User {
+		known = s.st.users[t.Email] != nil
+	}
 	s.mu.Unlock()
 	if !known {
 		return nil, &apiError{Code: http.StatusUnauthorized, Reason: "authError", Status: "UNAUTHENTICATED", Message: "Request had invalid authentication credentials."}
 	}
-	return &principal{email: t.Email, scopes: t.Scopes}, nil
+	return &principal{email: t.Email, user: t.User, scopes: t.Scopes}, nil
+}
+
+// refreshToken is a user's refresh token: the account, signed with the
+// token key, so that it survives a restart with the saved key.
+func (s *Server) refreshToken(email string) string {
+	mac := hmac.New(sha256.New, s.tokenKey)
+	mac.Write([]byte("refresh\x00" + email))
+	return "1//sim." + base64.RawURLEncoding.EncodeToString([]byte(email)) + "." + base64.RawURLEncoding.EncodeToString(mac.Sum(nil))
+}
+
+// refreshUser answers the refresh-token grant of user credentials (the
+// authorized_user files gcloud auth application-default login writes): the
+// client's ID and secret, in the form or as HTTP basic authentication, and
+// the refresh token it was given; scope, when sent, a subset of what the
+// token grants.
+// https://developers.google.com/identity/protocols/oauth2/web-server#offline
+func (s *Server) refreshUser(w http.ResponseWriter, r *http.Request) (*userAccount, []string, bool) {
+	id, secret, basic := r.BasicAuth()
+	if !basic {
+		id, secret = r.PostForm.Get("client_id"), r.PostForm.Get("client_secret")
+	}
+	if id != SimClientID || secret != SimClientSecret {
+		oauthError(w, http.StatusUnauthorized, "invalid_client", "The OAuth client was not found.")
+		return nil, nil, false
+	}
+	rt := r.PostForm.Get("refresh_token")
+	var u *userAccount
+	if rest, ok := strings.CutPrefix(rt, "1//sim."); ok {
+		if e64, _, ok := strings.Cut(rest, "."); ok {
+			if email, err := base64.RawURLEncoding.DecodeString(e64); err == nil && hmac.Equal([]byte(rt), []byte(s.refreshToken(string(email)))) {
+				s.mu.Lock()
+				u = s.st.users[string(email)]
+				s.mu.Unlock()
+			}
+		}
+	}
+	if u == nil {
+		oauthError(w, http.StatusBadRequest, "invalid_grant", "Token has been expired or revoked.")
+		return nil, nil, false
+	}
+	scopes := u.scopes
+	if asked := strings.Fields(r.PostForm.Get("scope")); len(asked) > 0 {
+		for _, sc := range asked {
+			if !slices.Contains(u.scopes, sc) {
+				oauthError(w, http.StatusBadRequest, "invalid_scope", "Some requested scopes were invalid. {invalid=["+sc+"]}")
+				return nil, nil, false
+			}
+		}
+		scopes = asked
+	}
+	return u, scopes, true
+}
+
+// serveUserinfo is the OAuth 2.0 userinfo endpoint: who the bearer token
+// was issued to, its email only when the token carries the email scope.
+// https://developers.google.com/identity/openid-connect/openid-connect#obtaininguserprofileinformation
+func (s *Server) serveUserinfo(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodGet && r.Method != http.MethodPost {
+		writeError(w, newError(http.StatusMethodNotAllowed, "badRequest", "Method %s is not allowed on %s", r.Method, r.URL.Path))
+		return
+	}
+	who, e := s.authenticate(r, s.now())
+	if e != nil {
+		writeError(w, e)
+		return
+	}
+	s.count("oauth2.userinfo.get")
+	if !who.hasScope("openid", "email", "profile", userinfoEmailScope, "https://www.googleapis.com/auth/userinfo.profile") {
+		writeError(w, &apiError{Code: http.StatusUnauthorized, Reason: "authError", Status: "UNAUTHENTICATED",
+			Message: "Request is missing required authentication credential. Expected OAuth 2 access token, login cookie or other valid authentication credential."})
+		return
+	}
+	sum := sha256.Sum256([]byte(who.member()))
+	out := map[string]any{"id": strconv.FormatUint(binary.BigEndian.Uint64(sum[:8])>>1, 10)}
+	if who.hasScope("email", userinfoEmailScope) {
+		out["email"], out["verified_email"] = who.email, true
+	}
+	w.Header().Set("Content-Type", "application/json; charset=UTF-8")
+	json.NewEncoder(w).Encode(out)
 }
 
 // oauthError is the token endpoint's error body.
@@ -165,6 +268,25 @@ func (s *Server) serveToken(w http.ResponseWriter, r *http.Request) {
 	}
 	if err := r.ParseForm(); err != nil {
 		oauthError(w, http.StatusBadRequest, "invalid_request", "The request body is not a form.")
+		return
+	}
+	if r.PostForm.Get("grant_type") == refreshTokenGrant {
+		u, scopes, ok := s.refreshUser(w, r)
+		if !ok {
+			return
+		}
+		expires := now.Add(DefaultTokenLifetime)
+		if fault.lostReply {
+			loseReply(w)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json; charset=utf-8")
+		json.NewEncoder(w).Encode(map[string]any{
+			"access_token": s.mint(accessToken{Email: u.email, User: true, Scopes: scopes, Expires: expires.Unix()}),
+			"expires_in":   int(DefaultTokenLifetime.Seconds()) - 1,
+			"scope":        strings.Join(scopes, " "),
+			"token_type":   "Bearer",
+		})
 		return
 	}
 	if g := r.PostForm.Get("grant_type"); g != jwtBearerGrant {

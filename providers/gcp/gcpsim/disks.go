@@ -199,12 +199,17 @@ func (c *call) useKMSKey(name string) (string, *apiError) {
 		base, version = name[:i], name[i+len("/cryptoKeyVersions/"):]
 	}
 	var k *kmsKey
+	var keyProject *project
 	if r, ok := kmsKeyProject(base); ok {
-		if p := c.s.st.projects[r]; p != nil {
-			k = p.kmsKeys[base]
+		if keyProject = c.s.st.projects[r]; keyProject != nil {
+			k = keyProject.kmsKeys[base]
 		}
 	}
-	if k == nil || !slices.Contains(k.encrypterDecrypters, c.proj.serviceAgent()) {
+	// The role held on the key, or on its project, which the key inherits
+	// (https://cloud.google.com/kms/docs/resource-hierarchy#iam).
+	agent := c.proj.serviceAgent()
+	if k == nil || !(slices.Contains(k.encrypterDecrypters, agent) ||
+		c.s.allowed(&principal{email: strings.TrimPrefix(agent, "serviceAccount:")}, keyProject, "cloudkms.cryptoKeyVersions.useToEncrypt", nil)) {
 		return "", newError(http.StatusBadRequest, "kmsPermissionDenied",
 			"Cloud KMS error when using key %s: Permission 'cloudkms.cryptoKeyVersions.useToEncrypt' denied on resource '%s' (or it may not exist).", base, base)
 	}

@@ -13,7 +13,9 @@ import (
 // patterns.
 type binding struct {
 	member   string
+	roles    []string // the predefined roles granted, as the project's policy shows them
 	patterns []string
+	custom   bool // single permissions granted: a custom role in the cloud
 }
 
 // roles maps the predefined roles a scenario may grant to the permissions
@@ -59,7 +61,7 @@ func compileBinding(b ScenarioBinding) (binding, error) {
 	if !validMember(b.Member) {
 		return binding{}, fmt.Errorf("member %q: write it as serviceAccount:EMAIL, user:EMAIL, group:EMAIL or allAuthenticatedUsers", b.Member)
 	}
-	out := binding{member: b.Member, patterns: slices.Clone(b.Permissions)}
+	out := binding{member: b.Member, roles: slices.Clone(b.Roles), patterns: slices.Clone(b.Permissions), custom: len(b.Permissions) > 0}
 	for _, r := range b.Roles {
 		perms, ok := roles[r]
 		if !ok {

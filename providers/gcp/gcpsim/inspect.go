@@ -47,6 +47,13 @@ func (s *Server) ServiceAccounts() []ServiceAccountInfo {
 	return out
 }
 
+// Users lists the scenario's user accounts, by email.
+func (s *Server) Users() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return sortedKeys(s.st.users)
+}
+
 // KeyFile is the JSON key file of a service account, as the IAM console
 // writes it, with tokenURI as its token_uri: Application Default
 // Credentials (GOOGLE_APPLICATION_CREDENTIALS) read it unmodified.
@@ -74,6 +81,26 @@ func (s *Server) KeyFile(email, tokenURI string) ([]byte, error) {
 		"auth_provider_x509_cert_url": "https://www.googleapis.com/oauth2/v1/certs",
 		"client_x509_cert_url":        "https://www.googleapis.com/robot/v1/metadata/x509/" + strings.ReplaceAll(email, "@", "%40"),
 		"universe_domain":             "googleapis.com",
+	}, "", "  ")
+}
+
+// UserFile is the Application Default Credentials file gcloud auth
+// application-default login writes for a user (type authorized_user): the
+// OAuth client and the user's refresh token. It names no token endpoint: a
+// client reaches the simulator's /token through its own setting
+// (cloud.google.com/go/auth's DetectOptions.TokenURL).
+func (s *Server) UserFile(email string) ([]byte, error) {
+	s.mu.Lock()
+	u := s.st.users[email]
+	s.mu.Unlock()
+	if u == nil {
+		return nil, fmt.Errorf("no user %s", email)
+	}
+	return json.MarshalIndent(map[string]string{
+		"type":          "authorized_user",
+		"client_id":     SimClientID,
+		"client_secret": SimClientSecret,
+		"refresh_token": s.refreshToken(email),
 	}, "", "  ")
 }
 

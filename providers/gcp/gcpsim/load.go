@@ -45,6 +45,11 @@ func (sc *Scenario) digest() (string, error) {
 // would not have.
 func (s *Server) load(sc *Scenario) error {
 	now := s.now()
+	for _, u := range sc.Users {
+		if err := s.loadUser(u); err != nil {
+			return fmt.Errorf("user %q: %w", u.Email, err)
+		}
+	}
 	for _, sp := range sc.Projects {
 		if err := s.loadProject(sc, sp); err != nil {
 			return fmt.Errorf("project %q: %w", sp.ID, err)
@@ -131,6 +136,26 @@ func (s *Server) loadProject(sc *Scenario, sp ScenarioProject) error {
 }
 
 var kmsKeyRE = regexp.MustCompile(`^projects/[^/]+/locations/[^/]+/keyRings/[^/]+/cryptoKeys/[^/]+$`)
+
+// gcloudADCScopes are the scopes gcloud auth application-default login asks for by default.
+// https://cloud.google.com/sdk/gcloud/reference/auth/application-default/login
+var gcloudADCScopes = []string{"openid", userinfoEmailScope, cloudPlatformScope}
+
+func (s *Server) loadUser(u ScenarioUser) error {
+	at := strings.IndexByte(u.Email, '@')
+	if at <= 0 || at == len(u.Email)-1 || strings.HasSuffix(u.Email, ".gserviceaccount.com") {
+		return errors.New("a user is an email address (not a service account's)")
+	}
+	if _, dup := s.st.users[u.Email]; dup {
+		return errors.New("listed twice")
+	}
+	scopes := u.Scopes
+	if len(scopes) == 0 {
+		scopes = gcloudADCScopes
+	}
+	s.st.users[u.Email] = &userAccount{email: u.Email, scopes: slices.Clone(scopes)}
+	return nil
+}
 
 func (s *Server) loadServiceAccount(p *project, sa ScenarioServiceAccount) error {
 	if !strings.HasSuffix(sa.Email, "@"+p.id+".iam.gserviceaccount.com") {

@@ -22,7 +22,10 @@ type Scenario struct {
 	// negative means at once.
 	SnapshotBytesPerSecond int64             `json:"snapshotBytesPerSecond,omitempty"`
 	Projects               []ScenarioProject `json:"projects"`
-	Faults                 Faults            `json:"faults,omitempty"`
+	// Users are Google accounts that sign in with gcloud auth application-default login: the
+	// simulator grants each a refresh token, written into an authorized_user file by UserFile.
+	Users  []ScenarioUser `json:"users,omitempty"`
+	Faults Faults         `json:"faults,omitempty"`
 	// WorkerTimeout bounds how long a startup script may run (default
 	// DefaultWorkerTimeout); the instance is then stopped.
 	WorkerTimeout Duration `json:"workerTimeout,omitempty"`
@@ -62,6 +65,14 @@ type ScenarioServiceAccount struct {
 	// as "serviceAccount:a@p.iam.gserviceaccount.com".
 	TokenCreators []string `json:"tokenCreators,omitempty"`
 	PrivateKeyPEM string   `json:"privateKeyPem,omitempty"`
+}
+
+// ScenarioUser is a Google account (user:EMAIL in IAM bindings).
+type ScenarioUser struct {
+	Email string `json:"email"`
+	// Scopes its refresh token grants; default what gcloud auth application-default login asks
+	// for: openid, userinfo.email and cloud-platform.
+	Scopes []string `json:"scopes,omitempty"`
 }
 
 // ScenarioBinding grants a member roles (from the table in roles.go) and

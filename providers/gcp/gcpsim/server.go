@@ -199,6 +199,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.serveToken(w, r)
 	case strings.HasPrefix(r.URL.Path, iamCredentialsPrefix):
 		s.serveGenerateAccessToken(w, r)
+	case r.URL.Path == userinfoPath:
+		s.serveUserinfo(w, r)
+	case strings.HasPrefix(r.URL.Path, googleAPIsPrefix):
+		s.serveGoogleAPIs(w, r)
 	case strings.HasPrefix(r.URL.Path, computePrefix):
 		s.serveCompute(w, r)
 	case s.isStorageRequest(r):
@@ -212,7 +216,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // compute, OAuth, IAM Credentials and Cloud Storage paths.
 func (s *Server) Claims(r *http.Request) bool {
 	p := r.URL.Path
-	return p == tokenPath || strings.HasPrefix(p, iamCredentialsPrefix) ||
+	return p == tokenPath || strings.HasPrefix(p, iamCredentialsPrefix) || p == userinfoPath || strings.HasPrefix(p, googleAPIsPrefix) ||
 		strings.HasPrefix(p, computePrefix) || s.isStorageRequest(r)
 }
 

@@ -46,6 +46,12 @@ type serviceAccount struct {
 	tokenCreators []string
 }
 
+// userAccount is a Google account with the scopes its refresh token grants.
+type userAccount struct {
+	email  string
+	scopes []string
+}
+
 type diskRes struct {
 	pb       *computepb.Disk
 	project  string
@@ -131,6 +137,7 @@ type opError struct {
 type state struct {
 	projects         map[string]*project
 	serviceAccounts  map[string]*serviceAccount // by email
+	users            map[string]*userAccount    // by email
 	disks            map[string]*diskRes
 	instances        map[string]*instanceRes
 	snapshots        map[string]*snapshotRes
@@ -147,6 +154,7 @@ func newState() *state {
 	return &state{
 		projects:         map[string]*project{},
 		serviceAccounts:  map[string]*serviceAccount{},
+		users:            map[string]*userAccount{},
 		disks:            map[string]*diskRes{},
 		instances:        map[string]*instanceRes{},
 		snapshots:        map[string]*snapshotRes{},
