@@ -105,8 +105,14 @@ func BenchmarkDigestThroughSAS(b *testing.B) {
 		mib := float64(dg.ReadBytes) / (1 << 20)
 		b.ReportMetric(servedCPU.Seconds()/servedWall.Seconds(), "served-cores")
 		b.ReportMetric(digestCPU.Seconds()/el.Seconds(), "digest-cores")
-		b.ReportMetric(servedCPU.Seconds()*1000/mib, "served-cpu-ms/MiB")
+		b.ReportMetric(servedCPU.Seconds()*1000/(float64(written)/(1<<20)), "served-cpu-ms/MiB")
 		b.ReportMetric(digestCPU.Seconds()*1000/mib, "digest-cpu-ms/MiB")
+		// The best ratio the digest could reach where the simulator shares the cores (both phases
+		// CPU-bound): its served cost plus the two SHA-256 passes it cannot skip (the image, zeros
+		// included, and the listed blocks) at the one-core rate, with MD5 and all else free.
+		shaMsPerMiB := (float64(dg.SizeBytes)/float64(dg.ReadBytes) + 1) * 1000 / sha
+		servedMs := servedCPU.Seconds() * 1000 / (float64(written) / (1 << 20))
+		b.ReportMetric(servedMs/(servedMs+shaMsPerMiB), "ceiling-sha-only")
 		// The goals (issue 12): a miss fails the benchmark, and so make bench.
 		if ratio < digestGoal {
 			b.Errorf("MISSED: the digest ran at %.2f of min(served %.0f MiB/s, SHA-256 %.0f MiB/s), goal >= %.2f", ratio, served, sha, digestGoal)
