@@ -3,10 +3,10 @@ package sasblocks
 import (
 	"bytes"
 	"context"
+	"crypto/md5"
 	"crypto/sha256"
 	"errors"
 	"fmt"
-	"hash"
 	"io"
 	"log/slog"
 	"sort"
@@ -16,7 +16,6 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/blob"
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/pageblob"
-	md5simd "github.com/minio/md5-simd"
 
 	"github.com/acquire-forensics/acquire/providers/driver"
 )
@@ -67,13 +66,10 @@ type Access struct {
 
 // Source is one snapshot's blocks, read through its SAS.
 type Source struct {
-	acc    Access
-	opts   Options
-	client *pageblob.Client
-	size   int64
-	// md5 checks the reads in flight together, several lanes on one core (AVX-512 or AVX2; crypto/md5
-	// where the CPU has neither): the check costs a fraction of one MD5 after another.
-	md5     md5simd.Server
+	acc     Access
+	opts    Options
+	client  *pageblob.Client
+	size    int64
 	retries struct {
 		mu     sync.Mutex
 		n      int64
@@ -123,7 +119,6 @@ func Open(ctx context.Context, acc Access, opts *Options) (*Source, error) {
 		return nil, s.failOpen(ctx, fmt.Errorf("the blob of %s has no size", acc.Resource))
 	}
 	s.size = *props.ContentLength
-	s.md5 = md5simd.NewServer()
 	return s, nil
 }
 
@@ -252,11 +247,9 @@ func (s *Source) readBlock(ctx context.Context, idx int64, buf []byte) ([]byte, 
 	off := idx * BlockSize
 	n := min(int64(BlockSize), s.size-off)
 	data := buf[:n]
-	h := s.md5.NewHash()
-	defer h.Close()
 	reads, stalls := 0, 0
 	for {
-		contentMD5, sum, err := s.readOnce(ctx, off, data, h)
+		contentMD5, err := s.readOnce(ctx, off, data)
 		if errors.Is(err, errStalled) {
 			stalls++
 			s.opts.Logger.Warn("ranged read stalled; reading it again", "resource", s.acc.Resource, "block", idx, "timeout", s.opts.ReadTimeout, "stalls", stalls)
@@ -273,8 +266,11 @@ func (s *Source) readBlock(ctx context.Context, idx int64, buf []byte) ([]byte, 
 		// (https://learn.microsoft.com/rest/api/storageservices/get-blob#response-headers): a read
 		// without one is an anomaly, read again, and never passed on unchecked.
 		missing := len(contentMD5) == 0
-		if !missing && bytes.Equal(sum, contentMD5) {
-			return data, nil
+		if !missing {
+			sum := md5.Sum(data)
+			if bytes.Equal(sum[:], contentMD5) {
+				return data, nil
+			}
 		}
 		s.retried(idx)
 		if missing {
@@ -291,35 +287,24 @@ func (s *Source) readBlock(ctx context.Context, idx int64, buf []byte) ([]byte, 
 // errStalled is a ranged read that ran past ReadTimeout while the run's own context was still live.
 var errStalled = errors.New("stalled")
 
-// md5Chunk is how much of a body is read before it is handed to the MD5 lanes: hashing goes on while
-// the rest arrives.
-const md5Chunk = 32 << 10
-
 // readOnce reads one block's range into data, body and all, within ReadTimeout, and gives its
-// Content-MD5 and the MD5 of what came, computed with h as it came. A stalled read would otherwise
-// hang the digest with the SAS open.
-func (s *Source) readOnce(ctx context.Context, off int64, data []byte, h hash.Hash) (contentMD5, sum []byte, err error) {
+// Content-MD5. A stalled read would otherwise hang the digest with the SAS open.
+func (s *Source) readOnce(ctx context.Context, off int64, data []byte) ([]byte, error) {
 	rctx, cancel := context.WithTimeout(ctx, s.opts.ReadTimeout)
 	defer cancel()
 	resp, err := s.client.DownloadStream(rctx, &blob.DownloadStreamOptions{
 		Range: blob.HTTPRange{Offset: off, Count: int64(len(data))}, RangeGetContentMD5: boolPtr(true)})
 	if err == nil {
-		h.Reset()
-		for at := 0; at < len(data) && err == nil; at += md5Chunk {
-			part := data[at:min(at+md5Chunk, len(data))]
-			if _, err = io.ReadFull(resp.Body, part); err == nil {
-				h.Write(part)
-			}
-		}
+		_, err = io.ReadFull(resp.Body, data)
 		resp.Body.Close()
 	}
 	switch {
 	case err == nil:
-		return resp.ContentMD5, h.Sum(nil), nil
+		return resp.ContentMD5, nil
 	case ctx.Err() == nil && rctx.Err() != nil:
-		return nil, nil, errStalled
+		return nil, errStalled
 	}
-	return nil, nil, scrub("Get Blob", s.acc.Resource, err)
+	return nil, scrub("Get Blob", s.acc.Resource, err)
 }
 
 // retried counts a block read again for its integrity, for the record.
@@ -335,9 +320,6 @@ func (s *Source) retried(idx int64) {
 // Close ends the access (endGetAccess), once, whatever happened before.
 func (s *Source) Close(ctx context.Context) error {
 	s.closeOnce.Do(func() {
-		if s.md5 != nil {
-			s.md5.Close()
-		}
 		if s.acc.End != nil {
 			s.closeErr = s.acc.End(ctx)
 		}
