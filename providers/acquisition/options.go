@@ -55,7 +55,12 @@ type Options struct {
 	RetryDeadline     time.Duration // how long a step retries throttling and unavailability; default 10m
 	RetryBackoff      time.Duration // first backoff between those attempts (it doubles, to 30s); default 1s
 	// Pace is the client-side rate of each side's API calls, shared by all workers of the run; the
-	// default starts at 50 calls per second, between 1 and 200.
+	// default starts at 50 calls per second, between 1 and 200, with a second's worth at once: a
+	// fleet's snapshots start together rather than a tenth of a second's worth at a time. The clouds
+	// meter calls with token buckets that hold bursts (Azure Resource Manager: 200 writes, refilled 10
+	// a second, https://learn.microsoft.com/azure/azure-resource-manager/management/request-limits-and-throttling;
+	// EC2: https://docs.aws.amazon.com/ec2/latest/devguide/ec2-api-throttling.html), and a throttled
+	// share of calls halves the rate and the burst with it.
 	Pace pace.Settings
 
 	Progress func(Event)  // progress events; none when nil
@@ -105,7 +110,7 @@ func (o *Options) defaults() error {
 		o.RetryDeadline = 10 * time.Minute
 	}
 	if o.Pace.Initial <= 0 {
-		o.Pace = pace.Settings{Initial: 50, Min: 1, Max: 200}
+		o.Pace = pace.Settings{Initial: 50, Min: 1, Max: 200, Burst: 1}
 	}
 	if o.RetryBackoff <= 0 {
 		o.RetryBackoff = time.Second

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"slices"
 
+	"golang.org/x/sync/errgroup"
+
 	"github.com/acquire-forensics/acquire/custody"
 	"github.com/acquire-forensics/acquire/providers/driver"
 )
@@ -122,15 +124,15 @@ func (r *run) describe(ctx context.Context) ([]driver.Volume, error) {
 			return outcome{}, err
 		}
 		var out outcome
+		var artifacts []driver.Artifact
+		for _, w := range workloads {
+			artifacts = append(artifacts, w.Artifacts...)
+		}
+		if out.subjects, err = r.addArtifacts(artifacts); err != nil {
+			return outcome{}, err
+		}
 		seen := map[string]bool{}
 		for _, w := range workloads {
-			for _, a := range w.Artifacts {
-				sub, err := r.addArtifact(a)
-				if err != nil {
-					return outcome{}, err
-				}
-				out.subjects = append(out.subjects, sub)
-			}
 			for _, v := range w.Volumes {
 				if !seen[v.ID] { // a volume named alone and attached to a named instance is acquired once
 					seen[v.ID] = true
@@ -161,6 +163,36 @@ func (r *run) checkVolumes(vols []driver.Volume) error {
 		}
 	}
 	return nil
+}
+
+// artifactWriters is how many artifacts are written at once: each is synced to disk on its own, and a
+// fleet's configuration is hundreds of them.
+const artifactWriters = 8
+
+// addArtifacts stores captured artifacts, several at once, and returns their subjects in order.
+func (r *run) addArtifacts(as []driver.Artifact) ([]custody.Subject, error) {
+	subs := make([]custody.Subject, len(as))
+	var g errgroup.Group
+	g.SetLimit(artifactWriters)
+	names := map[string]bool{}
+	for _, a := range as {
+		if names[a.Name] {
+			g.SetLimit(1) // a name given twice is settled in order: the second finds the first
+			break
+		}
+		names[a.Name] = true
+	}
+	for i, a := range as {
+		g.Go(func() error {
+			var err error
+			subs[i], err = r.addArtifact(a)
+			return err
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return nil, err
+	}
+	return subs, nil
 }
 
 // addArtifact stores a captured artifact. A capture resumed after a crash may find the name taken by

@@ -19,6 +19,8 @@ type Settings struct {
 	Window            int        // calls judged together; default 20
 	SlowDown          float64    // the share of throttled calls in a window that halves the rate; default 0.5
 	SpeedUp           float64    // the share below which the rate grows by a quarter; default 0.1
+	// Burst is how many seconds' worth of calls may go at once, at any rate; default 0.1.
+	Burst float64
 }
 
 // Limiter is one API's pace. It is safe for concurrent use.
@@ -48,11 +50,14 @@ func New(s Settings) *Limiter {
 	if s.Max < s.Min {
 		s.Max = s.Min
 	}
+	if s.Burst <= 0 {
+		s.Burst = 0.1
+	}
 	s.Initial = min(max(s.Initial, s.Min), s.Max)
-	return &Limiter{s: s, rl: rate.NewLimiter(s.Initial, burst(s.Initial))}
+	return &Limiter{s: s, rl: rate.NewLimiter(s.Initial, s.burst(s.Initial))}
 }
 
-func burst(l rate.Limit) int { return max(1, int(l/10)) }
+func (s Settings) burst(l rate.Limit) int { return max(1, int(float64(l)*s.Burst)) }
 
 // Wait blocks until a call may go, or ctx ends.
 func (p *Limiter) Wait(ctx context.Context) error { return p.rl.Wait(ctx) }
@@ -82,7 +87,7 @@ func (p *Limiter) Done(throttled bool) {
 		return
 	}
 	p.rl.SetLimit(l)
-	p.rl.SetBurst(burst(l))
+	p.rl.SetBurst(p.s.burst(l))
 }
 
 // Limit is the current rate, in calls per second.

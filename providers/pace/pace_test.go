@@ -1,6 +1,7 @@
 package pace
 
 import (
+	"context"
 	"math/rand/v2"
 	"testing"
 )
@@ -47,5 +48,33 @@ func TestSetSharesOneLimiterPerKey(t *testing.T) {
 	s := NewSet(Settings{Initial: 10})
 	if s.Get("a") != s.Get("a") || s.Get("a") == s.Get("b") {
 		t.Fatal("a set must give one limiter per key")
+	}
+}
+
+// Burst lets that many seconds' worth of calls go at once, and follows the rate when it halves.
+func TestBurstIsSecondsOfCalls(t *testing.T) {
+	ctx := context.Background()
+	at := func(p *Limiter) int {
+		n := 0
+		for p.rl.Tokens() >= 1 {
+			if err := p.Wait(ctx); err != nil {
+				t.Fatal(err)
+			}
+			n++
+		}
+		return n
+	}
+	if got := at(New(Settings{Initial: 40, Min: 1, Max: 100})); got != 4 {
+		t.Errorf("default burst at 40 calls/s: %d calls at once, want 4", got)
+	}
+	p := New(Settings{Initial: 40, Min: 1, Max: 100, Burst: 1})
+	if got := at(p); got != 40 {
+		t.Errorf("one second's burst at 40 calls/s: %d calls at once, want 40", got)
+	}
+	for range 20 {
+		p.Done(true)
+	}
+	if got := p.rl.Burst(); got != 20 {
+		t.Errorf("burst after the rate halved to 20: %d, want 20", got)
 	}
 }

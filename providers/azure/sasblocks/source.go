@@ -23,6 +23,9 @@ import (
 // BlockSize is fixed at 512 KiB, as EBS direct's, so that block-list digests compare across clouds.
 const BlockSize = 512 << 10
 
+// ReadSize is how many bytes one ranged read asks for.
+const ReadSize = BlockSize
+
 // DefaultConcurrency is how many ranged reads are in flight.
 const DefaultConcurrency = 16
 
