@@ -98,6 +98,19 @@ func (d *Driver) retry() gax.CallOption {
 	})
 }
 
+// restCall runs one call of a discovery-based client (google.golang.org/api: Cloud Resource Manager,
+// Cloud KMS, OAuth 2.0) under the same bounded retry as the Compute Engine clients, which those
+// clients lack: they retry nothing but media uploads. Every such call here only reads.
+func restCall[T any](ctx context.Context, d *Driver, call func(context.Context) (T, error)) (T, error) {
+	var out T
+	err := gax.Invoke(ctx, func(ctx context.Context, _ gax.CallSettings) error {
+		var err error
+		out, err = call(ctx)
+		return err
+	}, d.retry())
+	return out, err
+}
+
 // boundedRetryer stops after max attempts: the engine, which records every failure, decides what
 // comes next.
 type boundedRetryer struct {

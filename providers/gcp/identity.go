@@ -6,6 +6,7 @@ import (
 	"strconv"
 
 	"cloud.google.com/go/compute/apiv1/computepb"
+	oauth2 "google.golang.org/api/oauth2/v2"
 
 	"github.com/acquire-forensics/acquire/providers/driver"
 )
@@ -35,7 +36,9 @@ func (d *Driver) Identity(ctx context.Context, side driver.Side) (driver.Princip
 // the email is there when the token carries the userinfo.email scope, which gcloud auth
 // application-default login grants.
 func (d *Driver) userEmail(ctx context.Context, side driver.Side) (string, error) {
-	info, err := d.sides[side].oauth2.Userinfo.Get().Context(ctx).Do()
+	info, err := restCall(ctx, d, func(ctx context.Context) (*oauth2.Userinfo, error) {
+		return d.sides[side].oauth2.Userinfo.Get().Context(ctx).Do()
+	})
 	if err != nil {
 		return "", fmt.Errorf("asking who the user credentials belong to: %w", err)
 	}

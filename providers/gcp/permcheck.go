@@ -141,7 +141,9 @@ func (d *Driver) testProject(ctx context.Context, side driver.Side, perms []stri
 		return nil, nil
 	}
 	project := d.project(side)
-	got, err := d.sides[side].crm.Projects.TestIamPermissions(project, &crm.TestIamPermissionsRequest{Permissions: perms}).Context(ctx).Do()
+	got, err := restCall(ctx, d, func(ctx context.Context) (*crm.TestIamPermissionsResponse, error) {
+		return d.sides[side].crm.Projects.TestIamPermissions(project, &crm.TestIamPermissionsRequest{Permissions: perms}).Context(ctx).Do()
+	})
 	if err != nil {
 		return nil, fmt.Errorf("checking the %s side's permissions in project %s: %w", side, project, err)
 	}

@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"cloud.google.com/go/compute/apiv1/computepb"
+	"google.golang.org/api/cloudkms/v1"
 	crm "google.golang.org/api/cloudresourcemanager/v1"
 	"google.golang.org/api/iterator"
 	"google.golang.org/protobuf/proto"
@@ -106,7 +107,9 @@ func (d *Driver) checkKeyAgent(ctx context.Context, key string) error {
 	}
 	agent := fmt.Sprintf("serviceAccount:service-%d@compute-system.iam.gserviceaccount.com", proj.GetId())
 	// https://cloud.google.com/kms/docs/reference/rest/v1/projects.locations.keyRings.cryptoKeys/getIamPolicy
-	pol, err := c.kms.Projects.Locations.KeyRings.CryptoKeys.GetIamPolicy(key).Context(ctx).Do()
+	pol, err := restCall(ctx, d, func(ctx context.Context) (*cloudkms.Policy, error) {
+		return c.kms.Projects.Locations.KeyRings.CryptoKeys.GetIamPolicy(key).Context(ctx).Do()
+	})
 	if err != nil {
 		return fmt.Errorf("reading the IAM policy of the forensic key %s, to check that %s may use it: %w", key, agent, err)
 	}
@@ -118,7 +121,10 @@ func (d *Driver) checkKeyAgent(ctx context.Context, key string) error {
 	ke := &keyAgentError{agent: agent, key: key}
 	ring := key[:strings.Index(key, "/cryptoKeys/")]
 	// https://cloud.google.com/kms/docs/reference/rest/v1/projects.locations.keyRings/getIamPolicy
-	if rp, err := c.kms.Projects.Locations.KeyRings.GetIamPolicy(ring).Context(ctx).Do(); err != nil {
+	rp, err := restCall(ctx, d, func(ctx context.Context) (*cloudkms.Policy, error) {
+		return c.kms.Projects.Locations.KeyRings.GetIamPolicy(ring).Context(ctx).Do()
+	})
+	if err != nil {
 		ke.unread = append(ke.unread, fmt.Sprintf("the key ring's policy: %v", err))
 	} else {
 		for _, b := range rp.Bindings {
@@ -129,7 +135,10 @@ func (d *Driver) checkKeyAgent(ctx context.Context, key string) error {
 	}
 	keyProject := strings.Split(key, "/")[1]
 	// https://cloud.google.com/resource-manager/reference/rest/v1/projects/getIamPolicy
-	if pp, err := c.crm.Projects.GetIamPolicy(keyProject, &crm.GetIamPolicyRequest{}).Context(ctx).Do(); err != nil {
+	pp, err := restCall(ctx, d, func(ctx context.Context) (*crm.Policy, error) {
+		return c.crm.Projects.GetIamPolicy(keyProject, &crm.GetIamPolicyRequest{}).Context(ctx).Do()
+	})
+	if err != nil {
 		ke.unread = append(ke.unread, fmt.Sprintf("project %s's policy: %v", keyProject, err))
 	} else {
 		for _, b := range pp.Bindings {
