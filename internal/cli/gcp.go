@@ -29,6 +29,8 @@ type gcpOptions struct {
 	workerImage         string
 	workerZone          string
 	workerSubnet        string
+	staged              bool
+	keepSource          bool
 }
 
 func newGCPCmd(a *app) *cobra.Command {
@@ -55,6 +57,13 @@ short-lived worker VM in the forensic project (no external IP, no service accoun
 disk made from the evidence snapshot, attached read-only; the worker and its disk are deleted after, also on
 failure and cancel. --digest defer skips it, recorded. Compute Engine has no snapshot lock: --lock is refused.
 
+For a forensic principal that may not act on the source disks, --staged lets the source-side principal
+(--credentials) snapshot each disk in the source project and grant the forensic principal
+(--forensic-credentials) read-only use of that snapshot only (roles/compute.snapshotUser on it); the forensic
+side makes its own copy, a disk from the snapshot and then that disk's snapshot, the evidence. The grant and
+the disk are removed once the evidence is complete, and on failure or cancel; the source snapshot is deleted
+once its copy is recorded, unless --keep-source-snapshots (one whose copy failed is kept and listed).
+
 By default each disk is snapshotted on its own. --consistency crash-consistent takes an instance's disks at one
 moment through a consistency group: it writes a resource policy and an instant snapshot group into the
 compromised project, recorded and removed once the snapshots are complete.`,
@@ -80,6 +89,8 @@ compromised project, recorded and removed once the snapshots are complete.`,
 	f.StringVar(&o.endpoint, "endpoint", "", "base URL of Compute Engine and IAM Credentials (the cloud range)")
 	f.StringVar(&o.workerImage, "worker-image", gcpdriver.DefaultWorkerImage, "boot image of the digest worker VMs")
 	f.StringVar(&o.workerZone, "worker-zone", "", "zone of the digest workers (default: each disk's zone)")
+	f.BoolVar(&o.staged, "staged", false, "snapshot in the source project as the --credentials principal and copy into the forensic project as the --forensic-credentials one (for a forensic principal that may not act on the source disks)")
+	f.BoolVar(&o.keepSource, "keep-source-snapshots", false, "with --staged, keep the source snapshots once their copies are recorded (default: delete them)")
 	f.StringVar(&o.workerSubnet, "worker-subnetwork", "", "subnetwork of the digest workers, regions/R/subnetworks/S (default: the default network)")
 	return cmd
 }
@@ -103,6 +114,12 @@ func (o *gcpOptions) check() error {
 		return fmt.Errorf("--forensic-project %s is the compromised project itself: the evidence must go to an isolated project", o.project)
 	case o.zone != "" && !gcpdriver.ValidZone(o.zone):
 		return fmt.Errorf("--zone %q is not a zone name (like us-central1-a)", o.zone)
+	case o.keepSource && !o.staged:
+		return errors.New("--keep-source-snapshots is for --staged: without it the snapshots go straight into the forensic project, and there are no source snapshots")
+	case o.staged && o.impersonate != "":
+		return errors.New("--staged with --impersonate-service-account would take and copy the snapshots as one account: give the two principals their own --credentials and --forensic-credentials")
+	case o.staged && o.forensicCredentials == "":
+		return errors.New("--staged needs --forensic-credentials: the forensic principal that copies the source snapshots, other than the --credentials one that takes them")
 	case o.forensicKey != "" && !gcpdriver.ValidKMSKey(o.forensicKey):
 		return fmt.Errorf("--forensic-kms-key %q is not a Cloud KMS key name (projects/P/locations/L/keyRings/R/cryptoKeys/K)", o.forensicKey)
 	}
@@ -121,7 +138,7 @@ func (o *gcpOptions) run(ctx context.Context, a *app) error {
 	d, err := gcpdriver.New(ctx, gcpdriver.Config{
 		Project: o.project, Zone: o.zone, ForensicProject: o.forensicProject,
 		CredentialsFile: o.credentials, ForensicCredentialsFile: o.forensicCredentials,
-		ImpersonateServiceAccount: o.impersonate, Endpoint: o.endpoint, Logger: logger,
+		ImpersonateServiceAccount: o.impersonate, Endpoint: o.endpoint, Logger: logger, Staged: o.staged,
 		Worker: gcpdriver.WorkerConfig{Image: o.workerImage, Zone: o.workerZone, Subnetwork: o.workerSubnet},
 	})
 	if err != nil {
@@ -131,6 +148,7 @@ func (o *gcpOptions) run(ctx context.Context, a *app) error {
 	opts := o.engineOptions(driver.Target{Location: o.zone, Workloads: o.instance, Volumes: o.disk},
 		driver.Destination{Account: o.forensicProject, Location: o.forensicLocation, Key: o.forensicKey})
 	opts.Logger = logger
+	opts.DeleteSourceSnapshots = o.staged && !o.keepSource
 	return a.acquire(ctx, &o.acquireOptions, d, opts, gcpdriver.Explain)
 }
 

@@ -141,6 +141,49 @@ func TestGCPCrashConsistent(t *testing.T) {
 	}
 }
 
+// TestGCPStaged: with --staged, an operator of the source project takes the snapshots there and the
+// responder, who holds nothing in that project, copies them; the source snapshots are deleted once
+// their copies are recorded, and kept with --keep-source-snapshots.
+func TestGCPStaged(t *testing.T) {
+	const operator = "operator@acme-web-prod.iam.gserviceaccount.com"
+	for _, keep := range []bool{false, true} {
+		endpoint, keyFile, sim := gcpRange(t, func(sc *gcpsim.Scenario) {
+			sc.Projects[0].ServiceAccounts = []gcpsim.ScenarioServiceAccount{{Email: operator}}
+			sc.Projects[0].IAM = []gcpsim.ScenarioBinding{{Member: "serviceAccount:" + operator, Roles: []string{"roles/compute.viewer", "roles/compute.storageAdmin"}}}
+		})
+		key, err := sim.KeyFile(operator, endpoint+"/token")
+		if err != nil {
+			t.Fatal(err)
+		}
+		opFile := filepath.Join(t.TempDir(), "operator.json")
+		if err := os.WriteFile(opFile, key, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		_, env := fixture(t)
+		args := append(gcpArgs(endpoint, opFile, filepath.Join(t.TempDir(), "c")), "--staged", "--forensic-credentials", keyFile, "--digest", "defer")
+		if keep {
+			args = append(args, "--keep-source-snapshots")
+		}
+		code, out, stderr := run(t, env, args...)
+		if code != ExitOK {
+			t.Fatalf("keep %v: exit %d\n%s\n%s", keep, code, out, stderr)
+		}
+		if n := len(sim.Snapshots(gcpForensic)); n != 2 {
+			t.Errorf("keep %v: %d forensic snapshots, want 2", keep, n)
+		}
+		want := 0
+		if keep {
+			want = 2
+		}
+		if n := len(sim.Snapshots(gcpSource)); n != want {
+			t.Errorf("keep %v: %d source snapshots, want %d", keep, n, want)
+		}
+		if d := sim.Disks(gcpForensic); len(d) > 0 {
+			t.Errorf("keep %v: disks left in the forensic project: %v", keep, d)
+		}
+	}
+}
+
 func TestGCPDryRun(t *testing.T) {
 	endpoint, keyFile, sim := gcpRange(t, nil)
 	_, env := fixture(t)
@@ -185,6 +228,13 @@ func TestGCPExitCodes(t *testing.T) {
 			return []string{"gcp", "--case", d, "--project", gcpSource, "--zone", gcpZone, "--disk", "web-1",
 				"--forensic-project", gcpForensic, "--credentials", k, "--endpoint", e, "--consistency", "crash-consistent"}
 		}, code: ExitUsage, msg: "not a disk given alone"},
+		{name: "keep source snapshots without staged", args: func(e, k, d string) []string { return append(gcpArgs(e, k, d), "--keep-source-snapshots") },
+			code: ExitUsage, msg: "--keep-source-snapshots is for --staged"},
+		{name: "staged without forensic credentials", args: func(e, k, d string) []string { return append(gcpArgs(e, k, d), "--staged") },
+			code: ExitUsage, msg: "--staged needs --forensic-credentials"},
+		{name: "staged as one impersonated account", args: func(e, k, d string) []string {
+			return append(gcpArgs(e, k, d), "--staged", "--forensic-credentials", k, "--impersonate-service-account", gcpResponder)
+		}, code: ExitUsage, msg: "as one account"},
 		{name: "permission missing", edit: func(sc *gcpsim.Scenario) {
 			sc.Projects[0].IAM = []gcpsim.ScenarioBinding{{Member: "serviceAccount:" + gcpResponder, Roles: []string{"roles/compute.viewer"}}}
 		}, args: func(e, k, d string) []string { return gcpArgs(e, k, d) }, code: ExitPermissionDenied, msg: "compute.disks.createSnapshot"},

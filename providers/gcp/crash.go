@@ -95,7 +95,7 @@ func (d *Driver) crashSnapshots(ctx context.Context, req driver.SnapshotRequest,
 	}
 	have := map[string]driver.Snapshot{}
 	if req.Retry {
-		found, err := d.FindSnapshots(ctx, driver.Forensic, "", req.Token)
+		found, err := d.FindSnapshots(ctx, d.snapshotSide(), "", req.Token)
 		if err != nil {
 			return res, err
 		}

@@ -27,6 +27,10 @@ type Config struct {
 	ForensicCredentialsFile string
 	// ImpersonateServiceAccount is an account both sides act as, through generateAccessToken.
 	ImpersonateServiceAccount string
+	// Staged is for a forensic principal that may not act on the source disks: the source side
+	// snapshots in the source project and grants the forensic principal read-only use of that
+	// snapshot, and the forensic side makes its own copy (a disk from it, then that disk's snapshot).
+	Staged bool
 	// Endpoint is the base URL of Compute Engine and IAM Credentials (the cloud range).
 	Endpoint string
 
@@ -57,6 +61,9 @@ var (
 	_ driver.Driver          = (*Driver)(nil)
 	_ driver.ExposureChecker = (*Driver)(nil)
 	_ driver.Preflighter     = (*Driver)(nil)
+	_ driver.Digester        = (*Driver)(nil)
+	_ driver.Transferer      = (*Driver)(nil)
+	_ driver.Featurer        = (*Driver)(nil)
 )
 
 // projectRule is a project ID: 6 to 30 of lowercase letters, digits and hyphens, starting with a letter
@@ -146,8 +153,28 @@ func (d *Driver) Zone() string { return d.cfg.Zone }
 // can be taken at one moment through a consistency group, which writes into the source project; they
 // are global resources stored where storageLocations says, so evidence may be placed in any location.
 // https://cloud.google.com/compute/docs/disks/snapshots#selecting_a_storage_location
+//
+// Staged, the snapshots are taken in the source project and copied by the Transferer.
 func (d *Driver) Capabilities() driver.Capabilities {
-	return driver.Capabilities{SnapshotSide: driver.Forensic, Crash: driver.CrashWritesSource, CrossLocation: true}
+	return driver.Capabilities{SnapshotSide: d.snapshotSide(), Crash: driver.CrashWritesSource, CrossLocation: true}
+}
+
+// snapshotSide is where CreateSnapshots puts its snapshots.
+func (d *Driver) snapshotSide() driver.Side {
+	if d.cfg.Staged {
+		return driver.Source
+	}
+	return driver.Forensic
+}
+
+// Features are the optional capabilities: a Transferer only when staged, since otherwise the
+// snapshots are made where they stay.
+func (d *Driver) Features() driver.Features {
+	f := driver.Features{Digest: d, Exposure: d, Preflight: d}
+	if d.cfg.Staged {
+		f.Transfer = d
+	}
+	return f
 }
 
 func (d *Driver) project(side driver.Side) string {

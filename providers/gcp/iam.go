@@ -21,10 +21,11 @@ const (
 	crashNeed  need = "crash-consistent" // --consistency crash-consistent
 	digestNeed need = "digest"           // the digest is computed (not --digest defer)
 	kmsNeed    need = "forensic-key"     // --forensic-kms-key
+	stagedNeed need = "staged"           // --staged: source snapshots, copied by the forensic side
 )
 
 // needs is the order in which each side's permission sets are listed.
-var needs = []need{always, crashNeed, digestNeed, kmsNeed}
+var needs = []need{always, stagedNeed, crashNeed, digestNeed, kmsNeed}
 
 // permissions are what each side's principal needs in its project, call by call, by what they are
 // needed for: the one table `acquire iam gcp` prints and the preflight checks
@@ -42,6 +43,15 @@ var permissions = map[driver.Side]map[need][]permission{
 			{"compute.snapshots.getIamPolicy", "exposure check: who else may use those snapshots"},
 			{"compute.images.list", "exposure check: find images made from the target disks"},
 			{"compute.images.getIamPolicy", "exposure check: whether those images are public or shared"},
+		},
+		stagedNeed: {
+			{"compute.snapshots.create", "--staged: snapshot the disks in the source project"},
+			{"compute.snapshots.setLabels", "--staged: label the source snapshots with the case and the step's token"},
+			{"compute.snapshots.get", "--staged: read a source snapshot an earlier attempt made when its answer was lost"},
+			{"compute.snapshots.setIamPolicy", "--staged: grant the forensic principal read-only use of each source snapshot, and remove the grant after"},
+			{"compute.snapshots.delete", "--staged: delete the source snapshots once their copies are evidence (unless --keep-source-snapshots), or one that ended in error"},
+			{"compute.globalOperations.get", "--staged: follow the source snapshots' operations"},
+			{"compute.globalOperations.list", "--staged: find why a source snapshot that never appeared failed"},
 		},
 		crashNeed: {
 			{"compute.resourcePolicies.create", "--consistency crash-consistent: the consistency group policy"},
@@ -70,6 +80,14 @@ var permissions = map[driver.Side]map[need][]permission{
 			{"compute.globalOperations.get", "follow the snapshots' operations"},
 			{"compute.globalOperations.list", "find why a snapshot that never appeared failed"},
 		},
+		stagedNeed: {
+			{"compute.disks.create", "--staged: a disk from each source snapshot, which the evidence snapshot is taken from"},
+			{"compute.disks.setLabels", "--staged: label that disk with the case and the step's token when it is made"},
+			{"compute.disks.get", "--staged: find an interrupted transfer's disk"},
+			{"compute.disks.createSnapshot", "--staged: take the evidence snapshot of that disk"},
+			{"compute.disks.delete", "--staged: delete that disk once the evidence snapshot is complete"},
+			{"compute.zoneOperations.get", "--staged: follow the disk's operations"},
+		},
 		digestNeed: {
 			{"compute.snapshots.useReadOnly", "digest: make a disk from the evidence snapshot"},
 			{"compute.disks.create", "digest: the disk from the evidence snapshot, and the worker's boot disk"},
@@ -95,12 +113,20 @@ var permissions = map[driver.Side]map[need][]permission{
 	},
 }
 
-// sidePermissions are a side's permissions for the given needs, in the table's order.
+// sidePermissions are a side's permissions for the given needs, in the table's order, each once
+// (with the reason of its first need).
 func sidePermissions(side driver.Side, want func(need) bool) []permission {
 	var out []permission
+	seen := map[string]bool{}
 	for _, n := range needs {
-		if want(n) {
-			out = append(out, permissions[side][n]...)
+		if !want(n) {
+			continue
+		}
+		for _, p := range permissions[side][n] {
+			if !seen[p.Name] {
+				seen[p.Name] = true
+				out = append(out, p)
+			}
 		}
 	}
 	return out
@@ -124,6 +150,8 @@ func Explain(side driver.Side) [][2]string {
 		out = append(out, [2]string{p.Name, p.Why})
 	}
 	if side == driver.Forensic {
+		out = append(out, [2]string{snapshotUserRole,
+			"with --staged: granted to the forensic principal on each source snapshot by the source side, for the copy, and removed after"})
 		out = append(out, [2]string{"roles/cloudkms.cryptoKeyEncrypterDecrypter",
 			"held on the forensic key by the project's Compute Engine service agent (service-PROJECT_NUMBER@compute-system.iam.gserviceaccount.com), with --forensic-kms-key"})
 	}

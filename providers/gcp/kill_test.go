@@ -16,7 +16,11 @@ func TestAcquireHelperProcess(t *testing.T) {
 	if endpoint == "" {
 		return
 	}
-	d, err := New(context.Background(), testConfig(endpoint, os.Getenv("ACQUIRE_KILL_CREDENTIALS")))
+	cfg := testConfig(endpoint, os.Getenv("ACQUIRE_KILL_CREDENTIALS"))
+	if f := os.Getenv("ACQUIRE_KILL_FORENSIC_CREDENTIALS"); f != "" {
+		cfg = stagedConfig(endpoint, cfg.CredentialsFile, f)
+	}
+	d, err := New(context.Background(), cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

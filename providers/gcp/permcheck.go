@@ -45,11 +45,13 @@ func (e allMissing) Unwrap() []error {
 
 // wants says which of the permission sets an acquisition needs. The forensic key's are not tested:
 // they are needed where the key is, and are used at once by reading its policy.
-func wants(p driver.Preflight) func(need) bool {
+func wants(p driver.Preflight, staged bool) func(need) bool {
 	return func(n need) bool {
 		switch n {
 		case always:
 			return true
+		case stagedNeed:
+			return staged
 		case crashNeed:
 			return p.Consistency == driver.CrashConsistent
 		case digestNeed:
@@ -66,21 +68,24 @@ func onDisk(p string) bool { return strings.HasPrefix(p, "compute.disks.") }
 // checkPermissions tests, before anything is made, what the acquisition will need of each side's
 // credentials for the options chosen, from the same table `acquire iam gcp` prints, and names every
 // permission missing at once: on each source disk through disks.testIamPermissions; in the source
-// project, what crash consistency writes there; in the forensic project, all its side needs
+// project, what crash consistency and the staged path (--staged) do there; in the forensic project, all its side needs
 // (Compute Engine's testIamPermissions needs an existing resource, and the forensic project holds
 // none of the acquisition's yet: Cloud Resource Manager's projects.testIamPermissions answers for
 // the project, compute.* permissions included). The source side's other permissions were used by the
 // identity, describe and exposure steps already, where they may have been granted on the resources.
 func (d *Driver) checkPermissions(ctx context.Context, p driver.Preflight) error {
-	want := wants(p)
+	want := wants(p, d.cfg.Staged)
 	var diskPerms, sourcePerms, forensicPerms []string
 	for _, perm := range sidePermissions(driver.Source, want) {
 		if onDisk(perm.Name) {
 			diskPerms = append(diskPerms, perm.Name)
 		}
 	}
-	if want(crashNeed) {
-		for _, perm := range permissions[driver.Source][crashNeed] {
+	for _, n := range []need{stagedNeed, crashNeed} {
+		if !want(n) {
+			continue
+		}
+		for _, perm := range permissions[driver.Source][n] {
 			if !onDisk(perm.Name) {
 				sourcePerms = append(sourcePerms, perm.Name)
 			}

@@ -51,6 +51,11 @@ func (d *Driver) Preflight(ctx context.Context, p driver.Preflight) error {
 			problems = append(problems, err)
 		}
 	}
+	if d.cfg.Staged {
+		if _, err := d.forensicMember(ctx); err != nil {
+			problems = append(problems, err)
+		}
+	}
 	if len(problems) > 0 {
 		return problems
 	}

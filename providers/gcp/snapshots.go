@@ -43,7 +43,7 @@ func (d *Driver) CreateSnapshots(ctx context.Context, req driver.SnapshotRequest
 	res := driver.SnapshotResult{Consistency: driver.PerVolume}
 	have := map[string]driver.Snapshot{}
 	if req.Retry {
-		found, err := d.FindSnapshots(ctx, driver.Forensic, "", req.Token)
+		found, err := d.FindSnapshots(ctx, d.snapshotSide(), "", req.Token)
 		if err != nil {
 			return res, err
 		}
@@ -101,8 +101,12 @@ func spread(snaps []driver.Snapshot) string {
 	return fmt.Sprintf("they started within %s of each other", last.Sub(first).Round(time.Millisecond))
 }
 
-// insertSnapshot makes the forensic snapshot of v, from the disk itself or from its instant snapshot.
+// insertSnapshot makes the snapshot of v, from the disk itself or from its instant snapshot: the
+// evidence, in the forensic project; or, staged, the source snapshot in the source project, by the
+// source side, under the disk's own encryption, which the transfer copies.
 func (d *Driver) insertSnapshot(ctx context.Context, req driver.SnapshotRequest, v driver.Volume, instant string) (driver.Snapshot, error) {
+	side := d.snapshotSide()
+	project := d.project(side)
 	labels := driver.Labels{}
 	for k, val := range req.Labels {
 		labels[k] = val
@@ -116,30 +120,34 @@ func (d *Driver) insertSnapshot(ctx context.Context, req driver.SnapshotRequest,
 	if instant != "" {
 		snap.SourceDisk, snap.SourceInstantSnapshot = nil, proto.String(instant)
 	}
-	if loc := req.Destination.Location; loc != "" {
+	dest := req.Destination
+	if side == driver.Source {
+		dest = driver.Destination{}
+	}
+	if loc := dest.Location; loc != "" {
 		snap.StorageLocations = []string{loc}
 	}
-	if key := req.Destination.Key; key != "" {
+	if key := dest.Key; key != "" {
 		snap.SnapshotEncryptionKey = &computepb.CustomerEncryptionKey{KmsKeyName: proto.String(key)}
 	}
-	c := d.sides[driver.Forensic]
+	c := d.sides[side]
 	start := time.Now()
 	op, err := c.snapshots.Insert(ctx, &computepb.InsertSnapshotRequest{
-		Project: d.cfg.ForensicProject, SnapshotResource: snap, RequestId: proto.String(requestID(req.Token, v.ID)),
+		Project: project, SnapshotResource: snap, RequestId: proto.String(requestID(req.Token, v.ID)),
 	}, d.retry())
 	if isStatus(err, http.StatusConflict) {
 		// Made by an earlier attempt whose answer was lost, under the same name: the same snapshot.
-		got, gerr := c.snapshots.Get(ctx, &computepb.GetSnapshotRequest{Project: d.cfg.ForensicProject, Snapshot: name}, d.retry())
+		got, gerr := c.snapshots.Get(ctx, &computepb.GetSnapshotRequest{Project: project, Snapshot: name}, d.retry())
 		if gerr == nil && got.GetLabels()[tokenLabel] == labelValue(req.Token) {
-			return d.snapshotOf(got, driver.Forensic), nil
+			return d.snapshotOf(got, side), nil
 		}
 	}
 	if err != nil {
 		return driver.Snapshot{}, explainPolicy(err, d.cfg.ForensicProject, d.cfg.Project)
 	}
 	record(ctx, "compute.snapshots.insert", op)
-	s := driver.Snapshot{ID: name, Name: name, VolumeID: v.ID, Side: driver.Forensic, Account: d.cfg.ForensicProject,
-		Location: req.Destination.Location, State: driver.StatePending, Encrypted: true, KeyID: req.Destination.Key,
+	s := driver.Snapshot{ID: name, Name: name, VolumeID: v.ID, Side: side, Account: project,
+		Location: dest.Location, State: driver.StatePending, Encrypted: true, KeyID: dest.Key,
 		StartTime: start, SizeBytes: v.SizeBytes}
 	// The operation runs until the snapshot is READY, which the engine waits for with one list call
 	// for many snapshots. One that already ended in error is this disk's snapshot in error: the
@@ -315,6 +323,8 @@ func (d *Driver) Delete(ctx context.Context, r driver.Resource) error {
 		}
 	case kindGroup, kindAttachment, kindPolicy:
 		return d.deleteCrash(ctx, r)
+	case kindGrant:
+		return d.revokeSnapshotUse(ctx, r.ID, r.Parent)
 	default:
 		return fmt.Errorf("gcp: cannot delete a %q", r.Kind)
 	}
