@@ -29,6 +29,7 @@ type gcpOptions struct {
 	workerImage         string
 	workerZone          string
 	workerSubnet        string
+	imageBucket         string
 	staged              bool
 	keepSource          bool
 }
@@ -91,6 +92,7 @@ compromised project, recorded and removed once the snapshots are complete.`,
 	f.StringVar(&o.workerZone, "worker-zone", "", "zone of the digest workers (default: each disk's zone)")
 	f.BoolVar(&o.staged, "staged", false, "snapshot in the source project as the --credentials principal and copy into the forensic project as the --forensic-credentials one (for a forensic principal that may not act on the source disks)")
 	f.BoolVar(&o.keepSource, "keep-source-snapshots", false, "with --staged, keep the source snapshots once their copies are recorded (default: delete them)")
+	f.StringVar(&o.imageBucket, "image-bucket", "", "a Cloud Storage bucket of the forensic project the digest workers write each raw image to (acquire/CASE/SNAPSHOT.raw, never replacing an object)")
 	f.StringVar(&o.workerSubnet, "worker-subnetwork", "", "subnetwork of the digest workers, regions/R/subnetworks/S (default: the default network)")
 	return cmd
 }
@@ -114,6 +116,8 @@ func (o *gcpOptions) check() error {
 		return fmt.Errorf("--forensic-project %s is the compromised project itself: the evidence must go to an isolated project", o.project)
 	case o.zone != "" && !gcpdriver.ValidZone(o.zone):
 		return fmt.Errorf("--zone %q is not a zone name (like us-central1-a)", o.zone)
+	case o.imageBucket != "" && o.digest == "defer":
+		return errors.New("--image-bucket is written by the digest workers, which --digest defer does not start: drop one of them")
 	case o.keepSource && !o.staged:
 		return errors.New("--keep-source-snapshots is for --staged: without it the snapshots go straight into the forensic project, and there are no source snapshots")
 	case o.staged && o.impersonate != "":
@@ -139,7 +143,7 @@ func (o *gcpOptions) run(ctx context.Context, a *app) error {
 		Project: o.project, Zone: o.zone, ForensicProject: o.forensicProject,
 		CredentialsFile: o.credentials, ForensicCredentialsFile: o.forensicCredentials,
 		ImpersonateServiceAccount: o.impersonate, Endpoint: o.endpoint, Logger: logger, Staged: o.staged,
-		Worker: gcpdriver.WorkerConfig{Image: o.workerImage, Zone: o.workerZone, Subnetwork: o.workerSubnet},
+		Worker: gcpdriver.WorkerConfig{Image: o.workerImage, Zone: o.workerZone, Subnetwork: o.workerSubnet, ImageBucket: o.imageBucket},
 	})
 	if err != nil {
 		return usageErrorf(err)

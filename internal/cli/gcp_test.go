@@ -228,6 +228,9 @@ func TestGCPExitCodes(t *testing.T) {
 			return []string{"gcp", "--case", d, "--project", gcpSource, "--zone", gcpZone, "--disk", "web-1",
 				"--forensic-project", gcpForensic, "--credentials", k, "--endpoint", e, "--consistency", "crash-consistent"}
 		}, code: ExitUsage, msg: "not a disk given alone"},
+		{name: "image bucket with the digest deferred", args: func(e, k, d string) []string {
+			return append(gcpArgs(e, k, d), "--image-bucket", "acme-images", "--digest", "defer")
+		}, code: ExitUsage, msg: "--image-bucket is written by the digest workers"},
 		{name: "keep source snapshots without staged", args: func(e, k, d string) []string { return append(gcpArgs(e, k, d), "--keep-source-snapshots") },
 			code: ExitUsage, msg: "--keep-source-snapshots is for --staged"},
 		{name: "staged without forensic credentials", args: func(e, k, d string) []string { return append(gcpArgs(e, k, d), "--staged") },

@@ -36,11 +36,14 @@ const (
 
 // WorkerConfig says how digest workers are made.
 type WorkerConfig struct {
-	Image       string        // the boot image; DefaultWorkerImage when empty
-	MachineType string        // DefaultWorkerMachineType when empty
-	Network     string        // global/networks/default when empty; no external IP either way
-	Subnetwork  string        // regions/R/subnetworks/S, when the network needs one
-	Zone        string        // where workers run; the disk's zone when empty
+	Image       string // the boot image; DefaultWorkerImage when empty
+	MachineType string // DefaultWorkerMachineType when empty
+	Network     string // global/networks/default when empty; no external IP either way
+	Subnetwork  string // regions/R/subnetworks/S, when the network needs one
+	Zone        string // where workers run; the disk's zone when empty
+	// ImageBucket, when set, is a Cloud Storage bucket of the forensic project the workers write each
+	// raw image to, through a resumable upload session made for it (the worker holds no credentials).
+	ImageBucket string
 	Timeout     time.Duration // longest a worker may take; default 6h
 }
 
@@ -105,9 +108,22 @@ func (d *Driver) Digest(ctx context.Context, req driver.DigestRequest) (driver.D
 			return res, err
 		}
 	}
+	object := ""
+	if d.images != nil {
+		object = imageObject(labelValue(req.Labels[driver.LabelCase]), req.Snapshot.ID)
+	}
 	if !haveVM {
+		var extra []*computepb.Items
+		if d.images != nil {
+			uri, err := d.images.session(ctx, object, map[string]string{"acquire-snapshot": req.Snapshot.ID, "acquire-volume": req.Volume.ID,
+				tokenLabel: labelValue(req.Token)})
+			if err != nil {
+				return res, err
+			}
+			extra = append(extra, &computepb.Items{Key: proto.String("acquire-image-upload"), Value: proto.String(uri)})
+		}
 		op, err := c.instances.Insert(ctx, &computepb.InsertInstanceRequest{Project: project, Zone: zone,
-			RequestId: proto.String(uuid.NewString()), InstanceResource: d.workerInstance(vmName, zone, disk.ID, labels)}, d.retry())
+			RequestId: proto.String(uuid.NewString()), InstanceResource: d.workerInstance(vmName, zone, disk.ID, labels, extra...)}, d.retry())
 		res.Temporary = append(res.Temporary, vm)
 		if err := d.created(ctx, "compute.instances.insert", op, err); err != nil {
 			return res, err
@@ -123,6 +139,20 @@ func (d *Driver) Digest(ctx context.Context, req driver.DigestRequest) (driver.D
 		"the 32-byte SHA-256 digests of its %d blocks in index order. The worker published them as guest attributes.",
 		vmName, project, diskName, req.Snapshot.ID, dg.BlockSize, dg.SizeBytes, dg.ListedBlocks)
 	dg.Access = "read-only attachment of a disk of the forensic project; the worker holds no credentials"
+	if d.images != nil {
+		attrs, err := d.guestAttributes(ctx, c, project, zone, vmName)
+		if err != nil {
+			return res, err
+		}
+		a, err := d.images.check(ctx, object, dg.SizeBytes, attrs["image-md5"])
+		if err != nil {
+			return res, err
+		}
+		kept := imageResource(d.images.bucket, object, req.Volume, a)
+		res.Kept = append(res.Kept, kept)
+		dg.Image = kept.ID
+		dg.Access += "; it wrote the raw image to " + kept.ID + " through a resumable upload session made for that object only (ifGenerationMatch=0)"
+	}
 	res.Digest = &dg
 	return res, nil
 }
@@ -172,7 +202,7 @@ func (d *Driver) findWorker(ctx context.Context, c *clients, project, zone, toke
 	return disk, vm, nil
 }
 
-func (d *Driver) workerInstance(name, zone, disk string, labels map[string]string) *computepb.Instance {
+func (d *Driver) workerInstance(name, zone, disk string, labels map[string]string, extra ...*computepb.Items) *computepb.Instance {
 	w := d.cfg.Worker
 	image, machine, network := w.Image, w.MachineType, w.Network
 	if image == "" {
@@ -201,10 +231,10 @@ func (d *Driver) workerInstance(name, zone, disk string, labels map[string]strin
 		NetworkInterfaces: []*computepb.NetworkInterface{nic},
 		ShieldedInstanceConfig: &computepb.ShieldedInstanceConfig{EnableSecureBoot: proto.Bool(true), EnableVtpm: proto.Bool(true),
 			EnableIntegrityMonitoring: proto.Bool(true)},
-		Metadata: &computepb.Metadata{Items: []*computepb.Items{
+		Metadata: &computepb.Metadata{Items: append([]*computepb.Items{
 			item("startup-script", digestScript), item("enable-guest-attributes", "TRUE"),
 			item("acquire-block-size", strconv.Itoa(blockSize)), item("acquire-device", deviceName),
-		}},
+		}, extra...)},
 	}
 }
 

@@ -55,6 +55,8 @@ type Driver struct {
 	emails map[driver.Side]string
 	// users are the sides whose credentials are a user's, whose email the cloud tells.
 	users map[driver.Side]bool
+	// images is the forensic side's Cloud Storage, where workers write raw images (--image-bucket).
+	images *imageStore
 }
 
 var (
@@ -124,6 +126,11 @@ func New(ctx context.Context, cfg Config) (*Driver, error) {
 			return nil, fmt.Errorf("gcp: the %s side's clients: %w", side, err)
 		}
 		d.sides[side] = c
+		if side == driver.Forensic && cfg.Worker.ImageBucket != "" {
+			if d.images, err = newImageStore(ctx, cfg.Endpoint, cfg.Worker.ImageBucket, option.WithAuthCredentials(creds)); err != nil {
+				return nil, fmt.Errorf("gcp: the forensic side's Cloud Storage client: %w", err)
+			}
+		}
 		d.emails[side] = email
 		d.users[side] = email == "" && isUser(creds)
 	}
@@ -135,6 +142,9 @@ func (d *Driver) Close() error {
 	var errs []error
 	for _, c := range d.sides {
 		errs = append(errs, c.close())
+	}
+	if d.images != nil {
+		errs = append(errs, d.images.close())
 	}
 	return errors.Join(errs...)
 }

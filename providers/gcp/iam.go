@@ -22,10 +22,11 @@ const (
 	digestNeed need = "digest"           // the digest is computed (not --digest defer)
 	kmsNeed    need = "forensic-key"     // --forensic-kms-key
 	stagedNeed need = "staged"           // --staged: source snapshots, copied by the forensic side
+	imageNeed  need = "image-bucket"     // --image-bucket
 )
 
 // needs is the order in which each side's permission sets are listed.
-var needs = []need{always, stagedNeed, crashNeed, digestNeed, kmsNeed}
+var needs = []need{always, stagedNeed, crashNeed, digestNeed, imageNeed, kmsNeed}
 
 // permissions are what each side's principal needs in its project, call by call, by what they are
 // needed for: the one table `acquire iam gcp` prints and the preflight checks
@@ -104,6 +105,10 @@ var permissions = map[driver.Side]map[need][]permission{
 			{"compute.instances.delete", "digest: delete the worker (and its boot disk) when done"},
 			{"compute.subnetworks.use", "digest: the worker's network interface (no external IP)"},
 			{"compute.zoneOperations.get", "digest: follow the disk's and the worker's operations"},
+		},
+		imageNeed: {
+			{"storage.objects.create", "--image-bucket: start the upload session of each raw image, which the worker writes through"},
+			{"storage.objects.get", "--image-bucket: compare the written image's size and MD5 with what the worker read"},
 		},
 		kmsNeed: {
 			{"cloudkms.cryptoKeys.getIamPolicy", "--forensic-kms-key: preflight: check that the project's Compute Engine service agent may use the key (a key in another project needs it there)"},

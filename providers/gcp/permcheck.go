@@ -45,13 +45,15 @@ func (e allMissing) Unwrap() []error {
 
 // wants says which of the permission sets an acquisition needs. The forensic key's are not tested:
 // they are needed where the key is, and are used at once by reading its policy.
-func wants(p driver.Preflight, staged bool) func(need) bool {
+func wants(p driver.Preflight, staged, images bool) func(need) bool {
 	return func(n need) bool {
 		switch n {
 		case always:
 			return true
 		case stagedNeed:
 			return staged
+		case imageNeed:
+			return p.Digest && images
 		case crashNeed:
 			return p.Consistency == driver.CrashConsistent
 		case digestNeed:
@@ -74,7 +76,7 @@ func onDisk(p string) bool { return strings.HasPrefix(p, "compute.disks.") }
 // the project, compute.* permissions included). The source side's other permissions were used by the
 // identity, describe and exposure steps already, where they may have been granted on the resources.
 func (d *Driver) checkPermissions(ctx context.Context, p driver.Preflight) error {
-	want := wants(p, d.cfg.Staged)
+	want := wants(p, d.cfg.Staged, d.cfg.Worker.ImageBucket != "")
 	var diskPerms, sourcePerms, forensicPerms []string
 	for _, perm := range sidePermissions(driver.Source, want) {
 		if onDisk(perm.Name) {

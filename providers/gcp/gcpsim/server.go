@@ -83,6 +83,10 @@ type Server struct {
 	// storageHost is where worker scripts reach Cloud Storage
 	// (STORAGE_EMULATOR_HOST); "" until SetStorageURL.
 	storageHost string
+	// uploads are the resumable upload sessions; commitMu orders their
+	// commits, so that a generation condition is checked and met at once.
+	uploads  uploads
+	commitMu sync.Mutex
 
 	mu sync.Mutex
 	st *state

@@ -104,6 +104,11 @@ func storagePermission(r *http.Request) string {
 
 // serveStorage checks the token and permission, then lets fakestorage answer.
 func (s *Server) serveStorage(w http.ResponseWriter, r *http.Request) {
+	if isUploadSession(r) {
+		s.count("storage.objects.create")
+		s.serveUpload(w, r) // the session URI is the credential
+		return
+	}
 	now := s.now()
 	who, e := s.authenticate(r, now)
 	if e != nil {
@@ -137,6 +142,10 @@ func (s *Server) serveStorage(w http.ResponseWriter, r *http.Request) {
 	}
 	s.count(perm)
 	r.Host = storagePublicHost
+	if isUploadStart(r) {
+		s.startUpload(w, r, bucket)
+		return
+	}
 	if perm == "storage.buckets.create" {
 		defer s.noteBucket(r, p)
 	}
