@@ -250,7 +250,7 @@ func (h harness) envFor(d *Driver, sim *azuresim.Server) *providertest.Env {
 		CreatingCalls: []string{"Snapshots_CreateOrUpdate", "Snapshots_GrantAccess", "Snapshots_RevokeAccess"},
 		LockMode:      &driver.LockRequest{Mode: "CanNotDelete"},
 		Cannot: map[providertest.Ability]string{
-			providertest.CanCrossLocation:   "ARM copies a disk into another subscription within its region only; the cross-region path (an incremental snapshot copied with CopyStart) first leaves the evidence in the compromised subscription",
+			providertest.CanCrossLocation: "ARM copies a disk into another subscription within its region only; the cross-region path (an incremental snapshot copied with CopyStart) first leaves the evidence in the compromised subscription",
 		},
 		ErrorCodes: errorCases(),
 		Tune: func(o *acquisition.Options) {
