@@ -306,7 +306,13 @@ func (d *Driver) restoreDisk(ctx context.Context, req driver.SnapshotRequest, v 
 			Type: to.Ptr(armcompute.EncryptionTypeEncryptionAtRestWithCustomerKey), DiskEncryptionSetID: to.Ptr(des)}
 	}
 	name := id[strings.LastIndexByte(id, '/')+1:]
-	p, err := c.compute.NewDisksClient().BeginCreateOrUpdate(ctx, d.cfg.ForensicResourceGroup, name, body, nil)
+	client := c.compute.NewDisksClient()
+	if req.Retry {
+		if err := d.dropFailedDisk(ctx, client, name); err != nil {
+			return "", err
+		}
+	}
+	p, err := client.BeginCreateOrUpdate(ctx, d.cfg.ForensicResourceGroup, name, body, nil)
 	if err != nil {
 		return "", apiErr(err)
 	}
@@ -314,6 +320,26 @@ func (d *Driver) restoreDisk(ctx context.Context, req driver.SnapshotRequest, v 
 		return "", apiErr(err)
 	}
 	return id, nil
+}
+
+// dropFailedDisk removes the restored disk an earlier try left in provisioningState Failed: a PUT
+// would answer with it as it is, and a new one takes its name.
+func (d *Driver) dropFailedDisk(ctx context.Context, client *armcompute.DisksClient, name string) error {
+	got, err := client.Get(ctx, d.cfg.ForensicResourceGroup, name, nil)
+	if isStatus(err, http.StatusNotFound) {
+		return nil
+	}
+	if err != nil {
+		return apiErr(err)
+	}
+	if got.Properties == nil || !strings.EqualFold(str(got.Properties.ProvisioningState), "Failed") {
+		return nil
+	}
+	p, err := client.BeginDelete(ctx, d.cfg.ForensicResourceGroup, name, nil)
+	if err == nil {
+		_, err = wait(ctx, d, p)
+	}
+	return gone(err)
 }
 
 // crashNote is the record's word on the moment: the restore point, the consistency Azure reports
