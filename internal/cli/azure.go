@@ -118,6 +118,13 @@ full snapshot of each disk straight in the forensic resource group (nothing is c
 subscription), optionally lock it (CanNotDelete), digest its content through a short read SAS that is
 ended after, and seal the case. Every step is a signed custody record.
 
+By default each disk is snapshotted on its own. --consistency crash-consistent takes a VM's disks at one
+moment through a crash-consistent VM restore point: it writes a restore point collection and a restore
+point into the source subscription (at most one such restore point of a VM an hour; not for Ultra or
+Premium SSD v2 disks), restores each disk restore point as a disk in the forensic resource group and
+snapshots that disk; the restore point and the restored disks are recorded and removed once the
+snapshots are complete.
+
 Running the same command again for the same case continues where it stopped; other arguments for a
 case that holds an acquisition are refused, unless --new-acquisition.
 
@@ -263,7 +270,8 @@ func (o *azureOptions) run(ctx context.Context, a *app) error {
 	opts := o.engineOptions(target, driver.Destination{Account: o.forensicSubscription, Location: o.forensicLocation, Key: des})
 	opts.Logger = logger
 	opts.Settings = map[string]string{"forensic resource group": o.forensicResourceGroup}
-	return a.acquire(ctx, &o.acquireOptions, d, opts, azuredriver.Explain)
+	crash := driver.Consistency(o.consistency) == driver.CrashConsistent
+	return a.acquire(ctx, &o.acquireOptions, d, opts, func(side driver.Side) [][2]string { return azuredriver.ExplainFor(side, crash) })
 }
 
 // forensicCredential is the forensic side's own service principal, when one is named.
@@ -319,7 +327,7 @@ func checkAzurePrincipal(clientID, certFile string) error {
 
 // newIAMAzureCmd prints the custom roles of `acquire azure`.
 func newIAMAzureCmd(a *app) *cobra.Command {
-	var src, forensic, rg string
+	var src, forensic, rg, consistency string
 	cmd := &cobra.Command{
 		Use:   "azure",
 		Short: "Custom Azure roles for the source and forensic principals of `acquire azure`",
@@ -327,10 +335,15 @@ func newIAMAzureCmd(a *app) *cobra.Command {
 ` + "`az role definition create --role-definition @FILE`" + ` reads, with where to assign it and why each
 action is there: a reader of the source subscription; a collector in the forensic resource group; and
 the collector's right to copy the source disks (ARM checks Microsoft.Compute/disks/beginGetAccess/action
-on each source disk, answering LinkedAuthorizationFailed without it).`,
+on each source disk, answering LinkedAuthorizationFailed without it). With --consistency crash-consistent,
+also the source side's right to write a VM restore point (and remove it), the collector's to restore disks
+from its disk restore points in the forensic resource group, and the linked beginGetAccess on them.`,
 		Args: exactArgs(0),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			roles := azuredriver.Roles(src, forensic, rg)
+			if consistency != "" && consistency != string(driver.CrashConsistent) && consistency != string(driver.PerVolume) {
+				return usageErrorf(fmt.Errorf("--consistency %q: use crash-consistent or per-volume", consistency))
+			}
+			roles := azuredriver.Roles(src, forensic, rg, consistency == string(driver.CrashConsistent))
 			if a.json() {
 				return a.emit(roles)
 			}
@@ -351,5 +364,6 @@ on each source disk, answering LinkedAuthorizationFailed without it).`,
 	cmd.Flags().StringVar(&src, "subscription", "SOURCE_SUBSCRIPTION_ID", "the source subscription, for the roles' assignable scopes")
 	cmd.Flags().StringVar(&forensic, "forensic-subscription", "FORENSIC_SUBSCRIPTION_ID", "the forensic subscription")
 	cmd.Flags().StringVar(&rg, "forensic-resource-group", "FORENSIC_RESOURCE_GROUP", "the forensic resource group")
+	cmd.Flags().StringVar(&consistency, "consistency", "", "crash-consistent: add what `acquire azure --consistency crash-consistent` needs (a restore point in the source subscription)")
 	return cmd
 }

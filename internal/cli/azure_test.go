@@ -168,6 +168,22 @@ func TestAzureDryRunAndIAM(t *testing.T) {
 	if !strings.Contains(roles.Result[0].AssignAt, azSource) {
 		t.Errorf("the source role is assigned at %s", roles.Result[0].AssignAt)
 	}
+	if strings.Contains(out, "restorePointCollections") {
+		t.Errorf("the roles name restore point actions though crash consistency was not asked:\n%s", out)
+	}
+	code, out, stderr = run(t, env, "iam", "azure", "--subscription", azSource, "--consistency", "crash-consistent")
+	if code != ExitOK {
+		t.Fatalf("iam azure --consistency crash-consistent: %d %s", code, stderr)
+	}
+	for _, want := range []string{"acquire source restore point", "Microsoft.Compute/restorePointCollections/restorePoints/write",
+		"Microsoft.Compute/restorePointCollections/restorePoints/diskRestorePoints/beginGetAccess/action", "Microsoft.Compute/disks/write"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("iam azure --consistency crash-consistent does not name %s:\n%s", want, out)
+		}
+	}
+	if code, _, stderr := run(t, env, "iam", "azure", "--consistency", "crash"); code != ExitUsage || !strings.Contains(stderr, "use crash-consistent or per-volume") {
+		t.Errorf("--consistency crash: exit %d, %s", code, stderr)
+	}
 }
 
 func TestAzureBadInput(t *testing.T) {

@@ -203,13 +203,11 @@ func wait[T any](ctx context.Context, d *Driver, p *runtime.Poller[T]) (T, error
 // Cloud names the provider.
 func (d *Driver) Cloud() string { return "azure" }
 
-// Capabilities of Azure: snapshots land straight in the forensic subscription, each disk on its own;
-// no evidence in another region (see the package comment). A VM's disks at one point in time need a
-// crash-consistent restore point in the source subscription, whose disk restore points reach another
-// subscription only as disks (createOption Restore): not built yet, so crash consistency is refused at
-// the plan.
+// Capabilities of Azure: snapshots land straight in the forensic subscription; no evidence in
+// another region (see the package comment). A VM's disks at one point in time take a crash-consistent
+// restore point written into the source subscription (crashSnapshots).
 func (d *Driver) Capabilities() driver.Capabilities {
-	return driver.Capabilities{SnapshotSide: driver.Forensic, Crash: driver.CrashNone, CrossLocation: false}
+	return driver.Capabilities{SnapshotSide: driver.Forensic, Crash: driver.CrashWritesSource, CrossLocation: false}
 }
 
 func (d *Driver) String() string {

@@ -38,6 +38,7 @@ const (
 	sourceRole      = "acquire source reader"
 	forensicRole    = "acquire forensic collector"
 	linkedRole      = "acquire forensic source disks"
+	crashRole       = "acquire source restore point"
 )
 
 func diskID(name string) string {
@@ -112,7 +113,8 @@ func scenario(t testing.TB) *azuresim.Scenario {
 		Roles: scenarioRoles(),
 		Subscriptions: []azuresim.ScenarioSubscription{
 			{ID: sourceSub, Name: "workload", Tenant: tenant,
-				RoleAssignments: []azuresim.ScenarioRoleAssignment{{Principal: "responder", Role: sourceRole}, {Principal: "collector", Role: linkedRole}},
+				RoleAssignments: []azuresim.ScenarioRoleAssignment{{Principal: "responder", Role: sourceRole}, {Principal: "responder", Role: crashRole},
+					{Principal: "collector", Role: linkedRole}},
 				ResourceGroups: []azuresim.ScenarioResourceGroup{{Name: rgWeb, Location: region,
 					DiskEncryptionSets: []azuresim.ScenarioDES{{Name: "des-web", KeyURL: "https://kv-web.vault.azure.net/keys/disks/0123"}},
 					Disks:              []azuresim.ScenarioDisk{disk("disk-1", ""), disk("disk-2", "des-web"), disk("vm-1-os", ""), disk("vm-1-data", "des-web"), disk("vm-2-os", ""), aadDisk},
@@ -134,10 +136,11 @@ func scenario(t testing.TB) *azuresim.Scenario {
 	}
 }
 
-// scenarioRoles are the custom roles `acquire iam azure` prints, as the simulator takes them.
+// scenarioRoles are the custom roles `acquire iam azure --consistency crash-consistent` prints, as the
+// simulator takes them.
 func scenarioRoles() []azuresim.ScenarioRole {
 	var out []azuresim.ScenarioRole
-	for _, r := range Roles(sourceSub, forensicSub, rgEvidence) {
+	for _, r := range Roles(sourceSub, forensicSub, rgEvidence, true) {
 		out = append(out, azuresim.ScenarioRole{Name: r.Definition.Name, Actions: r.Definition.Actions, DataActions: r.Definition.DataActions})
 	}
 	return out
@@ -247,8 +250,7 @@ func (h harness) envFor(d *Driver, sim *azuresim.Server) *providertest.Env {
 		CreatingCalls: []string{"Snapshots_CreateOrUpdate", "Snapshots_GrantAccess", "Snapshots_RevokeAccess"},
 		LockMode:      &driver.LockRequest{Mode: "CanNotDelete"},
 		Cannot: map[providertest.Ability]string{
-			providertest.CanCrossLocation:   "ARM copies a disk into another subscription within its region only; the cross-region path (an incremental snapshot copied with CopyStart) first leaves the evidence in the compromised subscription",
-			providertest.CanCrashConsistent: "a VM's disks at one point in time need a restore point in the source subscription, whose disk restore points reach the forensic subscription only as disks: not built",
+			providertest.CanCrossLocation: "ARM copies a disk into another subscription within its region only; the cross-region path (an incremental snapshot copied with CopyStart) first leaves the evidence in the compromised subscription",
 		},
 		ErrorCodes: errorCases(),
 		Tune: func(o *acquisition.Options) {
@@ -287,7 +289,8 @@ func (i inspector) Snapshots(side driver.Side) []providertest.SnapshotInfo {
 	return out
 }
 
-// Temporaries: open SAS grants and restore points.
+// Temporaries: open SAS grants, restore points and their collections, disks restored in the forensic
+// subscription.
 func (i inspector) Temporaries() []string {
 	var out []string
 	for _, g := range i.sim.OpenGrants() {
@@ -295,6 +298,12 @@ func (i inspector) Temporaries() []string {
 	}
 	for _, rp := range i.sim.RestorePoints() {
 		out = append(out, "restore point "+rp.ID)
+	}
+	for _, rpc := range i.sim.RestorePointCollections() {
+		out = append(out, "restore point collection "+rpc.ID)
+	}
+	for _, d := range i.sim.Disks(forensicSub) {
+		out = append(out, "disk "+d.ID)
 	}
 	return out
 }

@@ -33,8 +33,10 @@ const snapshotDownload = "Microsoft.Compute/snapshots/download/action"
 
 // Roles are the least-privilege custom roles of an acquisition: the source side's, reading the
 // workload; the forensic side's, in the evidence resource group; and what the forensic principal needs
-// on the source disks, which ARM checks when it copies them.
-func Roles(sourceSubscription, forensicSubscription, forensicResourceGroup string) []Role {
+// on the source disks, which ARM checks when it copies them. With crash consistency, the source side
+// also writes a restore point (a role of its own, so that the reader changes nothing), and the forensic
+// side restores disks from its disk restore points.
+func Roles(sourceSubscription, forensicSubscription, forensicResourceGroup string, crash bool) []Role {
 	src := "/subscriptions/" + sourceSubscription
 	rg := "/subscriptions/" + forensicSubscription + "/resourceGroups/" + forensicResourceGroup
 	role := func(side driver.Side, name, desc, scope string, actions []Action, data []Action) Role {
@@ -51,19 +53,31 @@ func Roles(sourceSubscription, forensicSubscription, forensicResourceGroup strin
 		}
 		return r
 	}
-	return []Role{
+	linked := []Action{linkedBeginGetAccess}
+	if crash {
+		linked = append(linked, linkedRestorePointAccess)
+	}
+	out := []Role{
 		role(driver.Source, "acquire source reader", "Reads a compromised workload for acquire: VMs, disks, network, encryption settings. Changes nothing.", src, SourceActions(), nil),
 		role(driver.Forensic, "acquire forensic collector", "Makes, waits for, locks and reads evidence snapshots in the forensic resource group.", rg,
-			ForensicActions(true, true), []Action{{snapshotDownload, "read evidence whose dataAccessAuthMode is AzureActiveDirectory through its SAS"}}),
+			ForensicActions(true, true, crash), []Action{{snapshotDownload, "read evidence whose dataAccessAuthMode is AzureActiveDirectory through its SAS"}}),
 		role(driver.Forensic, "acquire forensic source disks", "Lets the forensic collector copy the source disks into the forensic subscription (ARM checks it on each disk).", src,
-			[]Action{linkedBeginGetAccess}, nil),
+			linked, nil),
 	}
+	if crash {
+		out = append(out, role(driver.Source, "acquire source restore point", "Writes, and removes after, the crash-consistent restore point of a compromised VM for acquire --consistency crash-consistent.",
+			src, CrashSourceActions(), nil))
+	}
+	return out
 }
 
 // Explain lists each side's actions with the reason, for dry runs.
-func Explain(side driver.Side) [][2]string {
+func Explain(side driver.Side) [][2]string { return ExplainFor(side, false) }
+
+// ExplainFor is Explain for an acquisition that asks crash consistency, or not.
+func ExplainFor(side driver.Side, crash bool) [][2]string {
 	var out [][2]string
-	for _, r := range Roles("SOURCE", "FORENSIC", "RG") {
+	for _, r := range Roles("SOURCE", "FORENSIC", "RG", crash) {
 		if r.Side != side {
 			continue
 		}

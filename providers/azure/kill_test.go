@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/acquire-forensics/acquire/providers/acquisition"
+	"github.com/acquire-forensics/acquire/providers/driver"
 	"github.com/acquire-forensics/acquire/providers/providertest"
 )
 
@@ -30,7 +32,10 @@ func TestAcquireHelperProcess(t *testing.T) {
 	}
 	env := harness{}.envFor(d, nil)
 	c := providertest.CaseWithKey(t, os.Getenv("ACQUIRE_KILL_CASE"), os.Getenv("ACQUIRE_KILL_KEY"))
-	_, _ = providertest.Acquire(context.Background(), t, env, c, env.Scenarios[os.Getenv("ACQUIRE_KILL_SCENARIO")], nil)
+	consistency := driver.Consistency(os.Getenv("ACQUIRE_KILL_CONSISTENCY"))
+	_, _ = providertest.Acquire(context.Background(), t, env, c, env.Scenarios[os.Getenv("ACQUIRE_KILL_SCENARIO")], func(o *acquisition.Options) {
+		o.Consistency = consistency
+	})
 }
 
 // killHarness runs the simulator slowly enough that a copy of a few blocks takes a few hundred

@@ -21,6 +21,25 @@ const actionDiskBeginGetAccess = "Microsoft.Compute/disks/beginGetAccess/action"
 // copies it, answering LinkedAuthorizationFailed without it.
 var linkedBeginGetAccess = Action{actionDiskBeginGetAccess, "ARM checks it on each source disk when the forensic snapshot copies it (LinkedAuthorizationFailed without it)"}
 
+// actionDRPBeginGetAccess is what ARM checks on a disk restore point when a disk in another
+// subscription is restored from it, as it checks beginGetAccess on a disk a snapshot copies.
+const actionDRPBeginGetAccess = "Microsoft.Compute/restorePointCollections/restorePoints/diskRestorePoints/beginGetAccess/action"
+
+var linkedRestorePointAccess = Action{actionDRPBeginGetAccess, "ARM checks it on each disk restore point when the forensic disk is restored from it (LinkedAuthorizationFailed without it); crash consistency only"}
+
+// CrashSourceActions are what the source side's principal needs for crash consistency, in the VM's
+// resource group: the restore point it writes there, and its removal.
+// (https://learn.microsoft.com/azure/role-based-access-control/permissions/compute)
+func CrashSourceActions() []Action {
+	return []Action{
+		{"Microsoft.Compute/restorePointCollections/write", "create the VM's restore point collection for a crash-consistent restore point (--consistency crash-consistent)"},
+		{"Microsoft.Compute/restorePointCollections/delete", "remove the restore point collection once the evidence is made"},
+		{"Microsoft.Compute/restorePointCollections/restorePoints/write", "create the crash-consistent restore point of the VM's disks"},
+		{"Microsoft.Compute/restorePointCollections/restorePoints/read", "wait for the restore point and find it again on a retry"},
+		{"Microsoft.Compute/restorePointCollections/restorePoints/delete", "remove the restore point once the evidence is made"},
+	}
+}
+
 // SourceActions are what the source side's principal needs: reading the VM and its configuration.
 func SourceActions() []Action {
 	return []Action{
@@ -34,8 +53,9 @@ func SourceActions() []Action {
 }
 
 // ForensicActions are what the forensic side's principal needs in the forensic resource group; it
-// also needs linkedBeginGetAccess on the source disks.
-func ForensicActions(lock, encryptionSet bool) []Action {
+// also needs linkedBeginGetAccess on the source disks, or with crash consistency
+// linkedRestorePointAccess on their restore points.
+func ForensicActions(lock, encryptionSet, crash bool) []Action {
 	out := []Action{
 		{"Microsoft.Resources/subscriptions/resourceGroups/read", "check the forensic resource group exists"},
 		{"Microsoft.Compute/snapshots/write", "create the evidence snapshots (full copies of the source disks)"},
@@ -43,6 +63,13 @@ func ForensicActions(lock, encryptionSet bool) []Action {
 		{"Microsoft.Compute/snapshots/delete", "remove a snapshot that ended in error"},
 		{"Microsoft.Compute/snapshots/beginGetAccess/action", "grant a short read SAS to digest and export the evidence"},
 		{"Microsoft.Compute/snapshots/endGetAccess/action", "end the read SAS when done"},
+	}
+	if crash {
+		out = append(out,
+			Action{"Microsoft.Compute/disks/write", "restore each disk restore point as a disk, the source of its evidence snapshot (crash consistency only)"},
+			Action{"Microsoft.Compute/disks/read", "wait for each restored disk"},
+			Action{actionDiskBeginGetAccess, "ARM checks it on each restored disk when its evidence snapshot copies it (LinkedAuthorizationFailed without it)"},
+			Action{"Microsoft.Compute/disks/delete", "remove the restored disks once the evidence is made"})
 	}
 	if lock {
 		out = append(out, Action{"Microsoft.Authorization/locks/write", "put the CanNotDelete lock on the evidence"})
@@ -116,10 +143,10 @@ func wildcard(p, s string) bool {
 	return false
 }
 
-// permissions asks what the forensic principal may do at a resource group.
+// permissions asks what a side's principal may do at a resource group.
 // (https://learn.microsoft.com/rest/api/authorization/permissions/list-for-resource-group)
-func (d *Driver) permissions(ctx context.Context, subscription, rg string) (grants, error) {
-	c, err := d.side(driver.Forensic, subscription)
+func (d *Driver) permissions(ctx context.Context, side driver.Side, subscription, rg string) (grants, error) {
+	c, err := d.side(side, subscription)
 	if err != nil {
 		return nil, err
 	}

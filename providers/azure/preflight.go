@@ -3,7 +3,6 @@ package azure
 import (
 	"context"
 	"fmt"
-	"maps"
 	"slices"
 	"strings"
 
@@ -17,6 +16,11 @@ import (
 // region, and the forensic principal holds the actions ARM will check, on both sides (read through the
 // Permissions API of Microsoft.Authorization, as ARM evaluates role assignments: deny assignments aside).
 func (d *Driver) Preflight(ctx context.Context, p driver.Preflight) error {
+	if p.Consistency == driver.CrashConsistent {
+		if err := refuseCrashPlan(p.Volumes); err != nil {
+			return err
+		}
+	}
 	for _, v := range p.Volumes {
 		// "Disks of type PremiumV2_LRS and UltraSSD_LRS support incremental snapshots only", and an
 		// incremental snapshot cannot be created outside its disk's subscription.
@@ -58,45 +62,117 @@ func (d *Driver) Preflight(ctx context.Context, p driver.Preflight) error {
 	if err := d.checkEncryptionSet(ctx, p.Volumes); err != nil {
 		return err
 	}
-	need := map[string][]need{} // by "subscription/resourceGroup"
-	forensicRG := d.cfg.ForensicSubscription + "/" + d.cfg.ForensicResourceGroup
-	for _, a := range ForensicActions(p.Lock != nil, d.cfg.ForensicDiskEncryptionSet != "") {
-		need[forensicRG] = append(need[forensicRG], a)
+	missing, err := d.missingActions(ctx, p, access)
+	if err != nil {
+		return err
+	}
+	if len(missing) > 0 {
+		return &driver.Error{Code: driver.CodePermissionDenied, Op: "preflight",
+			Err: fmt.Errorf("%s: grant them, as `acquire iam azure%s` prints", strings.Join(missing, "; "), iamFlags(p))}
+	}
+	return nil
+}
+
+func iamFlags(p driver.Preflight) string {
+	if p.Consistency == driver.CrashConsistent {
+		return " --consistency crash-consistent"
+	}
+	return ""
+}
+
+// scopeNeed is what one side's principal needs at one resource group.
+type scopeNeed struct {
+	side             driver.Side
+	subscription, rg string
+	actions          []need
+}
+
+// neededActions are the actions ARM will check, by side and resource group: the forensic resource
+// group's first, so that one run names every missing one in a stable order.
+func (d *Driver) neededActions(p driver.Preflight) ([]*scopeNeed, error) {
+	crash := p.Consistency == driver.CrashConsistent
+	out := []*scopeNeed{{side: driver.Forensic, subscription: d.cfg.ForensicSubscription, rg: d.cfg.ForensicResourceGroup,
+		actions: ForensicActions(p.Lock != nil, d.cfg.ForensicDiskEncryptionSet != "", crash)}}
+	at := func(side driver.Side, sub, rg string) *scopeNeed {
+		for _, n := range out {
+			if n.side == side && strings.EqualFold(n.subscription, sub) && strings.EqualFold(n.rg, rg) {
+				return n
+			}
+		}
+		n := &scopeNeed{side: side, subscription: sub, rg: rg}
+		out = append(out, n)
+		return n
+	}
+	add := func(n *scopeNeed, a need) {
+		if !containsAction(n.actions, a.Action) {
+			n.actions = append(n.actions, a)
+		}
 	}
 	for _, v := range p.Volumes {
 		rid, err := parseID(v.ID, "disks")
 		if err != nil {
-			return invalid(err)
+			return nil, invalid(err)
 		}
-		k := rid.SubscriptionID + "/" + rid.ResourceGroupName
-		if !containsAction(need[k], actionDiskBeginGetAccess) {
-			need[k] = append(need[k], linkedBeginGetAccess)
+		if !crash {
+			add(at(driver.Forensic, rid.SubscriptionID, rid.ResourceGroupName), linkedBeginGetAccess)
+			continue
 		}
+		// The restore point lives in the VM's resource group; the forensic disks are restored from it.
+		vm, err := parseID(v.Workload, "virtualMachines")
+		if err != nil {
+			return nil, invalid(err)
+		}
+		add(at(driver.Forensic, vm.SubscriptionID, vm.ResourceGroupName), linkedRestorePointAccess)
+		for _, a := range CrashSourceActions() {
+			add(at(driver.Source, vm.SubscriptionID, vm.ResourceGroupName), a)
+		}
+	}
+	slices.SortStableFunc(out[1:], func(a, b *scopeNeed) int {
+		if c := boolOrder(a.side != driver.Forensic, b.side != driver.Forensic); c != 0 {
+			return c
+		}
+		return strings.Compare(strings.ToLower(a.subscription+"/"+a.rg), strings.ToLower(b.subscription+"/"+b.rg))
+	})
+	return out, nil
+}
+
+// missingActions reads, through the Permissions API, what each side's principal may do where ARM
+// will check it, and names every action it lacks.
+func (d *Driver) missingActions(ctx context.Context, p driver.Preflight, access map[string]diskAccess) ([]string, error) {
+	needs, err := d.neededActions(p)
+	if err != nil {
+		return nil, err
 	}
 	// A disk readable only with Entra ID makes evidence that is too: its SAS needs the data action.
 	aad := firstAADOnly(p.Volumes, access)
-	// Every missing action, the forensic resource group's first, so that one run names them all.
-	keys := slices.Sorted(maps.Keys(need))
-	slices.SortStableFunc(keys, func(a, b string) int { return boolOrder(a != forensicRG, b != forensicRG) })
 	var missing []string
-	for _, k := range keys {
-		sub, rg, _ := strings.Cut(k, "/")
-		perms, err := d.permissions(ctx, sub, rg)
+	for i, n := range needs {
+		perms, err := d.permissions(ctx, n.side, n.subscription, n.rg)
 		if err != nil {
-			return err
+			return nil, err
 		}
-		for _, a := range need[k] {
+		for _, a := range n.actions {
 			if !perms.allows(a.Action) {
-				missing = append(missing, fmt.Sprintf("%s on resource group %s of subscription %s (%s)", a.Action, rg, sub, a.Reason))
+				missing = append(missing, fmt.Sprintf("the %s principal may not perform %s on resource group %s of subscription %s (%s)", n.side, a.Action, n.rg, n.subscription, a.Reason))
 			}
 		}
-		if k == forensicRG && aad != "" && !perms.allowsData(snapshotDownload) {
-			missing = append(missing, fmt.Sprintf("the data action %s on resource group %s of subscription %s (read the evidence of %s, whose dataAccessAuthMode is AzureActiveDirectory, through its SAS)", snapshotDownload, rg, sub, aad))
+		if i == 0 && aad != "" && !perms.allowsData(snapshotDownload) {
+			missing = append(missing, fmt.Sprintf("the forensic principal may not perform the data action %s on resource group %s of subscription %s (read the evidence of %s, whose dataAccessAuthMode is AzureActiveDirectory, through its SAS)", snapshotDownload, n.rg, n.subscription, aad))
 		}
 	}
-	if len(missing) > 0 {
-		return &driver.Error{Code: driver.CodePermissionDenied, Op: "preflight",
-			Err: fmt.Errorf("the forensic principal may not perform %s: grant them, as `acquire iam azure` prints", strings.Join(missing, "; "))}
+	return missing, nil
+}
+
+// refuseCrashPlan refuses, before anything is made, what a crash-consistent restore point cannot
+// take: a disk given alone (a restore point is of a VM), an Ultra or Premium SSD v2 disk.
+func refuseCrashPlan(vols []driver.Volume) error {
+	for _, v := range vols {
+		if v.Workload == "" {
+			return invalid(fmt.Errorf("crash consistency takes a VM's disks through a restore point of the VM, and disk %s is given alone: give its VM, or ask for per-volume snapshots", v.ID))
+		}
+	}
+	if err := unsupportedCrash(vols); err != nil {
+		return invalid(err)
 	}
 	return nil
 }

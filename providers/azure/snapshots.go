@@ -71,9 +71,8 @@ func (d *Driver) CreateSnapshots(ctx context.Context, req driver.SnapshotRequest
 	default:
 		return driver.SnapshotResult{}, errors.New("a snapshot request names a workload or a volume")
 	}
-	if req.Consistency == driver.CrashConsistent && len(vols) > 1 {
-		return driver.SnapshotResult{}, &driver.Error{Code: driver.CodeInvalid, Op: "snapshot.create",
-			Err: errors.New("crash-consistent snapshots of a VM's disks are not available on Azure yet: ask for per-volume snapshots")}
+	if req.Consistency == driver.CrashConsistent {
+		return d.crashSnapshots(ctx, req, vols)
 	}
 	// A VM's copies start together, so that its disks are taken as close in time as ARM allows.
 	snaps := make([]driver.Snapshot, len(vols))
@@ -100,7 +99,8 @@ func (d *Driver) CreateSnapshots(ctx context.Context, req driver.SnapshotRequest
 	return res, first
 }
 
-// copySnapshot starts a full copy of source (the disk, or its disk restore point) for volume v.
+// copySnapshot starts a full copy of source (the disk, or the disk restored from its restore point)
+// for volume v.
 func (d *Driver) copySnapshot(ctx context.Context, v driver.Volume, source string, req driver.SnapshotRequest) (driver.Snapshot, error) {
 	c, err := d.side(driver.Forensic, "")
 	if err != nil {
@@ -242,9 +242,12 @@ const (
 	kindLock     = "management-lock"
 )
 
-// Delete removes what the driver made: a snapshot or a lock. What is gone already is fine.
+// Delete removes what the driver made: a snapshot, a lock, or what crash consistency needed. What
+// is gone already is fine.
 func (d *Driver) Delete(ctx context.Context, r driver.Resource) error {
 	switch r.Kind {
+	case kindRestorePointCollection, kindRestorePoint, kindRestoredDisk:
+		return d.deleteCrash(ctx, r)
 	case kindSnapshot:
 		rid, err := parseID(r.ID, "snapshots")
 		if err != nil {

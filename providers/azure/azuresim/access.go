@@ -44,8 +44,8 @@ func (s *Server) exportTarget(c *call) (*exportable, *armError) {
 		}
 		e := &exportable{id: d.id, kind: "diskRestorePoints", subscription: sub, family: d.family, content: d.content,
 			dataAccessAuthMode: d.dataAccessAuthMode, network: d.networkAccessPolicy}
-		if rp := s.st.rps[key(d.restorePoint)]; rp != nil && c.now.Before(rp.completes) {
-			e.notReady = "the restore point is still being created"
+		if rp := s.st.rps[key(d.restorePoint)]; rp != nil && rp.provisioningState(c.now) != "Succeeded" {
+			e.notReady = "the restore point's provisioningState is " + rp.provisioningState(c.now)
 		}
 		return e, nil
 	case strings.Contains(strings.ToLower(c.r.URL.Path), "/microsoft.compute/snapshots/"):

@@ -89,12 +89,52 @@ func (s *Server) RestorePoints() []RestorePointInfo {
 	defer s.mu.Unlock()
 	var out []RestorePointInfo
 	for _, rp := range s.st.rps {
-		state := "Succeeded"
-		if now.Before(rp.completes) {
-			state = "Creating"
-		}
-		out = append(out, RestorePointInfo{ID: rp.id, VMID: rp.sourceVM, ConsistencyMode: rp.consistencyMode, ProvisioningState: state,
+		out = append(out, RestorePointInfo{ID: rp.id, VMID: rp.sourceVM, ConsistencyMode: rp.consistencyMode, ProvisioningState: rp.provisioningState(now),
 			DiskRestorePoints: append([]string(nil), rp.diskPoints...)})
+	}
+	sort.Slice(out, func(i, j int) bool { return key(out[i].ID) < key(out[j].ID) })
+	return out
+}
+
+// RestorePointCollectionInfo is a restore point collection.
+type RestorePointCollectionInfo struct {
+	ID, SourceVM string
+	Tags         map[string]string
+}
+
+// RestorePointCollections lists every restore point collection.
+func (s *Server) RestorePointCollections() []RestorePointCollectionInfo {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []RestorePointCollectionInfo
+	for _, rpc := range s.st.rpcs {
+		out = append(out, RestorePointCollectionInfo{ID: rpc.id, SourceVM: rpc.sourceVM, Tags: maps.Clone(rpc.tags)})
+	}
+	sort.Slice(out, func(i, j int) bool { return key(out[i].ID) < key(out[j].ID) })
+	return out
+}
+
+// DiskInfo is a managed disk as the simulator sees it now.
+type DiskInfo struct {
+	ID, Subscription, ResourceGroup, Name, Location string
+	CreateOption, SourceID                          string // "" for a scenario disk
+	ProvisioningState                               string
+	Tags                                            map[string]string
+}
+
+// Disks lists every disk, by ID; with a subscription ID, that
+// subscription's only.
+func (s *Server) Disks(subscriptionID string) []DiskInfo {
+	now := s.now()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []DiskInfo
+	for _, d := range s.st.disks {
+		if subscriptionID != "" && key(d.subscription) != key(subscriptionID) {
+			continue
+		}
+		out = append(out, DiskInfo{ID: d.id, Subscription: d.subscription, ResourceGroup: d.resourceGroup, Name: d.name, Location: d.location,
+			CreateOption: d.createOption, SourceID: d.sourceID, ProvisioningState: d.provisioningState(now), Tags: maps.Clone(d.tags)})
 	}
 	sort.Slice(out, func(i, j int) bool { return key(out[i].ID) < key(out[j].ID) })
 	return out

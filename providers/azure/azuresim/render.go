@@ -58,16 +58,24 @@ func (s *Server) renderDisk(d *disk, now time.Time) *armcompute.Disk {
 	out := &armcompute.Disk{ID: to.Ptr(d.id), Name: to.Ptr(d.name), Type: to.Ptr("Microsoft.Compute/disks"), Location: to.Ptr(d.location),
 		Tags: toPtrMap(d.tags), Zones: zonesOf(d.zones), SKU: &armcompute.DiskSKU{Name: to.Ptr(armcompute.DiskStorageAccountTypes(d.sku)), Tier: to.Ptr(skuTier(d.sku))},
 		Properties: &armcompute.DiskProperties{
-			CreationData: &armcompute.CreationData{CreateOption: to.Ptr(armcompute.DiskCreateOptionEmpty)},
+			CreationData: d.creationData(),
 			DiskSizeGB:   to.Ptr(d.sizeGiB), DiskSizeBytes: to.Ptr(d.content.size), Encryption: encryptionOf(d.desID),
 			DataAccessAuthMode: authMode(d.dataAccessAuthMode), NetworkAccessPolicy: to.Ptr(armcompute.NetworkAccessPolicy(d.networkAccessPolicy)),
-			OSType: osTypeOf(d.osType), ProvisioningState: to.Ptr("Succeeded"), DiskState: to.Ptr(state),
+			OSType: osTypeOf(d.osType), ProvisioningState: to.Ptr(d.provisioningState(now)), DiskState: to.Ptr(state),
 			TimeCreated: to.Ptr(d.created.UTC()), UniqueID: to.Ptr(d.uniqueID), PublicNetworkAccess: to.Ptr(armcompute.PublicNetworkAccessEnabled),
 		}}
 	if d.managedBy != "" {
 		out.ManagedBy = to.Ptr(d.managedBy)
 	}
 	return out
+}
+
+// creationData is how the disk was made: Empty for a scenario disk.
+func (d *disk) creationData() *armcompute.CreationData {
+	if d.createOption == "" {
+		return &armcompute.CreationData{CreateOption: to.Ptr(armcompute.DiskCreateOptionEmpty)}
+	}
+	return &armcompute.CreationData{CreateOption: to.Ptr(armcompute.DiskCreateOption(d.createOption)), SourceResourceID: to.Ptr(d.sourceID)}
 }
 
 func skuTier(sku string) string {
@@ -244,6 +252,9 @@ func (s *Server) renderByID(id string, now time.Time) (any, *armError) {
 	}
 	if rp := s.st.rps[k]; rp != nil {
 		return s.renderRestorePoint(rp, now, false), nil
+	}
+	if d := s.st.disks[k]; d != nil {
+		return s.renderDisk(d, now), nil
 	}
 	return nil, notFound(id)
 }

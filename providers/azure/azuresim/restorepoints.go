@@ -194,7 +194,10 @@ func (s *Server) putRestorePoint(c *call) {
 			disks = append(disks, d)
 		}
 	}
-	if mode == armcompute.ConsistencyModeTypesCrashConsistent {
+	// A restore point whose creation fails is not counted against the
+	// once-an-hour rule [the documentation does not say; the simulator
+	// lets the retry the documentation advises go ahead].
+	if mode == armcompute.ConsistencyModeTypesCrashConsistent && !c.faults.failOperation {
 		if !vm.lastCrashConsistent.IsZero() && c.now.Sub(vm.lastCrashConsistent) < crashConsistentInterval {
 			s.mu.Unlock()
 			c.fail(conflict("OperationNotAllowed", "A crash-consistent restore point of %s was created at %s; at most one is allowed per hour.", vm.name, vm.lastCrashConsistent.UTC().Format(time.RFC3339)))
@@ -203,7 +206,8 @@ func (s *Server) putRestorePoint(c *call) {
 		vm.lastCrashConsistent = c.now
 	}
 	var bytes int64
-	rp := &restorePoint{collection: rpc.id, id: id, name: c.params["rp"], consistencyMode: string(mode), sourceVM: vm.id, created: c.now}
+	rp := &restorePoint{collection: rpc.id, id: id, name: c.params["rp"], consistencyMode: string(mode), sourceVM: vm.id, created: c.now,
+		failed: c.faults.failOperation}
 	for _, d := range disks {
 		name := d.name + "_" + s.ids.newGUID("drp-name")[:8]
 		drpID := id + "/diskRestorePoints/" + name
@@ -230,10 +234,7 @@ func contains(list []string, v string) bool {
 }
 
 func (s *Server) renderRestorePoint(rp *restorePoint, now time.Time, withInstanceView bool) *armcompute.RestorePoint {
-	state := "Succeeded"
-	if now.Before(rp.completes) {
-		state = "Creating"
-	}
+	state := rp.provisioningState(now)
 	vm := s.st.vms[key(rp.sourceVM)]
 	meta := &armcompute.RestorePointSourceMetadata{Location: to.Ptr(""), StorageProfile: &armcompute.RestorePointSourceVMStorageProfile{}}
 	for i, drpID := range rp.diskPoints {

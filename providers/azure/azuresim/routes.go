@@ -52,6 +52,8 @@ func (s *Server) armRoutes() []route {
 		r("GET", compute+"/disks/{name}", "Disks_Get", "Microsoft.Compute/disks/read", 0, apiDisks, s.getDisk),
 		r("GET", compute+"/disks", "Disks_ListByResourceGroup", "Microsoft.Compute/disks/read", 3, apiDisks, s.listDisks),
 		r("GET", subPrefix+"/providers/Microsoft.Compute/disks", "Disks_List", "Microsoft.Compute/disks/read", 3, apiDisks, s.listDisks),
+		write(r("PUT", compute+"/disks/{name}", "Disks_CreateOrUpdate", "Microsoft.Compute/disks/write", 0, apiDisks, s.putDisk)),
+		del(r("DELETE", compute+"/disks/{name}", "Disks_Delete", "Microsoft.Compute/disks/delete", 0, apiDisks, s.deleteDisk)),
 		write(r("POST", compute+"/disks/{name}/beginGetAccess", "Disks_GrantAccess", "Microsoft.Compute/disks/beginGetAccess/action", 1, apiDisks, s.grantAccess)),
 		r("POST", compute+"/disks/{name}/endGetAccess", "Disks_RevokeAccess", "Microsoft.Compute/disks/endGetAccess/action", 1, apiDisks, s.revokeAccess),
 		r("GET", compute+"/diskEncryptionSets/{name}", "DiskEncryptionSets_Get", "Microsoft.Compute/diskEncryptionSets/read", 0, apiDisks, s.getDES),

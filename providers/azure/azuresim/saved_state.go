@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"sort"
 	"strings"
 	"time"
@@ -39,6 +40,7 @@ type savedState struct {
 	Groups     []savedGroup      `json:"resourceGroups"`
 	VMs        []savedVM         `json:"virtualMachines"`
 	Snapshots  []savedSnapshot   `json:"snapshots"`
+	Restored   []savedDisk       `json:"restoredDisks,omitempty"`
 	RPCs       []savedRPC        `json:"restorePointCollections"`
 	RPs        []savedRP         `json:"restorePoints"`
 	Locks      []savedLock       `json:"locks"`
@@ -81,6 +83,25 @@ type savedSnapshot struct {
 	Failed              bool              `json:"failed,omitempty"`
 }
 
+// savedDisk is a disk a client made from a disk restore point.
+type savedDisk struct {
+	ID                  string            `json:"id"`
+	Location            string            `json:"location"`
+	Tags                map[string]string `json:"tags,omitempty"`
+	UniqueID            string            `json:"uniqueId"`
+	SourceID            string            `json:"sourceId"`
+	Content             string            `json:"content"` // scenario disk
+	SizeGiB             int32             `json:"sizeGiB"`
+	SKU                 string            `json:"sku"`
+	OSType              string            `json:"osType,omitempty"`
+	DESID               string            `json:"diskEncryptionSetId,omitempty"`
+	DataAccessAuthMode  string            `json:"dataAccessAuthMode,omitempty"`
+	NetworkAccessPolicy string            `json:"networkAccessPolicy"`
+	Created             time.Time         `json:"created"`
+	Completes           time.Time         `json:"completes"`
+	Failed              bool              `json:"failed,omitempty"`
+}
+
 type savedRPC struct {
 	ID       string            `json:"id"`
 	Location string            `json:"location"`
@@ -96,6 +117,7 @@ type savedRP struct {
 	SourceVM        string     `json:"sourceVm"`
 	Created         time.Time  `json:"created"`
 	Completes       time.Time  `json:"completes"`
+	Failed          bool       `json:"failed,omitempty"`
 	Disks           []savedDRP `json:"diskRestorePoints"`
 }
 
@@ -215,11 +237,18 @@ func (s *Server) SaveState(w io.Writer) error {
 			Incremental: sn.incremental, CopyStart: sn.copyStart, SlowCopy: sn.slowCopy, SKU: sn.sku, OSType: sn.osType, DESID: sn.desID,
 			DataAccessAuthMode: sn.dataAccessAuthMode, NetworkAccessPolicy: sn.networkAccessPolicy, Created: sn.created, Completes: sn.completes, Failed: sn.failed})
 	}
+	for _, d := range st.disks {
+		if d.createOption != "" {
+			doc.Restored = append(doc.Restored, savedDisk{ID: d.id, Location: d.location, Tags: d.tags, UniqueID: d.uniqueID, SourceID: d.sourceID,
+				Content: d.content.origin, SizeGiB: d.sizeGiB, SKU: d.sku, OSType: d.osType, DESID: d.desID, DataAccessAuthMode: d.dataAccessAuthMode,
+				NetworkAccessPolicy: d.networkAccessPolicy, Created: d.created, Completes: d.completes, Failed: d.failed})
+		}
+	}
 	for _, rpc := range st.rpcs {
 		doc.RPCs = append(doc.RPCs, savedRPC{ID: rpc.id, Location: rpc.location, Tags: rpc.tags, SourceVM: rpc.sourceVM, Created: rpc.created})
 	}
 	for _, rp := range st.rps {
-		srp := savedRP{ID: rp.id, Collection: rp.collection, ConsistencyMode: rp.consistencyMode, SourceVM: rp.sourceVM, Created: rp.created, Completes: rp.completes}
+		srp := savedRP{ID: rp.id, Collection: rp.collection, ConsistencyMode: rp.consistencyMode, SourceVM: rp.sourceVM, Created: rp.created, Completes: rp.completes, Failed: rp.failed}
 		for _, d := range rp.diskPoints {
 			srp.Disks = append(srp.Disks, savedDRP{ID: d, SourceDisk: st.drps[key(d)].sourceDisk})
 		}
@@ -250,6 +279,7 @@ func (s *Server) SaveState(w io.Writer) error {
 func sortState(d *savedState) {
 	sort.Slice(d.Groups, func(i, j int) bool { return key(d.Groups[i].ID) < key(d.Groups[j].ID) })
 	sort.Slice(d.VMs, func(i, j int) bool { return key(d.VMs[i].ID) < key(d.VMs[j].ID) })
+	sort.Slice(d.Restored, func(i, j int) bool { return key(d.Restored[i].ID) < key(d.Restored[j].ID) })
 	sort.Slice(d.RPCs, func(i, j int) bool { return key(d.RPCs[i].ID) < key(d.RPCs[j].ID) })
 	sort.Slice(d.RPs, func(i, j int) bool { return key(d.RPs[i].ID) < key(d.RPs[j].ID) })
 	sort.Slice(d.Grants, func(i, j int) bool { return d.Grants[i].ID < d.Grants[j].ID })
@@ -334,7 +364,7 @@ func (s *Server) restore(r io.Reader) error {
 			return fmt.Errorf("restore point %s: its collection is not in the state", x.ID)
 		}
 		rp := &restorePoint{collection: x.Collection, id: x.ID, name: parseResourceID(x.ID).name, consistencyMode: x.ConsistencyMode,
-			sourceVM: x.SourceVM, created: x.Created, completes: x.Completes}
+			sourceVM: x.SourceVM, created: x.Created, completes: x.Completes, failed: x.Failed}
 		for _, dd := range x.Disks {
 			d := st.disks[key(dd.SourceDisk)]
 			if d == nil {
@@ -347,6 +377,22 @@ func (s *Server) restore(r io.Reader) error {
 		}
 		st.rps[key(x.ID)] = rp
 		summary.RestorePoints++
+	}
+	// The scenario's disks, and those clients made.
+	st.disks = maps.Clone(s.st.disks)
+	for _, x := range doc.Restored {
+		c, err := contentOf(x.Content)
+		if err != nil {
+			return fmt.Errorf("disk %s: %w", x.ID, err)
+		}
+		r := parseResourceID(x.ID)
+		if st.groups[key("/subscriptions/"+r.subscription+"/resourceGroups/"+r.resourceGroup)] == nil {
+			return fmt.Errorf("disk %s: its resource group is not in the state", x.ID)
+		}
+		st.disks[key(x.ID)] = &disk{resourceBase: resourceBase{id: x.ID, subscription: strings.ToLower(r.subscription), resourceGroup: r.resourceGroup,
+			name: r.name, location: x.Location, tags: x.Tags}, uniqueID: x.UniqueID, sizeGiB: x.SizeGiB, sku: x.SKU, osType: x.OSType, content: c,
+			desID: x.DESID, dataAccessAuthMode: x.DataAccessAuthMode, networkAccessPolicy: x.NetworkAccessPolicy, created: x.Created,
+			createOption: "Restore", sourceID: x.SourceID, completes: x.Completes, failed: x.Failed}
 	}
 	for _, x := range doc.Locks {
 		st.locks[key(x.ID)] = &lock{id: x.ID, scope: x.Scope, name: parseLockName(x.ID), level: x.Level, notes: x.Notes}

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/compute/armcompute/v7"
 )
@@ -35,11 +36,12 @@ type snapshotSource struct {
 	incremental, ready                             bool
 }
 
-func (s *Server) findSource(id string) *snapshotSource {
+func (s *Server) findSource(id string, now time.Time) *snapshotSource {
 	k := key(id)
 	if d := s.st.disks[k]; d != nil {
 		return &snapshotSource{id: d.id, uid: d.uniqueID, family: key(d.id), subscription: d.subscription, location: d.location, kind: "disks",
-			content: d.content, sizeGiB: d.sizeGiB, sku: d.sku, osType: d.osType, dataAccessAuthMode: d.dataAccessAuthMode, networkAccess: d.networkAccessPolicy, ready: true}
+			content: d.content, sizeGiB: d.sizeGiB, sku: d.sku, osType: d.osType, dataAccessAuthMode: d.dataAccessAuthMode, networkAccess: d.networkAccessPolicy,
+			ready: d.provisioningState(now) == "Succeeded"}
 	}
 	if sn := s.st.snapshots[k]; sn != nil {
 		return &snapshotSource{id: sn.id, uid: sn.uniqueID, family: sn.family, subscription: sn.subscription, location: sn.location, kind: "snapshots",
@@ -103,7 +105,7 @@ func (s *Server) putSnapshot(c *call) {
 		c.reply(http.StatusOK, out)
 		return
 	}
-	src := s.findSource(srcID)
+	src := s.findSource(srcID, c.now)
 	sn, e := s.newSnapshot(c, id, *in.Location, opt, incremental, src, srcID, p, in.SKU, tags)
 	if e != nil {
 		s.mu.Unlock()
@@ -173,6 +175,11 @@ func (s *Server) newSnapshot(c *call, id, location string, opt armcompute.DiskCr
 	if ultraOrV2(src.sku) && !incremental {
 		return nil, badRequest("BadRequest", "Disks of type %s support incremental snapshots only.", src.sku)
 	}
+	// A disk still being created (from a restore point) has no data to copy yet.
+	// https://learn.microsoft.com/rest/api/compute/disks/create-or-update
+	if src.kind == "disks" && !src.ready {
+		return nil, conflict("OperationNotAllowed", "The source disk %s is not ready: wait until its provisioningState is Succeeded.", src.id)
+	}
 	if src.kind == "snapshots" {
 		sn := s.st.snapshots[key(src.id)]
 		if sn.provisioningState(c.now) != "Succeeded" || ((sn.copyStart || sn.slowCopy) && sn.completionPercent(c.now) < 100) {
@@ -197,19 +204,11 @@ func (s *Server) newSnapshot(c *call, id, location string, opt armcompute.DiskCr
 		sn.networkAccessPolicy = string(*p.NetworkAccessPolicy)
 	}
 	if p.Encryption != nil && p.Encryption.DiskEncryptionSetID != nil && *p.Encryption.DiskEncryptionSetID != "" {
-		desID := *p.Encryption.DiskEncryptionSetID
-		des := s.st.desets[key(desID)]
-		if des == nil {
-			return nil, newError(http.StatusNotFound, "NotFound", "Disk encryption set %s is not found.", desID)
+		des, e := s.encryptionSetFor(c, *p.Encryption.DiskEncryptionSetID, "Microsoft.Compute/snapshots/write", id, sn.subscription, location)
+		if e != nil {
+			return nil, e
 		}
-		// https://learn.microsoft.com/azure/virtual-machines/disk-encryption#restrictions
-		if !sameRegion(des.location, location) || !strings.EqualFold(des.subscription, sn.subscription) {
-			return nil, badRequest("InvalidParameter", "The disk encryption set %s must be in the snapshot's subscription and region '%s'.", desID, location)
-		}
-		if !s.allowed(c.principal.objectID, "Microsoft.Compute/diskEncryptionSets/read", des.id) {
-			return nil, linkedAuthorizationFailed(c.principal, "Microsoft.Compute/snapshots/write", id, []string{"Microsoft.Compute/diskEncryptionSets/read"}, des.id)
-		}
-		sn.desID = des.id
+		sn.desID = des
 	} else if src.kind == "disks" && !crossSub {
 		sn.desID = s.st.disks[key(src.id)].desID
 	}

@@ -99,6 +99,24 @@ type disk struct {
 	networkAccessPolicy string
 	managedBy           string // VM ID
 	created             time.Time
+	// A disk a client created: how (createOption Restore), from what, and
+	// when its data is in place. A scenario disk has none of these.
+	createOption string
+	sourceID     string
+	completes    time.Time
+	failed       bool // ends in provisioningState Failed
+}
+
+// provisioningState is Creating until the disk's data is in place (or
+// Failed), then Succeeded.
+func (d *disk) provisioningState(now time.Time) string {
+	switch {
+	case now.Before(d.completes):
+		return "Creating"
+	case d.failed:
+		return "Failed"
+	}
+	return "Succeeded"
 }
 
 type diskEncryptionSet struct {
@@ -207,6 +225,19 @@ type restorePoint struct {
 	created         time.Time
 	completes       time.Time
 	diskPoints      []string // disk restore point IDs
+	failed          bool     // ends in provisioningState Failed
+}
+
+// provisioningState is Creating until the disk restore points are made (or
+// Failed), then Succeeded.
+func (rp *restorePoint) provisioningState(now time.Time) string {
+	switch {
+	case now.Before(rp.completes):
+		return "Creating"
+	case rp.failed:
+		return "Failed"
+	}
+	return "Succeeded"
 }
 
 // diskRestorePoint is one disk's data in a VM restore point.
