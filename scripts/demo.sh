@@ -110,7 +110,7 @@ echo "  ... the whole report: $out/report.md and $out/report.html"
 step "11. Google Cloud: the same web server's twin in project acme-web-prod, snapshotted straight into acme-forensics"
 gcp_case=$out/$caseid-gcp
 "$acquire" gcp --case "$gcp_case" --case-id "$caseid-GCP" --project acme-web-prod --zone us-central1-a --instance web-1 \
-  --forensic-project acme-forensics \
+  --forensic-project acme-forensics --image-bucket acme-forensics-evidence \
   --forensic-kms-key projects/acme-forensics/locations/us-central1/keyRings/evidence/cryptoKeys/snapshots \
   --credentials "$CLOUDSIM_GCP_RESPONDER_KEY_FILE" --endpoint "$CLOUDSIM_GCP_ENDPOINT" \
   --key "$out/custody.key" --ticket "$caseid" --justification "web shell found on web-1; preservation ordered" \
@@ -129,7 +129,15 @@ for pair in web-1:web-root web-1-data:web-data; do
   echo "  $(printf '%*s' ${#disk} '')  sha256sum $actual  $verdict"
   [ "$verdict" = MATCH ] || exit 1
 done
-echo "  (export of GCP evidence is not available yet: the image bucket path is not implemented)"
+# Compute Engine cannot read a snapshot's blocks: the workers also wrote each raw image to the image
+# bucket, and the export reads it from there, as the examiner (read-only on the bucket).
+"$acquire" export "$gcp_case" --item projects/acme-web-prod/zones/us-central1-a/disks/web-1 --out "$out/export-gcp" \
+  --key "$out/custody.key" --endpoint "$CLOUDSIM_GCP_ENDPOINT" --forensic-credentials "$CLOUDSIM_GCP_EXAMINER_KEY_FILE"
+(cd "$out/export-gcp" && sha256sum -c ./*.raw.sha256)
+if command -v fls >/dev/null; then
+  echo "  fls (sleuthkit) on the image exported from Google Cloud:"
+  fls -r "$out"/export-gcp/*.raw | grep -E 'shell\.php|sysupdate|authorized_keys|miner' | sed 's/^/    /'
+fi
 
 step "13. The same web server on Azure: full snapshots straight into the forensic subscription"
 az_case=$out/$caseid-azure

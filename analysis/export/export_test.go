@@ -123,6 +123,36 @@ func TestExportMatchesAndIsSparse(t *testing.T) {
 	}
 }
 
+// TestZeroBlocksListedStayHoles: a source that lists every block of the image, zeros included (GCP's
+// image in its bucket), still gives a sparse image, with the same digests.
+func TestZeroBlocksListedStayHoles(t *testing.T) {
+	src := newMemSource(64, []int64{2, 30})
+	item := src.item()
+	for i := range int64(64) {
+		if _, ok := src.blocks[i]; !ok {
+			src.blocks[i] = make([]byte, bs)
+		}
+	}
+	src.order = nil
+	for i := range int64(64) {
+		src.order = append(src.order, i)
+	}
+	res, err := Export(context.Background(), item, src, t.TempDir(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !res.Match || testenv.FileSHA256(t, res.Path) != item.ImageSHA256() {
+		t.Fatalf("result %+v", res)
+	}
+	var st syscallStat
+	if allocated := allocatedBytes(t, res.Path, &st); allocated > 6*bs {
+		t.Errorf("the image allocates %d bytes for 2 blocks of data among 64 listed: the zeros were written", allocated)
+	}
+	if fi, err := os.Stat(res.Path); err != nil || fi.Size() != 64*bs {
+		t.Errorf("the image is %v bytes, want %d: %v", fi.Size(), 64*bs, err)
+	}
+}
+
 // TestExportResumesTwice interrupts an export twice and finishes it: the image is right, the second
 // and third runs start from what the earlier ones made durable, and they re-check it.
 func TestExportResumesTwice(t *testing.T) {

@@ -72,7 +72,10 @@ func (w *diskWriter) writeLoop() {
 			w.poke()
 			continue
 		}
-		if w.failed() == nil {
+		// A block of zeros stays a hole (a cloud that lists every block, as GCP's image does, still
+		// gives a sparse image): the file is only ever written past its last durable mark, where it
+		// holds nothing, and is truncated to its full size at the end.
+		if w.failed() == nil && !allZero(j.buf.bytes()) {
 			if _, err := w.f.WriteAt(j.buf.bytes(), j.offset); err != nil {
 				w.mu.Lock()
 				if w.err == nil {

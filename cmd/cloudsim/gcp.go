@@ -95,7 +95,8 @@ func (g *gcpCloud) WriteClientFiles(dir, endpoint string) ([]envVar, error) {
 		{"CLOUDSIM_GCP_ENDPOINT", endpoint},
 		{"CLOUDSDK_API_ENDPOINT_OVERRIDES_COMPUTE", endpoint + "/compute/v1/"},
 		{"CLOUDSDK_API_ENDPOINT_OVERRIDES_STORAGE", endpoint + "/storage/v1/"},
-		{"STORAGE_EMULATOR_HOST", endpoint},
+		// Not STORAGE_EMULATOR_HOST: Google's storage clients then send no credentials, and the range's
+		// Cloud Storage, like the cloud's, refuses requests without them.
 	}
 	for _, sa := range g.ServiceAccounts() {
 		key, err := g.KeyFile(sa.Email, endpoint+"/token")

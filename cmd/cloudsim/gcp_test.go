@@ -50,10 +50,13 @@ func startGCPRange(t *testing.T, scenario, stateDir string) (map[string]string, 
 func TestRangeServesGCP(t *testing.T) {
 	stateDir := t.TempDir()
 	env, stop := startGCPRange(t, gcpFleetScenario, stateDir)
-	for _, name := range []string{"CLOUDSIM_GCP_ENDPOINT", "GOOGLE_APPLICATION_CREDENTIALS", "STORAGE_EMULATOR_HOST", "CLOUDSDK_API_ENDPOINT_OVERRIDES_COMPUTE"} {
+	for _, name := range []string{"CLOUDSIM_GCP_ENDPOINT", "GOOGLE_APPLICATION_CREDENTIALS", "CLOUDSDK_API_ENDPOINT_OVERRIDES_COMPUTE", "CLOUDSDK_API_ENDPOINT_OVERRIDES_STORAGE"} {
 		if env[name] == "" {
 			t.Fatalf("env file lacks %s", name)
 		}
+	}
+	if _, ok := env["STORAGE_EMULATOR_HOST"]; ok {
+		t.Fatal("env file sets STORAGE_EMULATOR_HOST, with which Google's storage clients send no credentials")
 	}
 	opts := []option.ClientOption{option.WithEndpoint(env["CLOUDSIM_GCP_ENDPOINT"]), option.WithCredentialsFile(env["GOOGLE_APPLICATION_CREDENTIALS"])}
 	instances, err := compute.NewInstancesRESTClient(t.Context(), opts...)

@@ -14,6 +14,7 @@ import (
 	awsdriver "github.com/acquire-forensics/acquire/providers/aws"
 	"github.com/acquire-forensics/acquire/providers/driver"
 	"github.com/acquire-forensics/acquire/providers/evidence"
+	gcpdriver "github.com/acquire-forensics/acquire/providers/gcp"
 )
 
 // evidenceAccess is the flag group of commands that read evidence back from the forensic side
@@ -28,26 +29,57 @@ type evidenceAccess struct {
 	azureClientID    string
 	azureCertificate string
 	azureDefault     bool
+	// Google Cloud: the forensic project's credentials file, or, when asked for, Application Default
+	// Credentials (the same --forensic-default-credential).
+	gcpCredentials string
 }
 
 func (f *evidenceAccess) addFlags(cmd *cobra.Command) {
 	cmd.Flags().StringVar(&f.awsProfile, "forensic-profile", "", "AWS: shared-config profile for the forensic account")
 	cmd.Flags().StringVar(&f.awsRole, "forensic-role", "", "AWS: role ARN to assume in the forensic account")
-	cmd.Flags().StringVar(&f.awsEndpoint, "endpoint", "", "endpoint override (the cloud range): AWS's for every service (AWS_ENDPOINT_URL works too), Azure Resource Manager's")
+	cmd.Flags().StringVar(&f.awsEndpoint, "endpoint", "", "endpoint override (the cloud range): AWS's for every service (AWS_ENDPOINT_URL works too), Azure Resource Manager's, Google Cloud's (Cloud Storage and the token endpoint)")
 	cmd.Flags().StringVar(&f.caFile, "ca-file", "", "Azure: PEM file of a CA to trust besides the system's (the cloud range's azure/ca.pem)")
 	cmd.Flags().StringVar(&f.azureClientID, "forensic-client-id", "", "Azure: the forensic side's service principal (application ID, in AZURE_TENANT_ID), its secret in "+envForensicSecret+" or --forensic-certificate")
 	cmd.Flags().StringVar(&f.azureCertificate, "forensic-certificate", "", "Azure: PEM file with the forensic principal's certificate and private key")
-	cmd.Flags().BoolVar(&f.azureDefault, "forensic-default-credential", false, "Azure: read as DefaultAzureCredential (environment, workload or managed identity, az login), when that is the forensic side's")
+	cmd.Flags().StringVar(&f.gcpCredentials, "forensic-credentials", "", "Google Cloud: a service-account key or ADC file of the forensic project's principal, which reads the image bucket")
+	cmd.Flags().BoolVar(&f.azureDefault, "forensic-default-credential", false, "read as the default credential, when that is the forensic side's: Azure's DefaultAzureCredential (environment, workload or managed identity, az login), Google Cloud's Application Default Credentials")
 }
 
-// evidenceReaders open an item's snapshot for reading, by cloud.
-var evidenceReaders = map[string]func(ctx context.Context, f *evidenceAccess, item evidence.Item) (driver.Driver, driver.BlockReader, error){
-	"aws": func(ctx context.Context, f *evidenceAccess, item evidence.Item) (driver.Driver, driver.BlockReader, error) {
+// evidenceReaders open an item's evidence for reading, by cloud: AWS and Azure read the snapshot
+// itself, Google Cloud the raw image its digest worker wrote to the image bucket.
+var evidenceReaders = map[string]func(ctx context.Context, f *evidenceAccess, item evidence.Item) (driver.BlockSource, error){
+	"aws": func(ctx context.Context, f *evidenceAccess, item evidence.Item) (driver.BlockSource, error) {
 		d, err := awsdriver.New(ctx, awsdriver.Config{Region: item.Location, ForensicProfile: f.awsProfile, ForensicRole: f.awsRole,
 			SourceProfile: f.awsProfile, ForensicAccount: item.Account, Endpoint: f.awsEndpoint})
-		return d, d, err
+		if err != nil {
+			return nil, usageErrorf(err)
+		}
+		return openSnapshot(ctx, d, d, item)
 	},
-	"azure": azureEvidenceReader,
+	"azure": func(ctx context.Context, f *evidenceAccess, item evidence.Item) (driver.BlockSource, error) {
+		d, err := azureEvidenceReader(ctx, f, item)
+		if err != nil {
+			return nil, usageErrorf(err)
+		}
+		return openSnapshot(ctx, d, d, item)
+	},
+	"gcp": func(ctx context.Context, f *evidenceAccess, item evidence.Item) (driver.BlockSource, error) {
+		var image string
+		if item.Digest != nil {
+			image = item.Digest.Image
+		}
+		src, err := gcpdriver.OpenImage(ctx, gcpdriver.ImageAccess{CredentialsFile: f.gcpCredentials, Endpoint: f.awsEndpoint}, image, item.SizeBytes)
+		return src, acquisitionError(err)
+	},
+}
+
+// openSnapshot opens a snapshot through its driver's block reader.
+func openSnapshot(ctx context.Context, d driver.Driver, r driver.BlockReader, item evidence.Item) (driver.BlockSource, error) {
+	src, err := r.OpenBlocks(ctx, item.DriverSnapshot())
+	if err != nil {
+		return nil, acquisitionError(driver.Wrap(d, "read", item.Snapshot, err))
+	}
+	return src, nil
 }
 
 // named says whether the credentials to read an item were named: reading evidence back never falls
@@ -57,6 +89,14 @@ func (f *evidenceAccess) named(item evidence.Item) error {
 	case "aws":
 		if f.awsProfile == "" && f.awsRole == "" {
 			return errors.New("name the forensic account's credentials with --forensic-profile or --forensic-role (the default profile is not assumed)")
+		}
+	case "gcp":
+		switch {
+		case f.gcpCredentials != "" && f.azureDefault:
+			return errors.New("--forensic-credentials and --forensic-default-credential name two credentials: give one")
+		case f.gcpCredentials == "" && !f.azureDefault:
+			return errors.New("name the forensic project's credentials with --forensic-credentials (a service-account key or ADC file), or ask for Application Default Credentials " +
+				"with --forensic-default-credential (they are not assumed: they are usually the source side's)")
 		}
 	case "azure":
 		if err := checkAzurePrincipal(f.azureClientID, f.azureCertificate); err != nil {
@@ -89,15 +129,7 @@ func (f *evidenceAccess) open(ctx context.Context, item evidence.Item) (driver.B
 	if err := f.named(item); err != nil {
 		return nil, usageErrorf(err)
 	}
-	d, r, err := newReader(ctx, f, item)
-	if err != nil {
-		return nil, usageErrorf(err)
-	}
-	src, err := r.OpenBlocks(ctx, item.DriverSnapshot())
-	if err != nil {
-		return nil, acquisitionError(driver.Wrap(d, "read", item.Snapshot, err))
-	}
-	return src, nil
+	return newReader(ctx, f, item)
 }
 
 // caseEvidence lists the evidence of a case from records the ledger verified.

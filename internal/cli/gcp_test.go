@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
@@ -59,6 +60,7 @@ func gcpRange(t *testing.T, edit func(*gcpsim.Scenario)) (endpoint, keyFile stri
 	}
 	srv := httptest.NewServer(sim)
 	t.Cleanup(func() { srv.Close(); sim.Close() })
+	sim.SetStorageURL(srv.URL) // where upload sessions and workers reach Cloud Storage
 	key, err := sim.KeyFile(gcpResponder, srv.URL+"/token")
 	if err != nil {
 		t.Fatal(err)
@@ -75,6 +77,13 @@ func gcpArgs(endpoint, keyFile, caseDir string, extra ...string) []string {
 	return append([]string{"gcp", "--case", caseDir, "--case-id", "IR-GCP", "--project", gcpSource, "--zone", gcpZone,
 		"--instance", "web-1", "--forensic-project", gcpForensic, "--forensic-kms-key", gcpKey,
 		"--credentials", keyFile, "--endpoint", endpoint, "--poll-interval", "10ms"}, extra...)
+}
+
+// gcpDiskArgs acquires one disk rather than the instance.
+func gcpDiskArgs(endpoint, keyFile, caseDir, disk string, extra ...string) []string {
+	args := gcpArgs(endpoint, keyFile, caseDir, append([]string{"--disk", disk}, extra...)...)
+	i := slices.Index(args, "--instance")
+	return slices.Delete(args, i, i+2)
 }
 
 func TestGCPAcquisitionCommand(t *testing.T) {
@@ -297,5 +306,34 @@ func TestIAMGCP(t *testing.T) {
 				t.Errorf("%s: %s without a reason", r.Side, p.Permission)
 			}
 		}
+	}
+}
+
+// TestGCPExportNeedsTheImage: evidence acquired without --image-bucket cannot be read back, and the
+// error says why and what to do; reading it back never falls to Application Default Credentials.
+func TestGCPExportNeedsTheImage(t *testing.T) {
+	endpoint, keyFile, _ := gcpRange(t, nil)
+	_, env := fixture(t)
+	caseDir := filepath.Join(t.TempDir(), "IR-GCP")
+	if code, out, stderr := run(t, env, gcpDiskArgs(endpoint, keyFile, caseDir, "web-1-data")...); code != ExitOK {
+		t.Fatalf("acquire gcp: exit %d\n%s\n%s", code, out, stderr)
+	}
+	outDir := filepath.Join(t.TempDir(), "export")
+	item := "projects/" + gcpSource + "/zones/" + gcpZone + "/disks/web-1-data"
+	code, _, stderr := run(t, env, "export", caseDir, "--item", item, "--out", outDir, "--endpoint", endpoint)
+	if code != ExitUsage || !strings.Contains(stderr, "--forensic-credentials") {
+		t.Fatalf("export without the forensic credentials: %d %s", code, stderr)
+	}
+	code, _, stderr = run(t, env, "export", caseDir, "--item", item, "--out", outDir, "--endpoint", endpoint,
+		"--forensic-credentials", keyFile, "--forensic-default-credential")
+	if code != ExitUsage || !strings.Contains(stderr, "two credentials") {
+		t.Fatalf("export with two credentials: %d %s", code, stderr)
+	}
+	code, _, stderr = run(t, env, "export", caseDir, "--item", item, "--out", outDir, "--endpoint", endpoint, "--forensic-credentials", keyFile)
+	if code != ExitNotFound || !strings.Contains(stderr, "--image-bucket") {
+		t.Fatalf("export of evidence without an image: %d %s", code, stderr)
+	}
+	if m, _ := filepath.Glob(filepath.Join(outDir, "*")); len(m) > 0 {
+		t.Fatalf("the refused export wrote %v", m)
 	}
 }

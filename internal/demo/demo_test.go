@@ -85,6 +85,10 @@ func TestDemo(t *testing.T) {
 			t.Errorf("the demo's output lacks %q", want)
 		}
 	}
+	// The root volume exported from each of the three clouds, each checked by sha256sum -c.
+	if n := strings.Count(text, ".raw: OK"); n != 3 {
+		t.Errorf("want three exports checked by sha256sum -c, got %d", n)
+	}
 	// Two disks on each of the three clouds, each digest against sha256sum of its image.
 	if n := strings.Count(text, "  MATCH"); n != 6 || strings.Contains(text, "MISMATCH") || strings.Contains(text, "DIFFERENT") {
 		t.Errorf("want six MATCH lines, got %d:\n%s", n, text)

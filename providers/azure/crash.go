@@ -409,8 +409,12 @@ func (d *Driver) undo(ctx context.Context, made []driver.Resource) {
 }
 
 // deleteCrash removes a restore point collection (with its restore points), a restore point or a
-// restored disk. What is gone already is fine.
+// restored disk. What is gone already is fine. Only what acquire names is removed: deleting a
+// collection deletes every restore point in it, and the VM's owners may keep their own.
 func (d *Driver) deleteCrash(ctx context.Context, r driver.Resource) error {
+	if name := r.ID[strings.LastIndex(r.ID, "/")+1:]; !strings.HasPrefix(name, "acquire-") {
+		return fmt.Errorf("azure: %s is not named by acquire (acquire-...): it is not removed", r.ID)
+	}
 	switch r.Kind {
 	case kindRestorePointCollection:
 		rid, err := parseID(r.ID, "restorePointCollections")

@@ -389,3 +389,30 @@ func writeKeyFile(t *testing.T) string {
 	}
 	return key
 }
+
+// TestCrashRemovesOnlyItsOwn: the crash path's removals touch only what acquire names: a restore point
+// collection, restore point or disk of another name (the VM owners' own, or a record naming one) is
+// refused before any call, since deleting a collection deletes every restore point in it.
+func TestCrashRemovesOnlyItsOwn(t *testing.T) {
+	sim, d, _ := startSim(t, scenario(t), nil)
+	vm := vmID("vm-1")
+	rg := vm[:strings.Index(vm, "/providers/")]
+	before := sim.CallCounts()
+	for _, r := range []driver.Resource{
+		{Side: driver.Source, Kind: kindRestorePointCollection, ID: rg + "/providers/Microsoft.Compute/restorePointCollections/nightly"},
+		{Side: driver.Source, Kind: kindRestorePoint, ID: rg + "/providers/Microsoft.Compute/restorePointCollections/nightly/restorePoints/monday",
+			Parent: rg + "/providers/Microsoft.Compute/restorePointCollections/nightly"},
+		{Side: driver.Forensic, Kind: kindRestoredDisk, ID: "/subscriptions/" + forensicSub + "/resourceGroups/" + rgEvidence + "/providers/Microsoft.Compute/disks/case-notes"},
+	} {
+		err := d.Delete(context.Background(), r)
+		if err == nil || !strings.Contains(err.Error(), "not named by acquire") {
+			t.Errorf("removing %s: %v, want it refused as not acquire's", r.ID, err)
+		}
+	}
+	after := sim.CallCounts()
+	for method, n := range after {
+		if strings.Contains(strings.ToLower(method), "delete") && n != before[method] {
+			t.Errorf("%s was called %d times", method, n-before[method])
+		}
+	}
+}

@@ -37,9 +37,10 @@ func (d *Driver) Describe(ctx context.Context, t driver.Target) ([]driver.Worklo
 		}
 		w := driver.Workload{ID: instanceID(r.project, r.zone, r.name), Location: r.zone}
 		var disks []*computepb.Disk
+		d.noteSkipped(w.ID, localSSDs(w.ID, inst))
 		for _, a := range inst.GetDisks() {
 			if a.GetType() == "SCRATCH" {
-				continue // a local SSD cannot be snapshotted: named in the instance artifact
+				continue // a local SSD cannot be snapshotted: told as a finding, named in the instance artifact
 			}
 			dr, ok := parseRef(a.GetSource())
 			if !ok {
@@ -129,4 +130,60 @@ func lastSegment(s string) string {
 		return s[i+1:]
 	}
 	return s
+}
+
+// localSSDs are an instance's local SSDs, which no snapshot can take: "You can't create snapshots of
+// Local SSD disks", and their data lives only as long as the VM runs
+// (https://cloud.google.com/compute/docs/disks/local-ssd). They are told as findings, so that the
+// responder copies them from inside the guest before the VM is stopped, if they matter.
+func localSSDs(instance string, inst *computepb.Instance) []driver.Finding {
+	var out []driver.Finding
+	for _, a := range inst.GetDisks() {
+		if a.GetType() != "SCRATCH" {
+			continue
+		}
+		dev := a.GetDeviceName()
+		out = append(out, driver.Finding{Kind: "not-acquired", Resource: instance, VolumeID: instance + "/localSSD/" + dev,
+			Detail: fmt.Sprintf("instance %s has a local SSD %q (%d GB, %s, index %d): Compute Engine cannot snapshot a local SSD, so it is NOT acquired, "+
+				"and its data is lost when the VM stops; copy it from inside the guest (dd to an attached persistent disk) before the VM is stopped, if it matters",
+				instance, dev, a.GetDiskSizeGb(), a.GetInterface(), a.GetIndex())})
+	}
+	return out
+}
+
+// noteSkipped remembers what Describe left out of an instance, for Exposure to tell.
+func (d *Driver) noteSkipped(instance string, f []driver.Finding) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.skipped[instance] = f
+}
+
+// skippedOf is what Describe left out of the instances of these disks. An instance it did not
+// describe (a resumed run) is read again.
+func (d *Driver) skippedOf(ctx context.Context, vols []driver.Volume) ([]driver.Finding, error) {
+	var out []driver.Finding
+	seen := map[string]bool{}
+	for _, v := range vols {
+		if v.Workload == "" || seen[v.Workload] {
+			continue
+		}
+		seen[v.Workload] = true
+		d.mu.Lock()
+		f, known := d.skipped[v.Workload]
+		d.mu.Unlock()
+		if !known {
+			r, ok := parseRef(v.Workload)
+			if !ok || r.kind != "instances" {
+				return nil, fmt.Errorf("gcp: %q is not an instance name", v.Workload)
+			}
+			inst, err := d.sides[driver.Source].instances.Get(ctx, &computepb.GetInstanceRequest{Project: r.project, Zone: r.zone, Instance: r.name}, d.retry())
+			if err != nil {
+				return nil, err
+			}
+			f = localSSDs(v.Workload, inst)
+			d.noteSkipped(v.Workload, f)
+		}
+		out = append(out, f...)
+	}
+	return out, nil
 }

@@ -115,12 +115,23 @@ func (d *Driver) Digest(ctx context.Context, req driver.DigestRequest) (driver.D
 	if !haveVM {
 		var extra []*computepb.Items
 		if d.images != nil {
-			uri, err := d.images.session(ctx, object, map[string]string{"acquire-snapshot": req.Snapshot.ID, "acquire-volume": req.Volume.ID,
-				tokenLabel: labelValue(req.Token)})
+			// An image in the bucket already was written by an earlier attempt whose worker is gone: an
+			// image is never replaced (the upload may only create it), so the new worker computes the
+			// MD5 of the disk only, and the object must match it.
+			found, err := d.images.exists(ctx, object)
 			if err != nil {
 				return res, err
 			}
-			extra = append(extra, &computepb.Items{Key: proto.String("acquire-image-upload"), Value: proto.String(uri)})
+			if found {
+				extra = append(extra, &computepb.Items{Key: proto.String("acquire-image-md5"), Value: proto.String("yes")})
+			} else {
+				uri, err := d.images.session(ctx, object, map[string]string{"acquire-snapshot": req.Snapshot.ID, "acquire-volume": req.Volume.ID,
+					tokenLabel: labelValue(req.Token)})
+				if err != nil {
+					return res, err
+				}
+				extra = append(extra, &computepb.Items{Key: proto.String("acquire-image-upload"), Value: proto.String(uri)})
+			}
 		}
 		op, err := c.instances.Insert(ctx, &computepb.InsertInstanceRequest{Project: project, Zone: zone,
 			RequestId: proto.String(uuid.NewString()), InstanceResource: d.workerInstance(vmName, zone, disk.ID, labels, extra...)}, d.retry())
@@ -151,7 +162,8 @@ func (d *Driver) Digest(ctx context.Context, req driver.DigestRequest) (driver.D
 		kept := imageResource(d.images.bucket, object, req.Volume, a)
 		res.Kept = append(res.Kept, kept)
 		dg.Image = kept.ID
-		dg.Access += "; it wrote the raw image to " + kept.ID + " through a resumable upload session made for that object only (ifGenerationMatch=0)"
+		dg.Access += "; the raw image is " + kept.ID + ", written through a resumable upload session made for that object only (ifGenerationMatch=0), " +
+			"its size and MD5 as Cloud Storage computed them equal to those of the bytes the worker read"
 	}
 	res.Digest = &dg
 	return res, nil

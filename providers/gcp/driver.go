@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"regexp"
+	"sync"
 	"time"
 
 	"google.golang.org/api/option"
@@ -57,6 +58,11 @@ type Driver struct {
 	users map[driver.Side]bool
 	// images is the forensic side's Cloud Storage, where workers write raw images (--image-bucket).
 	images *imageStore
+
+	mu sync.Mutex
+	// skipped is what Describe left out of each instance (its local SSDs), by instance name, for
+	// Exposure to tell.
+	skipped map[string][]driver.Finding
 }
 
 var (
@@ -104,7 +110,8 @@ func New(ctx context.Context, cfg Config) (*Driver, error) {
 	if cfg.RetryMaxBackoff <= 0 {
 		cfg.RetryMaxBackoff = 30 * time.Second
 	}
-	d := &Driver{cfg: cfg, log: cfg.Logger, sides: map[driver.Side]*clients{}, emails: map[driver.Side]string{}, users: map[driver.Side]bool{}}
+	d := &Driver{cfg: cfg, log: cfg.Logger, sides: map[driver.Side]*clients{}, emails: map[driver.Side]string{}, users: map[driver.Side]bool{},
+		skipped: map[string][]driver.Finding{}}
 	if d.log == nil {
 		d.log = slog.New(slog.DiscardHandler)
 	}

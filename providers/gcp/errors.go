@@ -42,7 +42,9 @@ var reasons = map[string]driver.Code{
 
 // ErrorCode maps the driver's errors: the API's reason first, then the HTTP status; an operation that
 // ended in error is failed, and a credential that cannot get a token is denied.
-func (d *Driver) ErrorCode(err error) driver.Code {
+func (d *Driver) ErrorCode(err error) driver.Code { return errorCode(err) }
+
+func errorCode(err error) driver.Code {
 	var op *opError
 	if errors.As(err, &op) {
 		if c, ok := reasons[op.code]; ok && c == driver.CodeThrottled {

@@ -29,9 +29,13 @@ func (d *Driver) Exposure(ctx context.Context, vols []driver.Volume) ([]driver.F
 	for _, v := range vols {
 		ids[v.ID] = true
 	}
+	// What Describe left out is told first: the evidence of its instance is incomplete.
+	findings, err := d.skippedOf(ctx, vols)
+	if err != nil {
+		return nil, err
+	}
 	c := d.sides[driver.Source]
 	project := d.cfg.Project
-	var findings []driver.Finding
 	snaps := c.snapshots.List(ctx, &computepb.ListSnapshotsRequest{Project: project, MaxResults: proto.Uint32(500)}, d.retry())
 	for {
 		s, err := snaps.Next()

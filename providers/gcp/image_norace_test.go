@@ -21,6 +21,7 @@ import (
 
 	"github.com/acquire-forensics/acquire/custody"
 	"github.com/acquire-forensics/acquire/internal/testenv"
+	"github.com/acquire-forensics/acquire/providers/driver"
 	"github.com/acquire-forensics/acquire/providers/providertest"
 )
 
@@ -75,5 +76,52 @@ func TestDigestWritesImage(t *testing.T) {
 	}
 	if !kept {
 		t.Error("no record names the image as kept")
+	}
+
+	// A later attempt whose worker is gone (a failed attempt's worker removed, then a retry) finds
+	// the image in the bucket: it is not replaced, and the new worker's MD5 of the disk must match it.
+	d := env.Driver.(*Driver)
+	before, err := gcs.Bucket("acme-evidence-images").Object(object).Attrs(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	req := driver.DigestRequest{Volume: res.Volumes[0].Volume, Snapshot: *ev, Token: "retry-after-removal",
+		Labels: driver.Labels{driver.LabelCase: c.CaseID}}
+	again, err := d.Digest(t.Context(), req)
+	removeAll(t, d, again.Temporary)
+	if err != nil {
+		t.Fatalf("a digest with the image in the bucket already: %v", err)
+	}
+	if again.Digest.ImageSHA256 != images.sha256("evidence-1") || again.Digest.Image != gsURL("acme-evidence-images", object) {
+		t.Errorf("digest %+v, want the disk's SHA-256 and the same image", again.Digest)
+	}
+	after, err := gcs.Bucket("acme-evidence-images").Object(object).Attrs(t.Context())
+	if err != nil || after.Generation != before.Generation {
+		t.Fatalf("the image was replaced: generation %d, then %d (%v)", before.Generation, after.Generation, err)
+	}
+
+	// An object of that name that is not the disk's image fails the digest, naming it.
+	w := gcs.Bucket("acme-evidence-images").Object(object).NewWriter(t.Context())
+	if _, err := w.Write([]byte("planted")); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	req.Token = "planted-object"
+	planted, err := d.Digest(t.Context(), req)
+	removeAll(t, d, planted.Temporary)
+	if err == nil || !strings.Contains(err.Error(), "the image is not the disk's") {
+		t.Fatalf("a digest against a planted object: %v, want it refused as not the disk's image", err)
+	}
+}
+
+// removeAll deletes what a digest made, as the engine would: the worker before its disk.
+func removeAll(t *testing.T, d *Driver, made []driver.Resource) {
+	t.Helper()
+	for i := len(made) - 1; i >= 0; i-- {
+		if err := d.Delete(context.Background(), made[i]); err != nil {
+			t.Errorf("removing %s: %v", made[i].ID, err)
+		}
 	}
 }

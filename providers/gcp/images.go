@@ -8,8 +8,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/url"
+	"os"
 	"strings"
 
 	"cloud.google.com/go/storage"
@@ -17,6 +19,7 @@ import (
 	htransport "google.golang.org/api/transport/http"
 
 	"github.com/acquire-forensics/acquire/providers/driver"
+	"github.com/acquire-forensics/acquire/providers/gcp/gcsblocks"
 )
 
 // kindImage is a raw image a worker wrote to the image bucket: kept as evidence. ID: gs://BUCKET/OBJECT.
@@ -32,7 +35,15 @@ type imageStore struct {
 	gcs    *storage.Client
 }
 
+// errEmulatorHost: with STORAGE_EMULATOR_HOST set, Google's storage client sends every request to
+// that host without credentials, whatever it is given: evidence would go, or be read, elsewhere.
+var errEmulatorHost = errors.New("STORAGE_EMULATOR_HOST is set, which makes Google's storage client send requests to that host without credentials: " +
+	"unset it (--endpoint names the cloud range's endpoint)")
+
 func newImageStore(ctx context.Context, endpoint, bucket string, creds option.ClientOption) (*imageStore, error) {
+	if os.Getenv("STORAGE_EMULATOR_HOST") != "" {
+		return nil, errEmulatorHost
+	}
 	base, gcsOpts := "https://storage.googleapis.com", []option.ClientOption{creds}
 	if endpoint != "" {
 		base = strings.TrimRight(endpoint, "/")
@@ -86,6 +97,18 @@ func (s *imageStore) session(ctx context.Context, object string, meta map[string
 	return loc, nil
 }
 
+// exists says whether object is in the bucket.
+func (s *imageStore) exists(ctx context.Context, object string) (bool, error) {
+	_, err := s.gcs.Bucket(s.bucket).Object(object).Attrs(ctx)
+	switch {
+	case errors.Is(err, storage.ErrObjectNotExist):
+		return false, nil
+	case err != nil:
+		return false, fmt.Errorf("looking for %s: %w", gsURL(s.bucket, object), err)
+	}
+	return true, nil
+}
+
 // imageError is a refused upload session, with the cloud's word on why.
 type imageError struct {
 	object string
@@ -119,4 +142,75 @@ func imageResource(bucket, object string, v driver.Volume, a *storage.ObjectAttr
 	return driver.Resource{Side: driver.Forensic, Kind: kindImage, ID: gsURL(bucket, object), Volume: v.ID,
 		Note: fmt.Sprintf("raw image written by the digest worker, generation %d, %d bytes, MD5 %s and CRC32C %08x as Cloud Storage computed them",
 			a.Generation, a.Size, base64.StdEncoding.EncodeToString(a.MD5), a.CRC32C)}
+}
+
+// ImageAccess is how a raw image in the image bucket is read back (export, verify --rehash): the
+// forensic side's credentials, and the cloud range's endpoint when it is one.
+type ImageAccess struct {
+	CredentialsFile string // a service-account key or ADC file; Application Default Credentials when empty
+	Endpoint        string
+	Logger          *slog.Logger
+}
+
+// OpenImage opens the raw image an acquisition wrote to its image bucket (the evidence's recorded
+// gs://BUCKET/OBJECT and size) as the evidence's blocks. Compute Engine has no API that reads a
+// snapshot, so evidence acquired without --image-bucket cannot be read back; the error says so.
+func OpenImage(ctx context.Context, acc ImageAccess, image string, size int64) (driver.BlockSource, error) {
+	if image == "" {
+		return nil, &driver.Error{Code: driver.CodeNotFound, Op: "read", Err: errors.New(
+			"no raw image of this evidence was written: Compute Engine has no API that reads a snapshot's content, so Google Cloud evidence is read back from the image " +
+				"its digest worker wrote to Cloud Storage (acquire gcp --image-bucket); acquire it again with --image-bucket, or attach a disk made from the snapshot to a VM")}
+	}
+	if os.Getenv("STORAGE_EMULATOR_HOST") != "" {
+		return nil, &driver.Error{Code: driver.CodeInvalid, Op: "read", Resource: image, Err: errEmulatorHost}
+	}
+	creds, email, err := loadCredentials(acc.CredentialsFile, "", acc.Endpoint)
+	if err != nil {
+		return nil, &driver.Error{Code: driver.CodeInvalid, Op: "read", Resource: image, Err: fmt.Errorf("the forensic side's credentials: %w", err)}
+	}
+	opts := []option.ClientOption{option.WithAuthCredentials(creds), option.WithScopes(storage.ScopeReadOnly)}
+	if acc.Endpoint != "" {
+		opts = append(opts, option.WithEndpoint(strings.TrimRight(acc.Endpoint, "/")+"/storage/v1/"))
+	}
+	gcs, err := storage.NewClient(ctx, opts...)
+	if err != nil {
+		return nil, &driver.Error{Code: driver.CodeInvalid, Op: "read", Resource: image, Err: err}
+	}
+	src, err := gcsblocks.Open(ctx, gcs, image, size, &gcsblocks.Options{Reader: email, Logger: acc.Logger}, gcs.Close)
+	if err != nil {
+		return nil, imageReadError(image, err)
+	}
+	return &imageSource{Source: src, image: image}, nil
+}
+
+// imageSource gives read errors their code, as the engine's errors have.
+type imageSource struct {
+	*gcsblocks.Source
+	image string
+}
+
+func (s *imageSource) ReadBlocks(ctx context.Context, from int64, visit func(driver.Block) error) error {
+	return imageReadError(s.image, s.Source.ReadBlocks(ctx, from, visit))
+}
+
+func imageReadError(image string, err error) error {
+	var de *driver.Error
+	var ie *gcsblocks.IntegrityError
+	switch {
+	case err == nil || errors.As(err, &de):
+		return err
+	case errors.As(err, &ie):
+		return &driver.Error{Code: driver.CodeIntegrity, Op: "read", Resource: image, Err: err}
+	case errors.Is(err, storage.ErrObjectNotExist):
+		return &driver.Error{Code: driver.CodeNotFound, Op: "read", Resource: image, Err: err}
+	case errors.Is(err, context.Canceled):
+		return &driver.Error{Code: driver.CodeCancelled, Op: "read", Resource: image, Err: err}
+	case errors.Is(err, context.DeadlineExceeded):
+		return &driver.Error{Code: driver.CodeTimeout, Op: "read", Resource: image, Err: err}
+	}
+	code := errorCode(err)
+	if code == driver.CodeUnknown && driver.IsTransport(err) {
+		code = driver.CodeUnavailable
+	}
+	return &driver.Error{Code: code, Op: "read", Resource: image, Err: err}
 }

@@ -342,6 +342,12 @@ func (s *Server) loadInstance(p *project, si ScenarioInstance, now time.Time) er
 		pb.Disks = append(pb.Disks, attachedDisk(d, int32(i), dev, mode, ad.Boot, ad.AutoDelete))
 		d.pb.Users = append(d.pb.Users, pb.GetSelfLink())
 	}
+	if si.LocalSSDs < 0 || si.LocalSSDs > 24 {
+		return fmt.Errorf("localSsds %d: an instance has 0 to 24 local SSDs", si.LocalSSDs)
+	}
+	for i := range si.LocalSSDs {
+		pb.Disks = append(pb.Disks, localSSD(int32(len(pb.Disks)), i))
+	}
 	s.st.instances[k] = &instanceRes{pb: pb, project: p.id, zone: si.Zone, guestAttributes: map[string]map[string]string{}}
 	return nil
 }
@@ -352,6 +358,17 @@ func attachedDisk(d *diskRes, index int32, device, mode string, boot, autoDelete
 		Source: proto.String(d.pb.GetSelfLink()), DeviceName: proto.String(device), Index: proto.Int32(index),
 		Boot: proto.Bool(boot), AutoDelete: proto.Bool(autoDelete), Interface: proto.String("SCSI"),
 		DiskSizeGb: proto.Int64(d.pb.GetSizeGb()),
+	}
+}
+
+// localSSD is the AttachedDisk of a local SSD: type SCRATCH, no source, 375 GB
+// (https://cloud.google.com/compute/docs/reference/rest/v1/instances#AttachedDisk,
+// https://cloud.google.com/compute/docs/disks/local-ssd).
+func localSSD(index int32, n int) *computepb.AttachedDisk {
+	return &computepb.AttachedDisk{
+		Kind: proto.String("compute#attachedDisk"), Type: proto.String("SCRATCH"), Mode: proto.String("READ_WRITE"),
+		DeviceName: proto.String(fmt.Sprintf("local-ssd-%d", n)), Index: proto.Int32(index), AutoDelete: proto.Bool(true),
+		Interface: proto.String("NVME"), DiskSizeGb: proto.Int64(375),
 	}
 }
 

@@ -139,6 +139,9 @@ type ScenarioInstance struct {
 	ServiceAccount    *ScenarioInstanceAccount   `json:"serviceAccount,omitempty"`
 	NetworkInterfaces []ScenarioNetworkInterface `json:"networkInterfaces,omitempty"`
 	Disks             []ScenarioAttachedDisk     `json:"disks"`
+	// LocalSSDs is the number of local SSDs attached after the disks: 375 GB each, NVMe, no source
+	// disk, deleted with the VM (https://cloud.google.com/compute/docs/disks/local-ssd).
+	LocalSSDs int `json:"localSsds,omitempty"`
 }
 
 // ScenarioInstanceAccount is the service account a VM runs as.

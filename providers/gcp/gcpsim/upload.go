@@ -212,6 +212,14 @@ func (s *Server) serveUpload(w http.ResponseWriter, r *http.Request) {
 			writeError(w, newError(http.StatusBadRequest, "invalid", "Invalid request. The chunk starts at byte %d, but the session holds %d bytes.", first, sess.held))
 			return
 		}
+		// A chunk other than the last that is not a whole number of 256 KiB units is refused, and
+		// none of it is kept (https://github.com/fsouza/fake-gcs-server/issues/1080 quotes the
+		// answer of the real service).
+		if total < 0 && last >= 0 && (last+1-first)%uploadChunkMultiple != 0 {
+			writeError(w, newError(http.StatusBadRequest, "invalid", "Invalid request. The number of bytes uploaded is required to be equal or greater than 262144, "+
+				"except for the final request (it's recommended to be the exact multiple of 262144). The received request contained %d bytes, which does not meet this requirement.", last+1-first))
+			return
+		}
 		if err := s.appendChunk(sess, r.Body, first, last); err != nil {
 			writeError(w, err)
 			return
@@ -222,10 +230,6 @@ func (s *Server) serveUpload(w http.ResponseWriter, r *http.Request) {
 		}
 		if last < 0 {
 			total = sess.held // no Content-Range: the body was the object
-		}
-		if total < 0 && (last+1-first)%uploadChunkMultiple != 0 {
-			writeError(w, newError(http.StatusBadRequest, "invalid", "Invalid request. The chunk size must be a multiple of 262144 bytes, except for the last chunk."))
-			return
 		}
 	}
 	if total >= 0 && sess.held == total {
@@ -238,6 +242,14 @@ func (s *Server) serveUpload(w http.ResponseWriter, r *http.Request) {
 	}
 	if sess.held > 0 {
 		w.Header().Set("Range", fmt.Sprintf("bytes=0-%d", sess.held-1))
+	}
+	// Google's client libraries ask, with X-GUploader-No-308: yes, for 200 OK carrying
+	// X-HTTP-Status-Code-Override: 308 instead, since 308 has become Permanent Redirect (RFC 7538).
+	// (https://github.com/googleapis/google-api-go-client/blob/main/internal/gensupport/resumable.go)
+	if r.Header.Get("X-GUploader-No-308") == "yes" {
+		w.Header().Set("X-HTTP-Status-Code-Override", "308")
+		w.WriteHeader(http.StatusOK)
+		return
 	}
 	w.WriteHeader(http.StatusPermanentRedirect) // 308 Resume Incomplete
 }

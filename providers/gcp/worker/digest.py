@@ -7,6 +7,8 @@
 # gives it a Cloud Storage resumable upload session (attribute acquire-image-upload): it writes the
 # raw image there as it reads it, in chunks, and publishes the image's MD5 for acquire to compare with
 # the object's. The session URI is the only credential the upload needs, and it is never printed.
+# When the image is in the bucket already (an earlier attempt wrote it), acquire asks for its MD5 only
+# (attribute acquire-image-md5), to compare with the object's.
 # GCE_METADATA_HOST and GCPSIM_DEVICE_DIR are how the cloud range runs it; in the cloud they are unset.
 import base64
 import hashlib
@@ -129,6 +131,7 @@ def main():
     device = os.path.join(os.environ.get("GCPSIM_DEVICE_DIR", "/dev/disk/by-id"), "google-" + name)
     put("status", "running")
     session = attribute("acquire-image-upload")
+    want_md5 = bool(session) or attribute("acquire-image-md5") == "yes"
     image, listing, md5 = hashlib.sha256(), hashlib.sha256(), hashlib.md5()
     buf = bytearray(block)
     view = memoryview(buf)
@@ -149,8 +152,9 @@ def main():
                 got += n
             image.update(view[:got])
             listing.update(hashlib.sha256(view[:got]).digest())
-            if upload:
+            if want_md5:
                 md5.update(view[:got])
+            if upload:
                 upload.write(view[:got], done + got >= size)
             done += got
             blocks += 1
@@ -162,8 +166,9 @@ def main():
     put("block-size", block)
     put("image-sha256", image.hexdigest())
     put("blocklist-sha256", listing.hexdigest())
-    if upload:
+    if want_md5:
         put("image-md5", base64.b64encode(md5.digest()).decode())
+    if upload:
         put("image-bytes", upload.sent)
     put("status", "done")
 
