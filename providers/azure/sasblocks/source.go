@@ -195,10 +195,13 @@ func (s *Source) ReadBlocks(ctx context.Context, from int64, visit func(driver.B
 	}
 	todo := all[sort.Search(len(all), func(i int) bool { return all[i] >= from }):]
 	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
+	// No reader outlives the call: the caller may end the read access (endGetAccess) or close the
+	// transport as soon as it returns.
+	var readers sync.WaitGroup
+	defer func() { cancel(); readers.Wait() }()
 	pool := sync.Pool{New: func() any { return make([]byte, BlockSize) }}
 	futures := make(chan chan result, s.opts.Concurrency)
-	go func() {
+	readers.Go(func() { // the producer counts too, so that no reader is added once Wait began
 		defer close(futures)
 		sem := make(chan struct{}, s.opts.Concurrency)
 		for _, idx := range todo {
@@ -213,7 +216,7 @@ func (s *Source) ReadBlocks(ctx context.Context, from int64, visit func(driver.B
 			case <-ctx.Done():
 				return
 			}
-			go func() {
+			readers.Go(func() {
 				defer func() { <-sem }()
 				buf := pool.Get().([]byte)
 				data, err := s.readBlock(ctx, idx, buf)
@@ -224,9 +227,9 @@ func (s *Source) ReadBlocks(ctx context.Context, from int64, visit func(driver.B
 					r.sum = &sum
 				}
 				f <- r
-			}()
+			})
 		}
-	}()
+	})
 	for f := range futures {
 		r := <-f
 		if r.err != nil {

@@ -6,10 +6,12 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -193,4 +195,63 @@ func TestStalledReadBounded(t *testing.T) {
 			t.Fatalf("the error carries the SAS: %v", err)
 		}
 	})
+}
+
+// countingTransport counts the requests under way, from their start until their answer's body is
+// closed or they fail: a reader at work.
+type countingTransport struct{ open atomic.Int64 }
+
+func (c *countingTransport) Do(req *http.Request) (*http.Response, error) {
+	c.open.Add(1)
+	resp, err := http.DefaultTransport.RoundTrip(req)
+	if err != nil {
+		c.open.Add(-1)
+		return nil, err
+	}
+	resp.Body = &countedBody{ReadCloser: resp.Body, c: c}
+	return resp, nil
+}
+
+type countedBody struct {
+	io.ReadCloser
+	c    *countingTransport
+	once sync.Once
+}
+
+func (b *countedBody) Close() error {
+	b.once.Do(func() { b.c.open.Add(-1) })
+	return b.ReadCloser.Close()
+}
+
+// TestNoReaderOutlivesTheCall: when the visitor stops the read at the first block, with other ranged
+// reads in flight, ReadBlocks returns only once every one of them has ended, so that the caller may
+// end the read access at once.
+func TestNoReaderOutlivesTheCall(t *testing.T) {
+	data := make([]byte, 32*BlockSize)
+	f := &fakeBlob{data: data, ranges: fmt.Sprintf(`<PageRange><Start>0</Start><End>%d</End></PageRange>`, len(data)-1)}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if rng := r.Header.Get("x-ms-range") + r.Header.Get("Range"); rng != "" && !strings.HasPrefix(rng, "bytes=0-") {
+			<-r.Context().Done() // every block but the first waits until its read is cancelled
+			return
+		}
+		f.ServeHTTP(w, r)
+	}))
+	t.Cleanup(srv.Close)
+	tr := &countingTransport{}
+	src, err := Open(context.Background(), Access{URL: srv.URL + "/c/blob?sv=2018-03-28&sig=SECRETSIGNATURE", Resource: "snap-1"}, &Options{
+		Concurrency: 8, ClientOptions: azcore.ClientOptions{Transport: tr, Retry: policy.RetryOptions{MaxRetries: -1}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	stop := errors.New("enough")
+	err = src.ReadBlocks(context.Background(), 0, func(b driver.Block) error {
+		time.Sleep(50 * time.Millisecond) // the other readers are under way
+		return stop
+	})
+	if !errors.Is(err, stop) {
+		t.Fatalf("ReadBlocks: %v, want the visitor's error", err)
+	}
+	if n := tr.open.Load(); n != 0 {
+		t.Fatalf("%d ranged reads still open after ReadBlocks returned", n)
+	}
 }
