@@ -39,7 +39,7 @@ lint:
 # The race detector covers every package: the ledger, the verifier and the simulators are concurrent.
 test: setup-test lint
 	$(GO) test -race -count=1 -timeout 20m ./...
-	$(GO) test -count=1 -run '^(TestDigestWritesImage|TestGCPExportFromImageBucket)$$' ./providers/gcp ./internal/cli
+	$(GO) test -count=1 -run '^(TestDigestWritesImage|TestKilledAcquisitionWritingImages|TestGCPExportFromImageBucket)$$' ./providers/gcp ./internal/cli
 
 # Figures as ratios against baselines measured in the same run; a missed goal fails the target.
 bench: build images

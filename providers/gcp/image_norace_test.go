@@ -12,11 +12,13 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"io"
 	"strings"
 	"testing"
 
 	"cloud.google.com/go/storage"
+	"google.golang.org/api/iterator"
 	"google.golang.org/api/option"
 
 	"github.com/acquire-forensics/acquire/custody"
@@ -123,5 +125,81 @@ func removeAll(t *testing.T, d *Driver, made []driver.Resource) {
 		if err := d.Delete(context.Background(), made[i]); err != nil {
 			t.Errorf("removing %s: %v", made[i].ID, err)
 		}
+	}
+}
+
+// imageKillHarness is the kill harness with an image bucket: kills fall while workers write images.
+// Its one simulator lives as long as the whole test (parent), so that the bucket can be read after.
+type imageKillHarness struct {
+	killHarness
+	parent *testing.T
+	env    *providertest.Env
+	url    string
+	key    string
+}
+
+func (h *imageKillHarness) New(*testing.T) *providertest.Env {
+	if h.env != nil {
+		return h.env
+	}
+	t := h.parent
+	sc := scenario(t)
+	sc.SnapshotBytesPerSecond = 6 << 20
+	sc.Projects[1].Buckets = []string{"acme-evidence-images"}
+	e := startSim(t, sc)
+	h.url, h.key = e.url, e.keyFile
+	cfg := testConfig(e.url, e.keyFile)
+	cfg.Worker.ImageBucket = "acme-evidence-images"
+	h.env = h.envFor(newDriver(t, cfg), e.sim)
+	h.env.HelperEnv = []string{"ACQUIRE_KILL_ENDPOINT=" + e.url, "ACQUIRE_KILL_CREDENTIALS=" + e.keyFile, "ACQUIRE_KILL_IMAGE_BUCKET=acme-evidence-images"}
+	return h.env
+}
+
+// TestKilledAcquisitionWritingImages: SIGKILL at every step boundary of an acquisition that writes
+// raw images to the bucket, each run resuming the last; the end state is an uninterrupted run's, and
+// the bucket holds exactly one image per disk, each the disk's content.
+func TestKilledAcquisitionWritingImages(t *testing.T) {
+	testenv.RequireTool(t, "python3")
+	h := &imageKillHarness{parent: t}
+	providertest.RunKillTests(t, h)
+	gcs, err := storage.NewClient(t.Context(), option.WithEndpoint(h.url+"/storage/v1/"), option.WithCredentialsFile(h.key))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer gcs.Close()
+	it := gcs.Bucket("acme-evidence-images").Objects(t.Context(), nil)
+	found := map[string]string{}
+	for {
+		a, err := it.Next()
+		if errors.Is(err, iterator.Done) {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		found[a.Metadata["acquire-volume"]] = a.Name
+	}
+	for _, name := range []string{"web-1", "web-1-data"} {
+		object, ok := found[vol(name)]
+		if !ok {
+			t.Errorf("no image of %s in the bucket (%v)", name, found)
+			continue
+		}
+		r, err := gcs.Bucket("acme-evidence-images").Object(object).NewReader(t.Context())
+		if err != nil {
+			t.Fatal(err)
+		}
+		sum := sha256.New()
+		_, err = io.Copy(sum, r)
+		r.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := hex.EncodeToString(sum.Sum(nil)); got != images.sha256(name) {
+			t.Errorf("the image of %s has SHA-256 %s, the disk %s", name, got, images.sha256(name))
+		}
+	}
+	if len(found) != 2 {
+		t.Errorf("the bucket holds images of %d volumes, want 2: %v", len(found), found)
 	}
 }

@@ -20,6 +20,7 @@ func TestAcquireHelperProcess(t *testing.T) {
 	if f := os.Getenv("ACQUIRE_KILL_FORENSIC_CREDENTIALS"); f != "" {
 		cfg = stagedConfig(endpoint, cfg.CredentialsFile, f)
 	}
+	cfg.Worker.ImageBucket = os.Getenv("ACQUIRE_KILL_IMAGE_BUCKET")
 	d, err := New(context.Background(), cfg)
 	if err != nil {
 		t.Fatal(err)
