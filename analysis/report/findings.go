@@ -1,6 +1,9 @@
 package report
 
-import "github.com/acquire-forensics/acquire/custody"
+import (
+	"github.com/acquire-forensics/acquire/custody"
+	"github.com/acquire-forensics/acquire/providers/driver"
+)
 
 // findings lists what a reader must not miss: exposure checks that found something, aborted runs,
 // failed steps, and steps whose intent was recorded without a result (the run stopped mid-step).
@@ -20,10 +23,23 @@ func findings(recs []Record) Findings {
 		base := Finding{Record: rec.Seq, Time: ev.Time, Action: ev.Action, Step: ev.Step, Code: ev.Result.Code, Message: ev.Result.Message, Note: ev.Note}
 		switch {
 		case ev.Action == "exposure.check" && ev.Phase != custody.PhaseIntent:
-			exp := exposures(ev.Details["findings"])
-			if len(exp) > 0 {
-				base.Kind, base.Exposures = FindingExposure, exp
-				f.Items = append(f.Items, base)
+			var shared, missed []Exposure
+			for _, e := range exposures(ev.Details["findings"]) {
+				if e.Kind == driver.FindingNotAcquired {
+					missed = append(missed, e)
+				} else {
+					shared = append(shared, e)
+				}
+			}
+			if len(missed) > 0 {
+				item := base
+				item.Kind, item.Exposures = FindingNotAcquired, missed
+				f.Items = append(f.Items, item)
+			}
+			if len(shared) > 0 {
+				item := base
+				item.Kind, item.Exposures = FindingExposure, shared
+				f.Items = append(f.Items, item)
 			} else if ev.Result.Status == custody.StatusOK {
 				f.CleanChecks = append(f.CleanChecks, rec.Seq)
 			}

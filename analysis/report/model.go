@@ -152,10 +152,12 @@ type Findings struct {
 
 // Finding kinds.
 const (
-	FindingExposure   = "exposure"
-	FindingAborted    = "aborted"
-	FindingFailed     = "failed"
-	FindingUnfinished = "unfinished"
+	FindingExposure = "exposure"
+	// FindingNotAcquired: volumes of a workload that no snapshot can take, named by the exposure check.
+	FindingNotAcquired = "not-acquired"
+	FindingAborted     = "aborted"
+	FindingFailed      = "failed"
+	FindingUnfinished  = "unfinished"
 )
 
 // Finding is one thing found.

@@ -227,6 +227,8 @@ func kindTitle(kind string) string {
 	switch kind {
 	case FindingExposure:
 		return "Exposure before acquisition"
+	case FindingNotAcquired:
+		return "Volume NOT acquired"
 	case FindingAborted:
 		return "Acquisition stopped"
 	case FindingFailed:

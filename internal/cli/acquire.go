@@ -217,13 +217,23 @@ func (a *app) printAcquisition(l *custody.Ledger, res *acquisition.Result) {
 		fx := res.Principals[driver.Forensic]
 		fmt.Fprintf(w, "  source    %s (%s)\n  forensic  %s (%s)\n", safe(p.Account), safe(p.ID), safe(fx.Account), safe(fx.ID))
 	}
-	if len(res.Findings) > 0 {
-		what := fmt.Sprintf("%d findings", len(res.Findings))
-		if len(res.Findings) == 1 {
-			what = "1 finding"
+	var missed, exposed []driver.Finding
+	for _, f := range res.Findings {
+		if f.NotAcquired() {
+			missed = append(missed, f)
+		} else {
+			exposed = append(exposed, f)
 		}
-		fmt.Fprintf(w, "\n!!! EXPOSURE: %s: copies of these volumes, or access to them, that others can use:\n", what)
-		for _, f := range res.Findings {
+	}
+	if len(missed) > 0 {
+		fmt.Fprintf(w, "\n!!! NOT ACQUIRED: %s of these workloads that no snapshot can take:\n", counted(len(missed), "volume", "volumes"))
+		for _, f := range missed {
+			fmt.Fprintf(w, "    %s\n", safe(f.Detail))
+		}
+	}
+	if len(exposed) > 0 {
+		fmt.Fprintf(w, "\n!!! EXPOSURE: %s: copies of these volumes, or access to them, that others can use:\n", counted(len(exposed), "finding", "findings"))
+		for _, f := range exposed {
 			fmt.Fprintf(w, "    %s\n", safe(f.Detail))
 		}
 	}
@@ -298,4 +308,12 @@ func (a *app) dryRun(ctx context.Context, d driver.Driver, opts acquisition.Opti
 		}
 	}
 	return nil
+}
+
+// counted is n with the word in its number: "1 volume", "2 volumes".
+func counted(n int, one, more string) string {
+	if n == 1 {
+		return "1 " + one
+	}
+	return fmt.Sprintf("%d %s", n, more)
 }

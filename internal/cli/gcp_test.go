@@ -87,17 +87,20 @@ func gcpDiskArgs(endpoint, keyFile, caseDir, disk string, extra ...string) []str
 }
 
 func TestGCPAcquisitionCommand(t *testing.T) {
-	endpoint, keyFile, sim := gcpRange(t, nil)
+	endpoint, keyFile, sim := gcpRange(t, func(sc *gcpsim.Scenario) { sc.Projects[0].Instances[0].LocalSSDs = 1 })
 	_, env := fixture(t)
 	caseDir := filepath.Join(t.TempDir(), "IR-GCP")
 	code, out, stderr := run(t, env, gcpArgs(endpoint, keyFile, caseDir)...)
 	if code != ExitOK {
 		t.Fatalf("acquire gcp: exit %d\n%s\n%s", code, out, stderr)
 	}
-	for _, want := range []string{"disks/web-1", "disks/web-1-data", "acquire verify"} {
+	for _, want := range []string{"disks/web-1", "disks/web-1-data", "acquire verify", "!!! NOT ACQUIRED: 1 volume of these workloads", `local SSD "local-ssd-0"`} {
 		if !strings.Contains(out, want) {
 			t.Errorf("the summary does not mention %q:\n%s", want, out)
 		}
+	}
+	if strings.Contains(out, "!!! EXPOSURE") {
+		t.Errorf("a local SSD told as an exposure:\n%s", out)
 	}
 	snaps := sim.Snapshots(gcpForensic)
 	if len(snaps) != 2 {

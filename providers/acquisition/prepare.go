@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 
 	"golang.org/x/sync/errgroup"
 
@@ -248,13 +249,29 @@ func (r *run) exposure(ctx context.Context, vols []driver.Volume) ([]driver.Find
 		for _, f := range findings {
 			r.event(Event{Kind: EventFinding, Volume: f.VolumeID, Resource: f.Resource, Message: f.Detail})
 		}
-		note := "no snapshot or image of the target volumes can be used by others"
-		if len(findings) > 0 {
-			note = fmt.Sprintf("FINDING: %s or images of the target volumes can be used by others", many(len(findings), "snapshot"))
-		}
-		return outcome{details: map[string]any{"findings": asDetail(findings)}, note: note}, nil
+		return outcome{details: map[string]any{"findings": asDetail(findings)}, note: findingsNote(findings)}, nil
 	})
 	return findings, err
+}
+
+// findingsNote says what the exposure check found, volumes left out of the acquisition first.
+func findingsNote(findings []driver.Finding) string {
+	missed := 0
+	for _, f := range findings {
+		if f.NotAcquired() {
+			missed++
+		}
+	}
+	var parts []string
+	if missed > 0 {
+		parts = append(parts, fmt.Sprintf("FINDING: %s of the workloads NOT acquired: no snapshot can take them", many(missed, "volume")))
+	}
+	if shared := len(findings) - missed; shared > 0 {
+		parts = append(parts, fmt.Sprintf("FINDING: %s or images of the target volumes can be used by others", many(shared, "snapshot")))
+	} else {
+		parts = append(parts, "no snapshot or image of the target volumes can be used by others")
+	}
+	return strings.Join(parts, "; ")
 }
 
 // prepareTransfers makes what the transfers share, once per generation: a generation whose resources

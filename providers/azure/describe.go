@@ -275,7 +275,7 @@ func unmanagedDisks(vmID string, vm armcompute.VirtualMachine) []driver.Finding 
 		if dd.Vhd != nil && dd.Vhd.URI != nil {
 			uri, _, _ = strings.Cut(*dd.Vhd.URI, "?") // a URI with a query could carry a SAS
 		}
-		out = append(out, driver.Finding{Kind: "not-acquired", Resource: vmID, VolumeID: uri,
+		out = append(out, driver.Finding{Kind: driver.FindingNotAcquired, Resource: vmID, VolumeID: uri,
 			Detail: fmt.Sprintf("virtual machine %s has an unmanaged (VHD) data disk %s at lun %d, the page blob %s: Azure snapshots managed disks only, so it is NOT acquired; "+
 				"copy the blob with the storage account's own tools (a blob snapshot, then az storage blob copy start) to keep it", vmID, str(dd.Name), i32(dd.Lun), uri)})
 	}

@@ -233,10 +233,18 @@ type Resource struct {
 	Remains string `json:"remains,omitempty"`
 }
 
+// FindingNotAcquired is the kind of a finding that names a volume of a workload no snapshot can take
+// (an Azure unmanaged VHD disk, a GCP local SSD): the evidence of that workload is incomplete.
+const FindingNotAcquired = "not-acquired"
+
+// NotAcquired says whether a finding is a volume left out of the acquisition, not an exposure.
+func (f Finding) NotAcquired() bool { return f.Kind == FindingNotAcquired }
+
 // Finding is something a responder must know: a snapshot or image of a target volume that someone
-// other than the forensic side can use.
+// other than the forensic side can use, or a volume of a workload that no snapshot can take
+// (FindingNotAcquired).
 type Finding struct {
-	Kind     string   `json:"kind"` // "public-snapshot", "shared-snapshot", "public-image", "open-access"
+	Kind     string   `json:"kind"` // "public-snapshot", "shared-snapshot", "public-image", "open-access", FindingNotAcquired
 	Resource string   `json:"resource"`
 	VolumeID string   `json:"volumeId"`
 	Accounts []string `json:"accounts,omitempty"`

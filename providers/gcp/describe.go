@@ -143,7 +143,7 @@ func localSSDs(instance string, inst *computepb.Instance) []driver.Finding {
 			continue
 		}
 		dev := a.GetDeviceName()
-		out = append(out, driver.Finding{Kind: "not-acquired", Resource: instance, VolumeID: instance + "/localSSD/" + dev,
+		out = append(out, driver.Finding{Kind: driver.FindingNotAcquired, Resource: instance, VolumeID: instance + "/localSSD/" + dev,
 			Detail: fmt.Sprintf("instance %s has a local SSD %q (%d GB, %s, index %d): Compute Engine cannot snapshot a local SSD, so it is NOT acquired, "+
 				"and its data is lost when the VM stops; copy it from inside the guest (dd to an attached persistent disk) before the VM is stopped, if it matters",
 				instance, dev, a.GetDiskSizeGb(), a.GetInterface(), a.GetIndex())})
