@@ -246,6 +246,9 @@ func oauthError(w http.ResponseWriter, status int, code, description string) {
 	json.NewEncoder(w).Encode(map[string]string{"error": code, "error_description": description})
 }
 
+// googleTokenAudience is the audience Google documents for every access token request.
+const googleTokenAudience = "https://oauth2.googleapis.com/token"
+
 // serveToken is the JWT bearer grant of service-account keys: the client
 // signs a JWT with the account's private key (RS256; iss the account, aud
 // the token URI, scope, iat and exp at most an hour apart) and exchanges it
@@ -361,12 +364,15 @@ func (s *Server) verifyAssertion(r *http.Request, assertion string, now time.Tim
 	if claims.IssuedAt == nil || claims.ExpiresAt.Sub(claims.IssuedAt.Time) > maxTokenLifetime {
 		return nil, errors.New("Invalid JWT: Token must be a short-lived token (60 minutes) and in a reasonable timeframe. Check your iat and exp values in the JWT claim.")
 	}
-	// The audience is this token endpoint.
+	// The audience is the token endpoint: "When making an access token request this value is always
+	// https://oauth2.googleapis.com/token" (the service-account page above), which gcloud sends
+	// whatever token_uri the key names; the Go and Python libraries send the key's token_uri, here
+	// this endpoint.
 	aud := ""
 	if len(claims.Audience) == 1 {
 		aud = claims.Audience[0]
 	}
-	if u, err := url.Parse(aud); err != nil || u.Path != tokenPath || u.Host != r.Host {
+	if u, err := url.Parse(aud); aud != googleTokenAudience && (err != nil || u.Path != tokenPath || u.Host != r.Host) {
 		return nil, fmt.Errorf("Invalid JWT: the audience %q is not this token endpoint", aud)
 	}
 	if claims.Subject != "" && claims.Subject != claims.Issuer {

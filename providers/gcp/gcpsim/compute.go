@@ -54,6 +54,7 @@ func (s *Server) buildRoutes() []route {
 		get("zones/{zone}", "compute.zones.get", s.getZone),
 
 		get("aggregated/instances", "compute.instances.aggregatedList", s.aggregatedInstances),
+		get("aggregated/disks", "compute.disks.aggregatedList", s.aggregatedDisks),
 		get("zones/{zone}/instances", "compute.instances.list", s.listInstances),
 		get("zones/{zone}/instances/{instance}", "compute.instances.get", s.getInstance),
 		mut(post, "zones/{zone}/instances", "compute.instances.insert", s.insertInstance),

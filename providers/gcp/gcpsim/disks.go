@@ -67,6 +67,48 @@ func (s *Server) listDisks(c *call) (proto.Message, *apiError) {
 	return out, nil
 }
 
+// aggregatedDisks lists the disks of every zone, keyed "zones/Z"; a zone with
+// none carries the NO_RESULTS_ON_PAGE warning (gcloud compute disks list asks
+// for this). https://cloud.google.com/compute/docs/reference/rest/v1/disks/aggregatedList
+func (s *Server) aggregatedDisks(c *call) (proto.Message, *apiError) {
+	if e := c.require("compute.disks.list", "projects/"+c.proj.id); e != nil {
+		return nil, e
+	}
+	var items []proto.Message
+	for _, d := range s.st.disks {
+		if d.project == c.proj.id {
+			items = append(items, d.pb)
+		}
+	}
+	page, e := c.page(items)
+	if e != nil {
+		return nil, e
+	}
+	out := &computepb.DiskAggregatedList{Kind: proto.String("compute#diskAggregatedList"), NextPageToken: page.next,
+		SelfLink: proto.String(projectURL(c.proj.id) + "/aggregated/disks"), Items: map[string]*computepb.DisksScopedList{}}
+	for _, z := range c.proj.zones {
+		out.Items["zones/"+z] = &computepb.DisksScopedList{Warning: noResults("zones/" + z)}
+	}
+	for _, m := range page.items {
+		d := m.(*computepb.Disk)
+		scope := "zones/" + lastSegment(d.GetZone())
+		l := out.Items[scope]
+		if l == nil {
+			l = &computepb.DisksScopedList{}
+			out.Items[scope] = l
+		}
+		l.Warning = nil
+		l.Disks = append(l.Disks, d)
+	}
+	return out, nil
+}
+
+// noResults is the warning of an aggregated list's scope that has nothing on the page.
+func noResults(scope string) *computepb.Warning {
+	return &computepb.Warning{Code: proto.String("NO_RESULTS_ON_PAGE"), Message: proto.String("There are no results for scope '" + scope + "' on this page."),
+		Data: []*computepb.Data{{Key: proto.String("scope"), Value: proto.String(scope)}}}
+}
+
 // insertDisk creates a disk, blank or from a snapshot (this project's or
 // another's, read with compute.snapshots.useReadOnly).
 // https://cloud.google.com/compute/docs/reference/rest/v1/disks/insert

@@ -80,10 +80,7 @@ func (s *Server) aggregatedInstances(c *call) (proto.Message, *apiError) {
 	out := &computepb.InstanceAggregatedList{Kind: proto.String("compute#instanceAggregatedList"), NextPageToken: page.next,
 		SelfLink: proto.String(projectURL(c.proj.id) + "/aggregated/instances"), Items: map[string]*computepb.InstancesScopedList{}}
 	for _, z := range c.proj.zones {
-		out.Items["zones/"+z] = &computepb.InstancesScopedList{Warning: &computepb.Warning{
-			Code:    proto.String("NO_RESULTS_ON_PAGE"),
-			Message: proto.String("There are no results for scope 'zones/" + z + "' on this page."),
-			Data:    []*computepb.Data{{Key: proto.String("scope"), Value: proto.String("zones/" + z)}}}}
+		out.Items["zones/"+z] = &computepb.InstancesScopedList{Warning: noResults("zones/" + z)}
 	}
 	for _, m := range page.items {
 		in := m.(*computepb.Instance)
