@@ -188,8 +188,11 @@ func Verify(ctx context.Context, dir string, opts VerifyOptions) (*Report, error
 
 // verified is what a verification learned that a writer sealing the case needs.
 type verified struct {
-	files []string // every file a manifest of the case lists now, sorted
+	acc *accounting
 }
+
+// files is every file a manifest of the case lists now, sorted.
+func (v *verified) files() []string { return v.acc.files() }
 
 func verify(ctx context.Context, dir string, opts VerifyOptions) (*Report, *verified, error) {
 	st, err := os.Stat(dir)
@@ -242,7 +245,7 @@ func verify(ctx context.Context, dir string, opts VerifyOptions) (*Report, *veri
 	checkSeals(recs, cps, mfs, r)
 	checkInventory(inv, acc, r)
 	r.settle()
-	return r, &verified{files: acc.files()}, nil
+	return r, &verified{acc: acc}, nil
 }
 
 // trustedKey settles which key the case is checked against, and checks the case's custody.pub.
