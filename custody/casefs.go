@@ -10,8 +10,10 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"golang.org/x/sys/unix"
 )
@@ -186,6 +188,67 @@ func (c *caseRoot) readFileIn(d int, name, rel string, limit int64, buf []byte) 
 		n += m
 	}
 	return data, nil
+}
+
+// maxRingBatch is how many files a dirReader reads at once.
+const maxRingBatch = 64
+
+// noBatchReads turns the dirReader's batches off, for tests of the ordinary way of reading.
+var noBatchReads atomic.Bool
+
+// dirReader reads files of one directory of the case as readFileIn does, a batch at a time through
+// an io_uring (see uring_linux.go).
+type dirReader struct {
+	root *caseRoot
+	d    int
+	ring *uring
+	buf  []byte
+	data [][]byte
+	ok   []bool
+	errs []error
+}
+
+// newDirReader returns a reader of the directory d, or nil when files cannot be read in batches here.
+func (c *caseRoot) newDirReader(d int) *dirReader {
+	if noBatchReads.Load() {
+		return nil
+	}
+	ring, err := newURing()
+	if err != nil {
+		return nil
+	}
+	return &dirReader{root: c, d: d, ring: ring}
+}
+
+// read reads the files names (at most maxRingBatch; rels name them for errors): file i is data[i]
+// or, when it cannot be read, errs[i]. What it returns is valid until the next read.
+func (r *dirReader) read(names, rels []string, limit int64) (data [][]byte, errs []error) {
+	n := len(names)
+	r.data, r.ok, r.errs = slices.Grow(r.data[:0], n)[:n], slices.Grow(r.ok[:0], n)[:n], slices.Grow(r.errs[:0], n)[:n]
+	clear(r.ok)
+	if r.ring != nil {
+		var err error
+		if r.buf, err = r.ring.readFiles(r.d, names, limit, r.data, r.ok, r.buf); err != nil {
+			r.ring.close()
+			r.ring = nil
+		}
+	}
+	for i := range names {
+		r.errs[i] = nil
+		if !r.ok[i] {
+			// Whatever the ring did not read (a link, not a regular file, too large, an error) is read
+			// the ordinary way, which says what is wrong with it.
+			r.data[i], r.errs[i] = r.root.readFileIn(r.d, names[i], rels[i], limit, nil)
+		}
+	}
+	return r.data, r.errs
+}
+
+func (r *dirReader) close() {
+	if r != nil && r.ring != nil {
+		r.ring.close()
+		r.ring = nil
+	}
 }
 
 // hashFile returns the size and SHA-256 of the regular file rel.

@@ -89,6 +89,9 @@ func (rr *recordReader) keepAction(s string) string {
 func checkRecords(ctx context.Context, root *caseRoot, seqs []uint64, v *Verifier, tsa *TSATrust, workers int, r *Report) ([]*checkedRecord, error) {
 	dir, dirErr := root.dir(RecordsDir)
 	recs := make([]*checkedRecord, len(seqs))
+	// Workers take records in batches (of maxRingBatch, or fewer so that every worker has some), in
+	// turn, so that the work is evenly shared however fast each goes.
+	batch := min(maxRingBatch, max(1, len(seqs)/(4*workers)))
 	var next atomic.Int64
 	var wg sync.WaitGroup
 	for range workers {
@@ -96,12 +99,33 @@ func checkRecords(ctx context.Context, root *caseRoot, seqs []uint64, v *Verifie
 		go func() {
 			defer wg.Done()
 			rr := &recordReader{file: make([]byte, 0, 8<<10), actions: map[string]string{}}
+			var dr *dirReader
+			if dirErr == nil {
+				dr = root.newDirReader(dir)
+				defer dr.close()
+			}
+			names, rels := make([]string, 0, batch), make([]string, 0, batch)
 			for ctx.Err() == nil {
-				i := int(next.Add(1) - 1)
-				if i >= len(seqs) {
+				lo := int(next.Add(int64(batch)) - int64(batch))
+				if lo >= len(seqs) {
 					return
 				}
-				recs[i] = rr.check(root, dir, dirErr, seqs[i], v, tsa)
+				hi := min(lo+batch, len(seqs))
+				if dr == nil {
+					for i := lo; i < hi; i++ {
+						recs[i] = rr.check(root, dir, dirErr, seqs[i], v, tsa)
+					}
+					continue
+				}
+				names, rels = names[:0], rels[:0]
+				for _, seq := range seqs[lo:hi] {
+					name := recordFileName(seq)
+					names, rels = append(names, name), append(rels, RecordsDir+"/"+name)
+				}
+				data, errs := dr.read(names, rels, maxBundleSize)
+				for i := lo; i < hi; i++ {
+					recs[i] = rr.checkData(seqs[i], data[i-lo], errs[i-lo], v, tsa)
+				}
 			}
 		}()
 	}
@@ -116,19 +140,27 @@ func checkRecords(ctx context.Context, root *caseRoot, seqs []uint64, v *Verifie
 // check checks record seq, read from dir (the records directory, or dirErr when it cannot be opened).
 func (rr *recordReader) check(root *caseRoot, dir int, dirErr error, seq uint64, v *Verifier, tsa *TSATrust) *checkedRecord {
 	name := recordFileName(seq)
-	c := &checkedRecord{seq: seq}
-	fail := func(code, format string, args ...any) {
-		c.problems = append(c.problems, Problem{Code: code, Path: c.rel(), Seq: seq, Message: fmt.Sprintf(format, args...)})
-	}
 	data, err := []byte(nil), dirErr
 	if err == nil {
 		data, err = root.readFileIn(dir, name, RecordsDir+"/"+name, maxBundleSize, rr.file[:0])
+	}
+	if err == nil {
+		rr.file = data
+	}
+	return rr.checkData(seq, data, err, v, tsa)
+}
+
+// checkData checks record seq, whose file holds data or could not be read (err). Nothing of data is
+// kept.
+func (rr *recordReader) checkData(seq uint64, data []byte, err error, v *Verifier, tsa *TSATrust) *checkedRecord {
+	c := &checkedRecord{seq: seq}
+	fail := func(code, format string, args ...any) {
+		c.problems = append(c.problems, Problem{Code: code, Path: c.rel(), Seq: seq, Message: fmt.Sprintf(format, args...)})
 	}
 	if err != nil {
 		fail(CodeRecordUnreadable, "cannot be read: %s", errText(err))
 		return c
 	}
-	rr.file = data
 	// The ledger's own form is read in place; anything else by the full parse.
 	var (
 		parts recordParts
