@@ -2,6 +2,7 @@ package custody
 
 import (
 	"strconv"
+	"strings"
 	"unicode/utf8"
 )
 
@@ -133,21 +134,22 @@ func (r *layoutReader) str(out *string) bool {
 		return false
 	}
 	start := r.i
-	for r.i < len(r.s) {
-		c := r.s[r.i]
-		switch {
-		case c == '"':
-			*out = r.s[start:r.i]
-			r.i++
-			return true
+	// The string ends at the first quote, unless an escape or a control character comes first.
+	end := strings.IndexByte(r.s[start:], '"')
+	if end < 0 {
+		return false
+	}
+	for ; r.i < start+end; r.i++ {
+		switch c := r.s[r.i]; {
 		case c == '\\':
 			return r.escaped(start, out)
 		case c < 0x20:
 			return false
 		}
-		r.i++
 	}
-	return false
+	*out = r.s[start:r.i]
+	r.i++
+	return true
 }
 
 // escaped finishes a string begun at start that holds an escape at i.
