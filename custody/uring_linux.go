@@ -22,6 +22,7 @@ const (
 
 	ioringOpOpenat = 18
 	ioringOpClose  = 19
+	ioringOpStatx  = 21
 	ioringOpRead   = 22
 
 	ioringSetupSubmitAll   = 1 << 7
@@ -89,6 +90,8 @@ type uring struct {
 
 	names []byte // the names of a batch, each ended by NUL
 	fds   []int32
+	stx   []unix.Statx_t
+	stxOK []bool
 	sizes []int64
 	offs  []int
 	sqeOf []uint32 // per file, the position of its close in the submission, or noClose
@@ -100,6 +103,9 @@ const (
 	maxRingFile = 64 << 10
 	noClose     = ^uint32(0)
 )
+
+// emptyPath is the path statx is given to stat the file a descriptor is open on.
+var emptyPath = [1]byte{}
 
 // errRingBroken is returned when the ring stopped answering: the caller reads the ordinary way.
 var errRingBroken = errors.New("io_uring does not answer")
@@ -290,25 +296,65 @@ func (r *uring) readFiles(d int, names []string, limit int64, data [][]byte, ok 
 		}
 	})
 	if err != nil || unusable {
-		for _, fd := range r.fds {
-			if fd >= 0 {
-				unix.Close(int(fd))
-			}
-		}
+		r.closeAll()
 		return buf, errRingBroken
 	}
 
-	// The type and size of each opened file, by fstat of what was opened.
+	// The type and size of each opened file, by statx of what was opened (AT_EMPTY_PATH, as fstat),
+	// or by fstat where the ring's statx does not answer.
+	r.stx = append(r.stx[:0], make([]unix.Statx_t, n)...)
+	r.stxOK = append(r.stxOK[:0], make([]bool, n)...)
+	pin.Pin(unsafe.SliceData(r.stx))
+	for i, fd := range r.fds {
+		if fd >= 0 {
+			e := r.queue()
+			e.opcode = ioringOpStatx
+			e.fd = fd
+			e.addr = uint64(uintptr(unsafe.Pointer(&emptyPath[0])))
+			e.len = unix.STATX_TYPE | unix.STATX_SIZE
+			e.opFlags = unix.AT_EMPTY_PATH | unix.AT_SYMLINK_NOFOLLOW
+			e.off = uint64(uintptr(unsafe.Pointer(&r.stx[i])))
+			e.userData = uint64(i)
+		}
+	}
+	if taken, err = r.submit(); err != nil {
+		if !r.wait(taken) {
+			abandon(unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(r.stx))), n*int(unsafe.Sizeof(unix.Statx_t{}))))
+			r.stx = nil
+			return buf, err // the opened files stay open
+		}
+		r.reap(func(uint64, int32) {})
+		r.closeAll()
+		return buf, err
+	}
+	r.reap(func(u uint64, res int32) {
+		if u < uint64(n) && res == 0 {
+			r.stxOK[u] = r.stx[u].Mask&(unix.STATX_TYPE|unix.STATX_SIZE) == unix.STATX_TYPE|unix.STATX_SIZE
+		}
+	})
 	r.sizes = append(r.sizes[:0], make([]int64, n)...)
 	total := 0
 	for i, fd := range r.fds {
 		r.sizes[i] = -1
-		var st unix.Stat_t
-		if fd < 0 || unix.Fstat(int(fd), &st) != nil || st.Mode&unix.S_IFMT != unix.S_IFREG || st.Size > limit || st.Size > maxRingFile {
+		if fd < 0 {
 			continue
 		}
-		r.sizes[i] = st.Size
-		total += int(st.Size)
+		var mode uint32
+		var size int64
+		if r.stxOK[i] {
+			mode, size = uint32(r.stx[i].Mode), int64(r.stx[i].Size)
+		} else {
+			var st unix.Stat_t
+			if unix.Fstat(int(fd), &st) != nil {
+				continue
+			}
+			mode, size = st.Mode, st.Size
+		}
+		if mode&unix.S_IFMT != unix.S_IFREG || size > limit || size > maxRingFile {
+			continue
+		}
+		r.sizes[i] = size
+		total += int(size)
 	}
 	if cap(buf) < total {
 		buf = make([]byte, total)
@@ -382,6 +428,15 @@ func (r *uring) readFiles(d int, names []string, limit int64, data [][]byte, ok 
 		return buf, errRingBroken
 	}
 	return buf, nil
+}
+
+// closeAll closes the files of a batch the ring opened.
+func (r *uring) closeAll() {
+	for _, fd := range r.fds {
+		if fd >= 0 {
+			unix.Close(int(fd))
+		}
+	}
 }
 
 // abandoned keeps memory the kernel may still write to after a ring failed, so that it is never
