@@ -89,7 +89,7 @@ func BenchmarkRecordParts(b *testing.B) {
 		rr := &recordReader{actions: map[string]string{}}
 		d, err := root.dir(RecordsDir)
 		for b.Loop() {
-			_ = rr.check(root, d, err, 3, v, nil)
+			rr.check(root, d, err, &checkedRecord{seq: 3}, v, nil)
 		}
 	})
 }

@@ -200,6 +200,7 @@ var noBatchReads atomic.Bool
 // an io_uring (see uring_linux.go).
 type dirReader struct {
 	root *caseRoot
+	rel  string
 	d    int
 	ring *uring
 	buf  []byte
@@ -208,8 +209,9 @@ type dirReader struct {
 	errs []error
 }
 
-// newDirReader returns a reader of the directory d, or nil when files cannot be read in batches here.
-func (c *caseRoot) newDirReader(d int) *dirReader {
+// newDirReader returns a reader of the directory rel, open as d, or nil when files cannot be read in
+// batches here.
+func (c *caseRoot) newDirReader(rel string, d int) *dirReader {
 	if noBatchReads.Load() {
 		return nil
 	}
@@ -217,12 +219,12 @@ func (c *caseRoot) newDirReader(d int) *dirReader {
 	if err != nil {
 		return nil
 	}
-	return &dirReader{root: c, d: d, ring: ring}
+	return &dirReader{root: c, rel: rel, d: d, ring: ring}
 }
 
-// read reads the files names (at most maxRingBatch; rels name them for errors): file i is data[i]
-// or, when it cannot be read, errs[i]. What it returns is valid until the next read.
-func (r *dirReader) read(names, rels []string, limit int64) (data [][]byte, errs []error) {
+// read reads the files names of the directory (at most maxRingBatch): file i is data[i] or, when it
+// cannot be read, errs[i]. What it returns is valid until the next read.
+func (r *dirReader) read(names []string, limit int64) (data [][]byte, errs []error) {
 	n := len(names)
 	r.data, r.ok, r.errs = slices.Grow(r.data[:0], n)[:n], slices.Grow(r.ok[:0], n)[:n], slices.Grow(r.errs[:0], n)[:n]
 	clear(r.ok)
@@ -238,7 +240,7 @@ func (r *dirReader) read(names, rels []string, limit int64) (data [][]byte, errs
 		if !r.ok[i] {
 			// Whatever the ring did not read (a link, not a regular file, too large, an error) is read
 			// the ordinary way, which says what is wrong with it.
-			r.data[i], r.errs[i] = r.root.readFileIn(r.d, names[i], rels[i], limit, nil)
+			r.data[i], r.errs[i] = r.root.readFileIn(r.d, names[i], r.rel+"/"+names[i], limit, nil)
 		}
 	}
 	return r.data, r.errs

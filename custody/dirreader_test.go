@@ -41,7 +41,7 @@ func TestDirReaderAgreesWithReadFile(t *testing.T) {
 	const limit = 150 << 10
 	for _, batched := range []bool{true, false} {
 		noBatchReads.Store(!batched)
-		dr := root.newDirReader(d)
+		dr := root.newDirReader("d", d)
 		if batched && dr == nil {
 			t.Log("no batch reads on this system")
 			continue
@@ -51,13 +51,9 @@ func TestDirReaderAgreesWithReadFile(t *testing.T) {
 		}
 		for lo := 0; lo < len(names) && dr != nil; lo += maxRingBatch {
 			batch := names[lo:min(lo+maxRingBatch, len(names))]
-			rels := make([]string, len(batch))
+			data, errs := dr.read(batch, limit)
 			for i, name := range batch {
-				rels[i] = "d/" + name
-			}
-			data, errs := dr.read(batch, rels, limit)
-			for i, name := range batch {
-				want, wantErr := root.readFile(rels[i], limit, nil)
+				want, wantErr := root.readFile("d/"+name, limit, nil)
 				if fmt.Sprint(errs[i]) != fmt.Sprint(wantErr) || !bytes.Equal(data[i], want) || (errs[i] == nil) != (data[i] != nil) {
 					t.Errorf("%s: read %d bytes, %v; want %d bytes, %v", name, len(data[i]), errs[i], len(want), wantErr)
 				}

@@ -13,6 +13,7 @@ import (
 	"strings"
 
 	"github.com/sigstore/sigstore/pkg/cryptoutils"
+	"golang.org/x/mod/sumdb/tlog"
 )
 
 // VerifyOptions say what a case is verified against.
@@ -233,7 +234,9 @@ func verify(ctx context.Context, dir string, opts VerifyOptions) (*Report, *veri
 	if err != nil {
 		return nil, nil, err
 	}
-	tree := &merkleLog{}
+	// Sized for every stored hash at once: growing a slice of a large case's hashes step by step costs
+	// more than hashing them.
+	tree := &merkleLog{stored: make([]tlog.Hash, 0, tlog.StoredHashIndex(0, int64(len(recs))))}
 	for _, rec := range recs {
 		if _, err := tree.addHash(rec.leaf); err != nil {
 			return nil, nil, err

@@ -101,30 +101,34 @@ func checkRecords(ctx context.Context, root *caseRoot, seqs []uint64, v *Verifie
 			rr := &recordReader{file: make([]byte, 0, 8<<10), actions: map[string]string{}}
 			var dr *dirReader
 			if dirErr == nil {
-				dr = root.newDirReader(dir)
+				dr = root.newDirReader(RecordsDir, dir)
 				defer dr.close()
 			}
-			names, rels := make([]string, 0, batch), make([]string, 0, batch)
+			names := make([]string, 0, batch)
 			for ctx.Err() == nil {
 				lo := int(next.Add(int64(batch)) - int64(batch))
 				if lo >= len(seqs) {
 					return
 				}
 				hi := min(lo+batch, len(seqs))
+				slab := make([]checkedRecord, hi-lo) // one allocation for the batch
+				for i := lo; i < hi; i++ {
+					recs[i] = &slab[i-lo]
+					recs[i].seq = seqs[i]
+				}
 				if dr == nil {
 					for i := lo; i < hi; i++ {
-						recs[i] = rr.check(root, dir, dirErr, seqs[i], v, tsa)
+						rr.check(root, dir, dirErr, recs[i], v, tsa)
 					}
 					continue
 				}
-				names, rels = names[:0], rels[:0]
+				names = names[:0]
 				for _, seq := range seqs[lo:hi] {
-					name := recordFileName(seq)
-					names, rels = append(names, name), append(rels, RecordsDir+"/"+name)
+					names = append(names, recordFileName(seq))
 				}
-				data, errs := dr.read(names, rels, maxBundleSize)
+				data, errs := dr.read(names, maxBundleSize)
 				for i := lo; i < hi; i++ {
-					recs[i] = rr.checkData(seqs[i], data[i-lo], errs[i-lo], v, tsa)
+					rr.checkData(recs[i], data[i-lo], errs[i-lo], v, tsa)
 				}
 			}
 		}()
@@ -137,9 +141,9 @@ func checkRecords(ctx context.Context, root *caseRoot, seqs []uint64, v *Verifie
 	return recs, nil
 }
 
-// check checks record seq, read from dir (the records directory, or dirErr when it cannot be opened).
-func (rr *recordReader) check(root *caseRoot, dir int, dirErr error, seq uint64, v *Verifier, tsa *TSATrust) *checkedRecord {
-	name := recordFileName(seq)
+// check checks record c.seq, read from dir (the records directory, or dirErr when it cannot be opened).
+func (rr *recordReader) check(root *caseRoot, dir int, dirErr error, c *checkedRecord, v *Verifier, tsa *TSATrust) {
+	name := recordFileName(c.seq)
 	data, err := []byte(nil), dirErr
 	if err == nil {
 		data, err = root.readFileIn(dir, name, RecordsDir+"/"+name, maxBundleSize, rr.file[:0])
@@ -147,19 +151,19 @@ func (rr *recordReader) check(root *caseRoot, dir int, dirErr error, seq uint64,
 	if err == nil {
 		rr.file = data
 	}
-	return rr.checkData(seq, data, err, v, tsa)
+	rr.checkData(c, data, err, v, tsa)
 }
 
-// checkData checks record seq, whose file holds data or could not be read (err). Nothing of data is
-// kept.
-func (rr *recordReader) checkData(seq uint64, data []byte, err error, v *Verifier, tsa *TSATrust) *checkedRecord {
-	c := &checkedRecord{seq: seq}
+// checkData checks record c.seq, whose file holds data or could not be read (err), into c. Nothing
+// of data is kept.
+func (rr *recordReader) checkData(c *checkedRecord, data []byte, err error, v *Verifier, tsa *TSATrust) {
+	seq := c.seq
 	fail := func(code, format string, args ...any) {
 		c.problems = append(c.problems, Problem{Code: code, Path: c.rel(), Seq: seq, Message: fmt.Sprintf(format, args...)})
 	}
 	if err != nil {
 		fail(CodeRecordUnreadable, "cannot be read: %s", errText(err))
-		return c
+		return
 	}
 	// The ledger's own form is read in place; anything else by the full parse.
 	var (
@@ -174,7 +178,7 @@ func (rr *recordReader) checkData(seq uint64, data []byte, err error, v *Verifie
 		b, err := parseRecordBundle(data)
 		if err != nil {
 			fail(recordErrorCode(err), "%v", err)
-			return c
+			return
 		}
 		env := b.DSSEEnvelope
 		parts = recordParts{payload: env.Payload, sig: env.Signatures[0].Sig, hint: []byte(b.VerificationMaterial.PublicKey.Hint)}
@@ -196,7 +200,7 @@ func (rr *recordReader) checkData(seq uint64, data []byte, err error, v *Verifie
 	st, err := parseStatement(parts.payload)
 	if err != nil {
 		fail(recordErrorCode(err), "%v", err)
-		return c
+		return
 	}
 	c.ok = true
 	ev := st.Predicate
@@ -231,7 +235,6 @@ func (rr *recordReader) checkData(seq uint64, data []byte, err error, v *Verifie
 	if !c.tsaTime.IsZero() {
 		c.time, _ = time.Parse(TimeFormat, ev.Time)
 	}
-	return c
 }
 
 // recordErrorCode picks the problem code for a record that did not parse.
