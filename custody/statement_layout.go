@@ -19,11 +19,45 @@ import (
 // The strings of the Statement it returns share one copy of the payload: a caller that keeps a few of
 // them for long clones them.
 func parseStatementLayout(payload []byte) (*Statement, bool) {
+	return parseStatementLayoutWith(payload, nil)
+}
+
+// statementScratch is what a reader of many statements reuses from one to the next: the Statement
+// and the maps of its subjects. A Statement read with it is valid until the next read.
+type statementScratch struct {
+	st       Statement
+	subjects []Subject           // storage for st.Subject
+	maps     []map[string]string // empty maps to fill
+}
+
+// recycle takes back the maps of the last statement read.
+func (sc *statementScratch) recycle() {
+	for _, s := range sc.st.Subject {
+		for _, m := range []map[string]string{s.Digest, s.Annotations} {
+			if m != nil && len(sc.maps) < 64 {
+				clear(m)
+				sc.maps = append(sc.maps, m)
+			}
+		}
+	}
+	if sc.st.Subject != nil {
+		sc.subjects = sc.st.Subject[:0]
+	}
+	clear(sc.subjects[:cap(sc.subjects)])
+	sc.st = Statement{}
+}
+
+// parseStatementLayoutWith is parseStatementLayout reusing sc's storage when sc is not nil.
+func parseStatementLayoutWith(payload []byte, sc *statementScratch) (*Statement, bool) {
 	if !utf8.Valid(payload) {
 		return nil, false
 	}
-	r := &layoutReader{s: string(payload)}
+	r := &layoutReader{s: string(payload), scratch: sc}
 	st := &Statement{}
+	if sc != nil {
+		sc.recycle()
+		st = &sc.st
+	}
 	var seen memberSet
 	ok := r.object(func(key string) bool {
 		switch key {
@@ -63,9 +97,10 @@ const maxLayoutDepth = 32
 // layoutReader reads JSON values from s at i. Every method reports false, having read an unknown
 // amount, when the text is not in the form it reads.
 type layoutReader struct {
-	s     string
-	i     int
-	depth int
+	s       string
+	i       int
+	depth   int
+	scratch *statementScratch // storage to reuse, or nil
 }
 
 func (r *layoutReader) next(c byte) bool {
@@ -325,7 +360,13 @@ func (r *layoutReader) anyMap(m map[string]any) bool {
 
 // stringMap reads an object of strings into a new map, refusing a name given twice.
 func (r *layoutReader) stringMap(out *map[string]string) bool {
-	m := map[string]string{}
+	var m map[string]string
+	if sc := r.scratch; sc != nil && len(sc.maps) > 0 {
+		m = sc.maps[len(sc.maps)-1]
+		sc.maps = sc.maps[:len(sc.maps)-1]
+	} else {
+		m = map[string]string{}
+	}
 	*out = m
 	return r.object(func(name string) bool {
 		if _, dup := m[name]; dup {
@@ -352,6 +393,9 @@ func (r *layoutReader) strings(out *[]string) bool {
 
 func (r *layoutReader) subjects(out *[]Subject) bool {
 	list := []Subject{}
+	if r.scratch != nil && r.scratch.subjects != nil {
+		list = r.scratch.subjects[:0]
+	}
 	ok := r.array(func() bool {
 		var s Subject
 		var seen memberSet

@@ -62,6 +62,7 @@ type recordReader struct {
 	file, decoded []byte
 	caseID        string
 	actions       map[string]string
+	statement     statementScratch
 }
 
 // keep returns s, which may share a payload's memory, as a string of its own (one copy per worker for
@@ -197,7 +198,7 @@ func (rr *recordReader) checkData(c *checkedRecord, data []byte, err error, v *V
 	if keyID != "" && keyID != string(hint) {
 		fail(CodeSignerMismatch, "the envelope's key ID %s differs from the bundle's key hint %s", keyID, hint)
 	}
-	st, err := parseStatement(parts.payload)
+	st, err := parseStatementWith(parts.payload, &rr.statement)
 	if err != nil {
 		fail(recordErrorCode(err), "%v", err)
 		return
