@@ -4,6 +4,7 @@ import (
 	"strconv"
 	"strings"
 	"unicode/utf8"
+	"unsafe"
 )
 
 // parseStatementLayout reads a record's payload when it is in the form the ledger writes (RFC 8785
@@ -23,7 +24,9 @@ func parseStatementLayout(payload []byte) (*Statement, bool) {
 }
 
 // statementScratch is what a reader of many statements reuses from one to the next: the Statement
-// and the maps of its subjects. A Statement read with it is valid until the next read.
+// and the maps of its subjects. A Statement read with it is valid until the next read, and while the
+// payload it was read from is not changed: its strings are the payload's memory, not a copy (a copy
+// of every payload is most of what the verifier allocates). What is kept of it must be cloned.
 type statementScratch struct {
 	st       Statement
 	subjects []Subject           // storage for st.Subject
@@ -52,11 +55,14 @@ func parseStatementLayoutWith(payload []byte, sc *statementScratch) (*Statement,
 	if !utf8.Valid(payload) {
 		return nil, false
 	}
-	r := &layoutReader{s: string(payload), scratch: sc}
+	r := &layoutReader{scratch: sc}
 	st := &Statement{}
 	if sc != nil {
 		sc.recycle()
 		st = &sc.st
+		r.s = unsafe.String(unsafe.SliceData(payload), len(payload))
+	} else {
+		r.s = string(payload)
 	}
 	var seen memberSet
 	ok := r.object(func(key string) bool {

@@ -48,7 +48,10 @@ func (c *checkedRecord) prevString() string {
 // setPrev keeps prev as a digest when it is written as one (64 lowercase hex digits), as written
 // otherwise: only the first can match the digest of a record.
 func (c *checkedRecord) setPrev(prev string) {
-	c.prevHex = len(prev) == 2*sha256.Size && strings.IndexFunc(prev, func(r rune) bool { return !(r >= '0' && r <= '9' || r >= 'a' && r <= 'f') }) < 0
+	c.prevHex = len(prev) == 2*sha256.Size
+	for i := 0; c.prevHex && i < len(prev); i++ {
+		c.prevHex = prev[i] >= '0' && prev[i] <= '9' || prev[i] >= 'a' && prev[i] <= 'f'
+	}
 	if c.prevHex {
 		hex.Decode(c.prev[:], []byte(prev))
 		return
