@@ -86,7 +86,7 @@ func BenchmarkRecordParts(b *testing.B) {
 		}
 	})
 	b.Run("checkRecord", func(b *testing.B) {
-		rr := &recordReader{actions: map[string]string{}}
+		rr := newRecordReader()
 		d, err := root.dir(RecordsDir)
 		for b.Loop() {
 			rr.check(root, d, err, &checkedRecord{seq: 3}, v, nil)

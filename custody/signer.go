@@ -13,6 +13,7 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"hash"
 	"io/fs"
 	"os"
 	"slices"
@@ -225,7 +226,12 @@ var errBadSignature = errors.New("signature does not verify")
 // ("DSSEv1" SP len(type) SP type SP len(payload) SP payload), hashing the encoding in place instead
 // of building it: this is the verifier's hot path, run once per record.
 func (v *Verifier) verifyDSSE(payloadType string, payload, sig []byte) error {
-	h := sha256.New()
+	return v.verifyDSSEWith(sha256.New(), payloadType, payload, sig)
+}
+
+// verifyDSSEWith is verifyDSSE hashing with h, a SHA-256 state it resets.
+func (v *Verifier) verifyDSSEWith(h hash.Hash, payloadType string, payload, sig []byte) error {
+	h.Reset()
 	var head [64]byte
 	b := append(head[:0], "DSSEv1 "...)
 	b = strconv.AppendInt(b, int64(len(payloadType)), 10)

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"hash"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -66,6 +67,11 @@ type recordReader struct {
 	caseID        string
 	actions       map[string]string
 	statement     statementScratch
+	hash          hash.Hash // SHA-256, reset for each use
+}
+
+func newRecordReader() *recordReader {
+	return &recordReader{file: make([]byte, 0, 8<<10), actions: map[string]string{}, hash: sha256.New()}
 }
 
 // keep returns s, which may share a payload's memory, as a string of its own (one copy per worker for
@@ -102,7 +108,7 @@ func checkRecords(ctx context.Context, root *caseRoot, seqs []uint64, v *Verifie
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			rr := &recordReader{file: make([]byte, 0, 8<<10), actions: map[string]string{}}
+			rr := newRecordReader()
 			var dr *dirReader
 			if dirErr == nil {
 				dr = root.newDirReader(RecordsDir, dir)
@@ -188,14 +194,18 @@ func (rr *recordReader) checkData(c *checkedRecord, data []byte, err error, v *V
 		parts = recordParts{payload: env.Payload, sig: env.Signatures[0].Sig, hint: []byte(b.VerificationMaterial.PublicKey.Hint)}
 		payloadType, keyID, tsrs = env.PayloadType, env.Signatures[0].KeyID, b.timestamps()
 	}
-	c.leaf = tlog.RecordHash(parts.payload)
+	// tlog.RecordHash, with the worker's own hash state.
+	rr.hash.Reset()
+	rr.hash.Write([]byte{0})
+	rr.hash.Write(parts.payload)
+	rr.hash.Sum(c.leaf[:0])
 	c.digest = sha256.Sum256(parts.payload)
 	c.hasBytes = true
 	hint := parts.hint
 	switch {
 	case string(hint) != v.KeyID():
 		fail(CodeOtherKey, "signed by key %s, not the trusted key %s", hint, v.KeyID())
-	case v.verifyDSSE(payloadType, parts.payload, parts.sig) != nil:
+	case v.verifyDSSEWith(rr.hash, payloadType, parts.payload, parts.sig) != nil:
 		fail(CodeSignatureInvalid, "the signature does not verify against key %s: the record was changed after it was signed", v.KeyID())
 	}
 	if keyID != "" && keyID != string(hint) {
