@@ -56,12 +56,13 @@ func parseStatementLayoutWith(payload []byte, sc *statementScratch) (*Statement,
 		return nil, false
 	}
 	r := &layoutReader{scratch: sc}
-	st := &Statement{}
+	var st *Statement
 	if sc != nil {
 		sc.recycle()
 		st = &sc.st
 		r.s = unsafe.String(unsafe.SliceData(payload), len(payload))
 	} else {
+		st = &Statement{}
 		r.s = string(payload)
 	}
 	var seen memberSet

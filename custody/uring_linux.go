@@ -357,7 +357,7 @@ func (r *uring) readFiles(d int, names []string, limit int64, data [][]byte, ok 
 		total += int(size)
 	}
 	if cap(buf) < total {
-		buf = make([]byte, total)
+		buf = make([]byte, total, total+total/4) // with room: the next batch is likely a little larger
 	}
 	buf = buf[:total]
 	if total > 0 {

@@ -6,7 +6,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"hash"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -67,11 +66,14 @@ type recordReader struct {
 	caseID        string
 	actions       map[string]string
 	statement     statementScratch
-	hash          hash.Hash // SHA-256, reset for each use
+	dsse          dsseHasher // SHA-256 state, reset for each use
 }
 
+// leafPrefix starts an RFC 6962 leaf.
+var leafPrefix = []byte{0}
+
 func newRecordReader() *recordReader {
-	return &recordReader{file: make([]byte, 0, 8<<10), actions: map[string]string{}, hash: sha256.New()}
+	return &recordReader{file: make([]byte, 0, 8<<10), actions: map[string]string{}, dsse: dsseHasher{h: sha256.New()}}
 }
 
 // keep returns s, which may share a payload's memory, as a string of its own (one copy per worker for
@@ -195,17 +197,17 @@ func (rr *recordReader) checkData(c *checkedRecord, data []byte, err error, v *V
 		payloadType, keyID, tsrs = env.PayloadType, env.Signatures[0].KeyID, b.timestamps()
 	}
 	// tlog.RecordHash, with the worker's own hash state.
-	rr.hash.Reset()
-	rr.hash.Write([]byte{0})
-	rr.hash.Write(parts.payload)
-	rr.hash.Sum(c.leaf[:0])
+	rr.dsse.h.Reset()
+	rr.dsse.h.Write(leafPrefix)
+	rr.dsse.h.Write(parts.payload)
+	rr.dsse.h.Sum(c.leaf[:0])
 	c.digest = sha256.Sum256(parts.payload)
 	c.hasBytes = true
 	hint := parts.hint
 	switch {
 	case string(hint) != v.KeyID():
 		fail(CodeOtherKey, "signed by key %s, not the trusted key %s", hint, v.KeyID())
-	case v.verifyDSSEWith(rr.hash, payloadType, parts.payload, parts.sig) != nil:
+	case v.verifyDSSEWith(&rr.dsse, payloadType, parts.payload, parts.sig) != nil:
 		fail(CodeSignatureInvalid, "the signature does not verify against key %s: the record was changed after it was signed", v.KeyID())
 	}
 	if keyID != "" && keyID != string(hint) {
