@@ -43,8 +43,10 @@ func TestDirReaderAgreesWithReadFile(t *testing.T) {
 		noBatchReads.Store(!batched)
 		dr := root.newDirReader("d", d)
 		if batched && dr == nil {
-			t.Log("no batch reads on this system")
-			continue
+			if ringBuilt {
+				t.Fatal("built with -tags uring, but no io_uring could be set up here")
+			}
+			continue // the default build reads one file at a time: make test runs this with -tags uring
 		}
 		if !batched && dr != nil {
 			t.Fatal("batch reads are on")

@@ -1,10 +1,13 @@
-//go:build !linux
+//go:build !linux || !uring
 
 package custody
 
 import "errors"
 
-// uring is Linux's io_uring; elsewhere files are read one at a time.
+// ringBuilt says that this build reads through an io_uring: only with -tags uring, on Linux.
+const ringBuilt = false
+
+// uring is Linux's io_uring, built with -tags uring; otherwise files are read one at a time.
 type uring struct{}
 
 func newURing() (*uring, error) { return nil, errors.ErrUnsupported }
