@@ -86,10 +86,10 @@ func BenchmarkRecordParts(b *testing.B) {
 		}
 	})
 	b.Run("checkRecord", func(b *testing.B) {
-		rr := &recordReader{actions: map[string]string{}}
+		rr := newRecordReader()
 		d, err := root.dir(RecordsDir)
 		for b.Loop() {
-			_ = rr.check(root, d, err, 3, v, nil)
+			rr.check(root, d, err, &checkedRecord{seq: 3}, v, nil)
 		}
 	})
 }

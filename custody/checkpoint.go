@@ -160,7 +160,7 @@ func (l *Ledger) Seal(ctx context.Context, note string) (Sealed, error) {
 	if out.Checkpoint, err = l.checkpointLocked(ctx); err != nil {
 		return Sealed{}, err
 	}
-	files := append(found.files, filepath.ToSlash(out.Record.Path), filepath.ToSlash(out.Checkpoint.Path), filepath.ToSlash(out.Checkpoint.BundlePath))
+	files := append(found.files(), filepath.ToSlash(out.Record.Path), filepath.ToSlash(out.Checkpoint.Path), filepath.ToSlash(out.Checkpoint.BundlePath))
 	if l.opts.TSA != nil {
 		files = append(files, tsaChainName(l.opts.TSA.trust.PEM))
 	}

@@ -51,7 +51,7 @@ type inventory struct {
 	artifacts   map[string]bool        // regular files under artifacts/
 	tsaFiles    []string               // tsa/*.pem files named like a chain
 	temporary   []string               // .tmp-* files
-	evidence    map[string]bool        // the files of fixed name and form above: key, records, checkpoints, manifests
+	evidence    map[string]bool        // the files of fixed name and form above but records: key, checkpoints, manifests
 	dirsMissing map[string]bool        // standard directories that do not exist
 	problems    []Problem              // links, special files, unexpected entries, unreadable directories
 	unexpected  map[string]fs.FileMode // what a case may not hold, by path (its type bits)
@@ -121,6 +121,13 @@ func (inv *inventory) add(e caseEntry) bool {
 	}
 	// A record, checkpoint or manifest by its name is one, whatever the entry is: reading it then says
 	// what is wrong with it.
+	if dir == RecordsDir {
+		// Records are kept by seq only, not in evidence: a large case has many.
+		if n, ok := recordSeq(base); ok {
+			inv.records = append(inv.records, n)
+			return false
+		}
+	}
 	if inv.evidenceFile(dir, base) {
 		inv.evidence[e.rel] = true
 		return false
@@ -162,16 +169,11 @@ func (inv *inventory) add(e caseEntry) bool {
 	return false
 }
 
-// evidenceFile files a key, record, checkpoint or manifest file, and says whether it was one.
+// evidenceFile files a key, checkpoint or manifest file, and says whether it was one.
 func (inv *inventory) evidenceFile(dir, base string) bool {
 	switch dir {
 	case "":
 		return base == PublicKeyFile
-	case RecordsDir:
-		if n, ok := recordSeq(base); ok {
-			inv.records = append(inv.records, n)
-			return true
-		}
 	case CheckpointsDir:
 		if m := checkpointName.FindStringSubmatch(base); m != nil {
 			n, _ := strconv.ParseInt(m[1], 10, 64)

@@ -3,6 +3,7 @@ package custody
 import (
 	"encoding/base64"
 	"fmt"
+	"math/bits"
 	"strconv"
 	"strings"
 
@@ -33,6 +34,20 @@ func (m *merkleLog) add(payload []byte) error {
 
 // addHash adds a leaf by its record hash (SHA-256 of 0x00 and the payload) and returns its index.
 func (m *merkleLog) addHash(leaf tlog.Hash) (int64, error) {
+	// The subtrees the leaf completes are hashed from the stored hashes directly when they are all in
+	// memory (as tlog.StoredHashesForRecordHash would, without its allocations): the verifier adds
+	// every record of a case this way.
+	k := bits.TrailingZeros64(uint64(m.n + 1))
+	if k == 0 || tlog.StoredHashIndex(k-1, m.n>>uint(k-1)-1) >= m.baseIndex {
+		h := leaf
+		m.stored = append(m.stored, h)
+		for i := range k {
+			h = tlog.NodeHash(m.stored[tlog.StoredHashIndex(i, m.n>>uint(i)-1)-m.baseIndex], h)
+			m.stored = append(m.stored, h)
+		}
+		m.n++
+		return m.n - 1, nil
+	}
 	hashes, err := tlog.StoredHashesForRecordHash(m.n, leaf, m)
 	if err != nil {
 		return 0, fmt.Errorf("hashing record %d into the log: %w", m.n+1, err)

@@ -77,7 +77,12 @@ func parseRecordBundle(data []byte) (*bundle, error) {
 
 // parseStatement reads a record's payload: an in-toto statement with the custody predicate.
 func parseStatement(payload []byte) (*Statement, error) {
-	st, err := decodeStatement(payload)
+	return parseStatementWith(payload, nil)
+}
+
+// parseStatementWith is parseStatement reusing sc's storage when sc is not nil (see statementScratch).
+func parseStatementWith(payload []byte, sc *statementScratch) (*Statement, error) {
+	st, err := decodeStatementWith(payload, sc)
 	if serr, ok := errors.AsType[*jsontext.SyntacticError](err); ok {
 		// A signed payload is valid JSON; one that is not was changed after it was written.
 		return nil, fmt.Errorf("its payload is not valid JSON (at byte %d): its bytes were changed", serr.ByteOffset)

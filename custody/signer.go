@@ -13,6 +13,7 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"hash"
 	"io/fs"
 	"os"
 	"slices"
@@ -225,20 +226,32 @@ var errBadSignature = errors.New("signature does not verify")
 // ("DSSEv1" SP len(type) SP type SP len(payload) SP payload), hashing the encoding in place instead
 // of building it: this is the verifier's hot path, run once per record.
 func (v *Verifier) verifyDSSE(payloadType string, payload, sig []byte) error {
-	h := sha256.New()
-	var head [64]byte
-	b := append(head[:0], "DSSEv1 "...)
+	return v.verifyDSSEWith(&dsseHasher{h: sha256.New()}, payloadType, payload, sig)
+}
+
+// dsseHasher is the SHA-256 state and storage verifyDSSEWith hashes with: one per verifier worker,
+// so that a record costs no allocation.
+type dsseHasher struct {
+	h    hash.Hash
+	head []byte
+	sum  [sha256.Size]byte
+}
+
+// verifyDSSEWith is verifyDSSE hashing with dh.
+func (v *Verifier) verifyDSSEWith(dh *dsseHasher, payloadType string, payload, sig []byte) error {
+	h := dh.h
+	h.Reset()
+	b := append(dh.head[:0], "DSSEv1 "...)
 	b = strconv.AppendInt(b, int64(len(payloadType)), 10)
 	b = append(b, ' ')
-	h.Write(b)
-	h.Write([]byte(payloadType))
-	b = append(head[:0], ' ')
+	b = append(b, payloadType...)
+	b = append(b, ' ')
 	b = strconv.AppendInt(b, int64(len(payload)), 10)
 	b = append(b, ' ')
+	dh.head = b
 	h.Write(b)
 	h.Write(payload)
-	var sum [sha256.Size]byte
-	if !ecdsa.VerifyASN1(v.pub, h.Sum(sum[:0]), sig) {
+	if !ecdsa.VerifyASN1(v.pub, h.Sum(dh.sum[:0]), sig) {
 		return errBadSignature
 	}
 	return nil

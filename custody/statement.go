@@ -174,7 +174,12 @@ func encodeStatement(st *Statement) ([]byte, error) {
 // match exactly, so that nothing in a record escapes the verifier's reading of it. A payload in the
 // ledger's own form takes the fast path (parseStatementLayout), which reads it the same way.
 func decodeStatement(payload []byte) (*Statement, error) {
-	if st, ok := parseStatementLayout(payload); ok {
+	return decodeStatementWith(payload, nil)
+}
+
+// decodeStatementWith is decodeStatement reusing sc's storage for the fast path when sc is not nil.
+func decodeStatementWith(payload []byte, sc *statementScratch) (*Statement, error) {
+	if st, ok := parseStatementLayoutWith(payload, sc); ok {
 		return st, nil
 	}
 	return decodeStatementJSON(payload)

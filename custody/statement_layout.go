@@ -2,7 +2,9 @@ package custody
 
 import (
 	"strconv"
+	"strings"
 	"unicode/utf8"
+	"unsafe"
 )
 
 // parseStatementLayout reads a record's payload when it is in the form the ledger writes (RFC 8785
@@ -18,11 +20,51 @@ import (
 // The strings of the Statement it returns share one copy of the payload: a caller that keeps a few of
 // them for long clones them.
 func parseStatementLayout(payload []byte) (*Statement, bool) {
+	return parseStatementLayoutWith(payload, nil)
+}
+
+// statementScratch is what a reader of many statements reuses from one to the next: the Statement
+// and the maps of its subjects. A Statement read with it is valid until the next read, and while the
+// payload it was read from is not changed: its strings are the payload's memory, not a copy (a copy
+// of every payload is most of what the verifier allocates). What is kept of it must be cloned.
+type statementScratch struct {
+	st       Statement
+	subjects []Subject           // storage for st.Subject
+	maps     []map[string]string // empty maps to fill
+}
+
+// recycle takes back the maps of the last statement read.
+func (sc *statementScratch) recycle() {
+	for _, s := range sc.st.Subject {
+		for _, m := range []map[string]string{s.Digest, s.Annotations} {
+			if m != nil && len(sc.maps) < 64 {
+				clear(m)
+				sc.maps = append(sc.maps, m)
+			}
+		}
+	}
+	if sc.st.Subject != nil {
+		sc.subjects = sc.st.Subject[:0]
+	}
+	clear(sc.subjects[:cap(sc.subjects)])
+	sc.st = Statement{}
+}
+
+// parseStatementLayoutWith is parseStatementLayout reusing sc's storage when sc is not nil.
+func parseStatementLayoutWith(payload []byte, sc *statementScratch) (*Statement, bool) {
 	if !utf8.Valid(payload) {
 		return nil, false
 	}
-	r := &layoutReader{s: string(payload)}
-	st := &Statement{}
+	r := &layoutReader{scratch: sc}
+	var st *Statement
+	if sc != nil {
+		sc.recycle()
+		st = &sc.st
+		r.s = unsafe.String(unsafe.SliceData(payload), len(payload))
+	} else {
+		st = &Statement{}
+		r.s = string(payload)
+	}
 	var seen memberSet
 	ok := r.object(func(key string) bool {
 		switch key {
@@ -62,9 +104,10 @@ const maxLayoutDepth = 32
 // layoutReader reads JSON values from s at i. Every method reports false, having read an unknown
 // amount, when the text is not in the form it reads.
 type layoutReader struct {
-	s     string
-	i     int
-	depth int
+	s       string
+	i       int
+	depth   int
+	scratch *statementScratch // storage to reuse, or nil
 }
 
 func (r *layoutReader) next(c byte) bool {
@@ -133,21 +176,22 @@ func (r *layoutReader) str(out *string) bool {
 		return false
 	}
 	start := r.i
-	for r.i < len(r.s) {
-		c := r.s[r.i]
-		switch {
-		case c == '"':
-			*out = r.s[start:r.i]
-			r.i++
-			return true
+	// The string ends at the first quote, unless an escape or a control character comes first.
+	end := strings.IndexByte(r.s[start:], '"')
+	if end < 0 {
+		return false
+	}
+	for ; r.i < start+end; r.i++ {
+		switch c := r.s[r.i]; {
 		case c == '\\':
 			return r.escaped(start, out)
 		case c < 0x20:
 			return false
 		}
-		r.i++
 	}
-	return false
+	*out = r.s[start:r.i]
+	r.i++
+	return true
 }
 
 // escaped finishes a string begun at start that holds an escape at i.
@@ -323,7 +367,13 @@ func (r *layoutReader) anyMap(m map[string]any) bool {
 
 // stringMap reads an object of strings into a new map, refusing a name given twice.
 func (r *layoutReader) stringMap(out *map[string]string) bool {
-	m := map[string]string{}
+	var m map[string]string
+	if sc := r.scratch; sc != nil && len(sc.maps) > 0 {
+		m = sc.maps[len(sc.maps)-1]
+		sc.maps = sc.maps[:len(sc.maps)-1]
+	} else {
+		m = map[string]string{}
+	}
 	*out = m
 	return r.object(func(name string) bool {
 		if _, dup := m[name]; dup {
@@ -350,6 +400,9 @@ func (r *layoutReader) strings(out *[]string) bool {
 
 func (r *layoutReader) subjects(out *[]Subject) bool {
 	list := []Subject{}
+	if r.scratch != nil && r.scratch.subjects != nil {
+		list = r.scratch.subjects[:0]
+	}
 	ok := r.array(func() bool {
 		var s Subject
 		var seen memberSet

@@ -16,6 +16,11 @@ func checkLayoutAgrees(t *testing.T, payload []byte) bool {
 	t.Helper()
 	fast, ok := parseStatementLayout(payload)
 	full, err := decodeStatementJSON(payload)
+	// Reusing storage from one statement to the next (as the verifier does) reads the same.
+	reused, reusedOK := parseStatementLayoutWith(payload, &testScratch)
+	if reusedOK != ok || ok && !reflect.DeepEqual(reused, fast) {
+		t.Fatalf("reading %q with reused storage differs:\nreused %#v\nfresh  %#v", payload, reused, fast)
+	}
 	if !ok {
 		return false
 	}
@@ -27,6 +32,9 @@ func checkLayoutAgrees(t *testing.T, payload []byte) bool {
 	}
 	return true
 }
+
+// testScratch is reused by every checkLayoutAgrees, in turn.
+var testScratch statementScratch
 
 // ledgerPayload is the payload the ledger writes for an event with these details and note.
 func ledgerPayload(t testing.TB, note string, details map[string]any, subjects ...Subject) []byte {

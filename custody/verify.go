@@ -13,6 +13,7 @@ import (
 	"strings"
 
 	"github.com/sigstore/sigstore/pkg/cryptoutils"
+	"golang.org/x/mod/sumdb/tlog"
 )
 
 // VerifyOptions say what a case is verified against.
@@ -188,8 +189,11 @@ func Verify(ctx context.Context, dir string, opts VerifyOptions) (*Report, error
 
 // verified is what a verification learned that a writer sealing the case needs.
 type verified struct {
-	files []string // every file a manifest of the case lists now, sorted
+	acc *accounting
 }
+
+// files is every file a manifest of the case lists now, sorted.
+func (v *verified) files() []string { return v.acc.files() }
 
 func verify(ctx context.Context, dir string, opts VerifyOptions) (*Report, *verified, error) {
 	st, err := os.Stat(dir)
@@ -230,7 +234,9 @@ func verify(ctx context.Context, dir string, opts VerifyOptions) (*Report, *veri
 	if err != nil {
 		return nil, nil, err
 	}
-	tree := &merkleLog{}
+	// Sized for every stored hash at once: growing a slice of a large case's hashes step by step costs
+	// more than hashing them.
+	tree := &merkleLog{stored: make([]tlog.Hash, 0, tlog.StoredHashIndex(0, int64(len(recs))))}
 	for _, rec := range recs {
 		if _, err := tree.addHash(rec.leaf); err != nil {
 			return nil, nil, err
@@ -242,7 +248,7 @@ func verify(ctx context.Context, dir string, opts VerifyOptions) (*Report, *veri
 	checkSeals(recs, cps, mfs, r)
 	checkInventory(inv, acc, r)
 	r.settle()
-	return r, &verified{files: acc.files()}, nil
+	return r, &verified{acc: acc}, nil
 }
 
 // trustedKey settles which key the case is checked against, and checks the case's custody.pub.

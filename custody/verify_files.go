@@ -34,9 +34,14 @@ func newAccounting(inv *inventory) *accounting {
 func (a *accounting) keep(rel string)  { a.kept[rel] = true }
 func (a *accounting) claim(rel string) { a.claimed[rel] = true }
 
-// files lists what a manifest of the case lists, sorted.
+// files lists what a manifest of the case lists, sorted: the records and what is kept.
 func (a *accounting) files() []string {
-	out := make([]string, 0, len(a.kept))
+	out := make([]string, 0, len(a.kept)+len(a.inv.records))
+	for _, seq := range a.inv.records {
+		if rel := recordRel(seq); !a.kept[rel] {
+			out = append(out, rel)
+		}
+	}
 	for rel := range a.kept {
 		out = append(out, rel)
 	}

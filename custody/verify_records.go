@@ -48,7 +48,10 @@ func (c *checkedRecord) prevString() string {
 // setPrev keeps prev as a digest when it is written as one (64 lowercase hex digits), as written
 // otherwise: only the first can match the digest of a record.
 func (c *checkedRecord) setPrev(prev string) {
-	c.prevHex = len(prev) == 2*sha256.Size && strings.IndexFunc(prev, func(r rune) bool { return !(r >= '0' && r <= '9' || r >= 'a' && r <= 'f') }) < 0
+	c.prevHex = len(prev) == 2*sha256.Size
+	for i := 0; c.prevHex && i < len(prev); i++ {
+		c.prevHex = prev[i] >= '0' && prev[i] <= '9' || prev[i] >= 'a' && prev[i] <= 'f'
+	}
 	if c.prevHex {
 		hex.Decode(c.prev[:], []byte(prev))
 		return
@@ -62,6 +65,15 @@ type recordReader struct {
 	file, decoded []byte
 	caseID        string
 	actions       map[string]string
+	statement     statementScratch
+	dsse          dsseHasher // SHA-256 state, reset for each use
+}
+
+// leafPrefix starts an RFC 6962 leaf.
+var leafPrefix = []byte{0}
+
+func newRecordReader() *recordReader {
+	return &recordReader{file: make([]byte, 0, 8<<10), actions: map[string]string{}, dsse: dsseHasher{h: sha256.New()}}
 }
 
 // keep returns s, which may share a payload's memory, as a string of its own (one copy per worker for
@@ -89,19 +101,47 @@ func (rr *recordReader) keepAction(s string) string {
 func checkRecords(ctx context.Context, root *caseRoot, seqs []uint64, v *Verifier, tsa *TSATrust, workers int, r *Report) ([]*checkedRecord, error) {
 	dir, dirErr := root.dir(RecordsDir)
 	recs := make([]*checkedRecord, len(seqs))
+	// Workers take records in batches (of maxRingBatch, or fewer so that every worker has some), in
+	// turn, so that the work is evenly shared however fast each goes.
+	batch := min(maxRingBatch, max(1, len(seqs)/(4*workers)))
 	var next atomic.Int64
 	var wg sync.WaitGroup
 	for range workers {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			rr := &recordReader{file: make([]byte, 0, 8<<10), actions: map[string]string{}}
+			rr := newRecordReader()
+			var dr *dirReader
+			if dirErr == nil {
+				dr = root.newDirReader(RecordsDir, dir)
+				defer dr.close()
+			}
+			names := make([]string, 0, batch)
 			for ctx.Err() == nil {
-				i := int(next.Add(1) - 1)
-				if i >= len(seqs) {
+				lo := int(next.Add(int64(batch)) - int64(batch))
+				if lo >= len(seqs) {
 					return
 				}
-				recs[i] = rr.check(root, dir, dirErr, seqs[i], v, tsa)
+				hi := min(lo+batch, len(seqs))
+				slab := make([]checkedRecord, hi-lo) // one allocation for the batch
+				for i := lo; i < hi; i++ {
+					recs[i] = &slab[i-lo]
+					recs[i].seq = seqs[i]
+				}
+				if dr == nil {
+					for i := lo; i < hi; i++ {
+						rr.check(root, dir, dirErr, recs[i], v, tsa)
+					}
+					continue
+				}
+				names = names[:0]
+				for _, seq := range seqs[lo:hi] {
+					names = append(names, recordFileName(seq))
+				}
+				data, errs := dr.read(names, maxBundleSize)
+				for i := lo; i < hi; i++ {
+					rr.checkData(recs[i], data[i-lo], errs[i-lo], v, tsa)
+				}
 			}
 		}()
 	}
@@ -113,22 +153,30 @@ func checkRecords(ctx context.Context, root *caseRoot, seqs []uint64, v *Verifie
 	return recs, nil
 }
 
-// check checks record seq, read from dir (the records directory, or dirErr when it cannot be opened).
-func (rr *recordReader) check(root *caseRoot, dir int, dirErr error, seq uint64, v *Verifier, tsa *TSATrust) *checkedRecord {
-	name := recordFileName(seq)
-	c := &checkedRecord{seq: seq}
-	fail := func(code, format string, args ...any) {
-		c.problems = append(c.problems, Problem{Code: code, Path: c.rel(), Seq: seq, Message: fmt.Sprintf(format, args...)})
-	}
+// check checks record c.seq, read from dir (the records directory, or dirErr when it cannot be opened).
+func (rr *recordReader) check(root *caseRoot, dir int, dirErr error, c *checkedRecord, v *Verifier, tsa *TSATrust) {
+	name := recordFileName(c.seq)
 	data, err := []byte(nil), dirErr
 	if err == nil {
 		data, err = root.readFileIn(dir, name, RecordsDir+"/"+name, maxBundleSize, rr.file[:0])
 	}
+	if err == nil {
+		rr.file = data
+	}
+	rr.checkData(c, data, err, v, tsa)
+}
+
+// checkData checks record c.seq, whose file holds data or could not be read (err), into c. Nothing
+// of data is kept.
+func (rr *recordReader) checkData(c *checkedRecord, data []byte, err error, v *Verifier, tsa *TSATrust) {
+	seq := c.seq
+	fail := func(code, format string, args ...any) {
+		c.problems = append(c.problems, Problem{Code: code, Path: c.rel(), Seq: seq, Message: fmt.Sprintf(format, args...)})
+	}
 	if err != nil {
 		fail(CodeRecordUnreadable, "cannot be read: %s", errText(err))
-		return c
+		return
 	}
-	rr.file = data
 	// The ledger's own form is read in place; anything else by the full parse.
 	var (
 		parts recordParts
@@ -142,29 +190,33 @@ func (rr *recordReader) check(root *caseRoot, dir int, dirErr error, seq uint64,
 		b, err := parseRecordBundle(data)
 		if err != nil {
 			fail(recordErrorCode(err), "%v", err)
-			return c
+			return
 		}
 		env := b.DSSEEnvelope
 		parts = recordParts{payload: env.Payload, sig: env.Signatures[0].Sig, hint: []byte(b.VerificationMaterial.PublicKey.Hint)}
 		payloadType, keyID, tsrs = env.PayloadType, env.Signatures[0].KeyID, b.timestamps()
 	}
-	c.leaf = tlog.RecordHash(parts.payload)
+	// tlog.RecordHash, with the worker's own hash state.
+	rr.dsse.h.Reset()
+	rr.dsse.h.Write(leafPrefix)
+	rr.dsse.h.Write(parts.payload)
+	rr.dsse.h.Sum(c.leaf[:0])
 	c.digest = sha256.Sum256(parts.payload)
 	c.hasBytes = true
 	hint := parts.hint
 	switch {
 	case string(hint) != v.KeyID():
 		fail(CodeOtherKey, "signed by key %s, not the trusted key %s", hint, v.KeyID())
-	case v.verifyDSSE(payloadType, parts.payload, parts.sig) != nil:
+	case v.verifyDSSEWith(&rr.dsse, payloadType, parts.payload, parts.sig) != nil:
 		fail(CodeSignatureInvalid, "the signature does not verify against key %s: the record was changed after it was signed", v.KeyID())
 	}
 	if keyID != "" && keyID != string(hint) {
 		fail(CodeSignerMismatch, "the envelope's key ID %s differs from the bundle's key hint %s", keyID, hint)
 	}
-	st, err := parseStatement(parts.payload)
+	st, err := parseStatementWith(parts.payload, &rr.statement)
 	if err != nil {
 		fail(recordErrorCode(err), "%v", err)
-		return c
+		return
 	}
 	c.ok = true
 	ev := st.Predicate
@@ -199,7 +251,6 @@ func (rr *recordReader) check(root *caseRoot, dir int, dirErr error, seq uint64,
 	if !c.tsaTime.IsZero() {
 		c.time, _ = time.Parse(TimeFormat, ev.Time)
 	}
-	return c
 }
 
 // recordErrorCode picks the problem code for a record that did not parse.
