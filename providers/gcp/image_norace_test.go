@@ -51,17 +51,7 @@ func TestDigestWritesImage(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer gcs.Close()
-	r, err := gcs.Bucket("acme-evidence-images").Object(object).NewReader(t.Context())
-	if err != nil {
-		t.Fatal(err)
-	}
-	h := sha256.New()
-	_, err = io.Copy(h, r)
-	r.Close()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got, want := hex.EncodeToString(h.Sum(nil)), images.sha256("evidence-1"); got != want {
+	if got, want := objectSHA256(t, gcs, object), images.sha256("evidence-1"); got != want {
 		t.Errorf("the image in the bucket has SHA-256 %s, the disk %s", got, want)
 	}
 	recs, err := custody.ReadRecords(c.Dir)
@@ -185,21 +175,26 @@ func TestKilledAcquisitionWritingImages(t *testing.T) {
 			t.Errorf("no image of %s in the bucket (%v)", name, found)
 			continue
 		}
-		r, err := gcs.Bucket("acme-evidence-images").Object(object).NewReader(t.Context())
-		if err != nil {
-			t.Fatal(err)
-		}
-		sum := sha256.New()
-		_, err = io.Copy(sum, r)
-		r.Close()
-		if err != nil {
-			t.Fatal(err)
-		}
-		if got := hex.EncodeToString(sum.Sum(nil)); got != images.sha256(name) {
+		if got := objectSHA256(t, gcs, object); got != images.sha256(name) {
 			t.Errorf("the image of %s has SHA-256 %s, the disk %s", name, got, images.sha256(name))
 		}
 	}
 	if len(found) != 2 {
 		t.Errorf("the bucket holds images of %d volumes, want 2: %v", len(found), found)
 	}
+}
+
+// objectSHA256 is the SHA-256 of an object of the image bucket, read whole.
+func objectSHA256(t *testing.T, gcs *storage.Client, object string) string {
+	t.Helper()
+	r, err := gcs.Bucket("acme-evidence-images").Object(object).NewReader(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, r); err != nil {
+		t.Fatal(err)
+	}
+	return hex.EncodeToString(h.Sum(nil))
 }
