@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
-	"github.com/acquire-forensics/acquire/internal/testenv"
 	"io"
 	"log/slog"
 	"os"
@@ -16,6 +15,10 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
+	"github.com/aws/smithy-go/middleware"
+
+	"github.com/acquire-forensics/acquire/internal/testenv"
+	"github.com/acquire-forensics/acquire/providers/aws/requestbody"
 )
 
 const scenarioFile = "../../testdata/scenarios/aws-two-accounts.json"
@@ -87,7 +90,8 @@ func TestRunServesAndStops(t *testing.T) {
 		config.WithSharedConfigFiles([]string{env["AWS_CONFIG_FILE"]}),
 		config.WithSharedCredentialsFiles([]string{env["AWS_SHARED_CREDENTIALS_FILE"]}),
 		config.WithSharedConfigProfile("forensics"),
-		config.WithRetryMaxAttempts(1))
+		config.WithRetryMaxAttempts(1),
+		config.WithAPIOptions([]func(*middleware.Stack) error{requestbody.Guard}))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -18,6 +18,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	"github.com/aws/aws-sdk-go-v2/service/ec2/types"
+	"github.com/aws/smithy-go/middleware"
+
+	"github.com/acquire-forensics/acquire/providers/aws/requestbody"
 )
 
 // rangeProcess is cloudsim running as a process of its own: the test binary
@@ -107,7 +110,8 @@ func workloadEC2(t *testing.T, stateDir string) *ec2.Client {
 		config.WithSharedConfigFiles([]string{env["AWS_CONFIG_FILE"]}),
 		config.WithSharedCredentialsFiles([]string{env["AWS_SHARED_CREDENTIALS_FILE"]}),
 		config.WithSharedConfigProfile("workload"),
-		config.WithRetryMaxAttempts(1))
+		config.WithRetryMaxAttempts(1),
+		config.WithAPIOptions([]func(*middleware.Stack) error{requestbody.Guard}))
 	if err != nil {
 		t.Fatal(err)
 	}

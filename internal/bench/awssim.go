@@ -20,8 +20,10 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ebs"
 	ebstypes "github.com/aws/aws-sdk-go-v2/service/ebs/types"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
+	"github.com/aws/smithy-go/middleware"
 
 	"github.com/acquire-forensics/acquire/providers/aws/awssim"
+	"github.com/acquire-forensics/acquire/providers/aws/requestbody"
 )
 
 // The simulated account the benchmark reads from.
@@ -55,6 +57,7 @@ func awssimFigures(ctx context.Context) ([]figure, error) {
 		Credentials:      credentials.NewStaticCredentialsProvider(benchKeyID, benchSecret, ""),
 		BaseEndpoint:     aws.String(srv.URL),
 		RetryMaxAttempts: 1,
+		APIOptions:       []func(*middleware.Stack) error{requestbody.Guard},
 	}
 	snapshotID, blocks, err := benchSnapshot(ctx, cfg)
 	if err != nil {

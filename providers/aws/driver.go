@@ -21,6 +21,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 
 	"github.com/acquire-forensics/acquire/providers/aws/ebsblocks"
+	"github.com/acquire-forensics/acquire/providers/aws/requestbody"
 	"github.com/acquire-forensics/acquire/providers/driver"
 	"github.com/acquire-forensics/acquire/providers/pace"
 )
@@ -155,7 +156,7 @@ func New(ctx context.Context, cfg Config) (*Driver, error) {
 			})
 			base.Credentials = aws.NewCredentialsCache(provider)
 		}
-		base.APIOptions = append(base.APIOptions, recordCalls)
+		base.APIOptions = append(base.APIOptions, recordCalls, requestbody.Guard)
 		d.base[side] = base
 	}
 	return d, nil

@@ -28,6 +28,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 	"github.com/aws/smithy-go"
+	"github.com/aws/smithy-go/middleware"
+
+	"github.com/acquire-forensics/acquire/providers/aws/requestbody"
 )
 
 func TestThrottlingAndServerErrors(t *testing.T) {
@@ -290,6 +293,7 @@ func TestSDKRetryerRecoversFromThrottling(t *testing.T) {
 		config.WithRetryer(func() aws.Retryer {
 			return retry.NewStandard(func(o *retry.StandardOptions) { o.Backoff = noBackoff{} })
 		}),
+		config.WithAPIOptions([]func(*middleware.Stack) error{requestbody.Guard}),
 	)
 	if err != nil {
 		t.Fatal(err)

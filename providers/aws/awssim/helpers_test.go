@@ -26,6 +26,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 	"github.com/aws/smithy-go"
+	"github.com/aws/smithy-go/middleware"
+
+	"github.com/acquire-forensics/acquire/providers/aws/requestbody"
 )
 
 const (
@@ -186,6 +189,7 @@ func (ts *testServer) config(t testing.TB, c creds, regionName string) aws.Confi
 		config.WithCredentialsProvider(credentials.NewStaticCredentialsProvider(c.id, c.secret, "")),
 		config.WithBaseEndpoint(ts.url),
 		config.WithRetryMaxAttempts(1),
+		config.WithAPIOptions([]func(*middleware.Stack) error{requestbody.Guard}),
 	)
 	if err != nil {
 		t.Fatal(err)

@@ -20,6 +20,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 	kmstypes "github.com/aws/aws-sdk-go-v2/service/kms/types"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
+	"github.com/aws/smithy-go/middleware"
+
+	"github.com/acquire-forensics/acquire/providers/aws/requestbody"
 )
 
 // restart saves ts's state and starts another simulator from the same
@@ -182,7 +185,7 @@ func TestStateSurvivesRestart(t *testing.T) {
 		t.Error("a signature made before the restart does not verify")
 	}
 	sessionCfg, err := config.LoadDefaultConfig(t.Context(), config.WithRegion(region), config.WithBaseEndpoint(after.url),
-		config.WithRetryMaxAttempts(1), config.WithCredentialsProvider(credentials.NewStaticCredentialsProvider(
+		config.WithRetryMaxAttempts(1), config.WithAPIOptions([]func(*middleware.Stack) error{requestbody.Guard}), config.WithCredentialsProvider(credentials.NewStaticCredentialsProvider(
 			aws.ToString(session.AccessKeyId), aws.ToString(session.SecretAccessKey), aws.ToString(session.SessionToken))))
 	if err != nil {
 		t.Fatal(err)

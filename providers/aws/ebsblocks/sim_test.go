@@ -13,8 +13,10 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/ebs"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
+	"github.com/aws/smithy-go/middleware"
 
 	"github.com/acquire-forensics/acquire/providers/aws/awssim"
+	"github.com/acquire-forensics/acquire/providers/aws/requestbody"
 )
 
 const (
@@ -85,6 +87,7 @@ func simConfig(t testing.TB, url string) aws.Config {
 		config.WithCredentialsProvider(credentials.NewStaticCredentialsProvider(testKeyID, testSecret, "")),
 		config.WithBaseEndpoint(url),
 		config.WithHTTPClient(httpClient),
+		config.WithAPIOptions([]func(*middleware.Stack) error{requestbody.Guard}),
 	)
 	if err != nil {
 		t.Fatal(err)
