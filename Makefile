@@ -39,7 +39,7 @@ lint:
 # The race detector covers every package: the ledger, the verifier and the simulators are concurrent.
 test: setup-test lint
 	$(GO) test -race -count=1 -timeout 20m ./...
-	$(GO) test -tags uring -count=1 ./custody
+	$(GO) test -tags nouring -count=1 ./custody
 	$(GO) test -count=1 -run '^(TestDigestWritesImage|TestKilledAcquisitionWritingImages|TestGCPExportFromImageBucket)$$' ./providers/gcp ./internal/cli
 
 # Figures as ratios against baselines measured in the same run; a missed goal fails the target.
@@ -49,7 +49,6 @@ bench: build images
 	$(GO) test -run '^$$' -bench 'DigestThroughSAS|Fleet' -benchtime 1x ./providers/azure
 	$(GO) test -run '^$$' -bench 'Fleet' -benchtime 1x ./providers/gcp
 	scripts/gcp-digest-bench.sh
-	$(GO) run -tags uring ./internal/bench -only custody
 	$(GO) run ./internal/bench
 
 # Longer robustness runs: every byte of a case flipped, and the fuzz targets for a while each.

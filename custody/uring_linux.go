@@ -1,10 +1,11 @@
-//go:build linux && uring
+//go:build linux && !android && !nouring
 
 package custody
 
 import (
 	"errors"
 	"runtime"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"unsafe"
@@ -18,17 +19,16 @@ import (
 // without following a link and is, by fstat of the opened file, a regular file of at most the limit;
 // every other file is read the ordinary way (readFileIn), which says what is wrong with it.
 //
-// It is built only with -tags uring: the ring shares memory with the kernel through unsafe pointers,
-// and stays out of the default build until it has had a review of its own. Without it, records are
-// read one at a time (uring_other.go).
+// The ring shares memory with the kernel: every buffer it is given is pinned Go memory that stays
+// referenced until the kernel has answered for it (or, if the ring stops answering, for ever: see
+// abandon). Where the kernel refuses a ring (seccomp, kernel.io_uring_disabled, a kernel before 5.6)
+// or an operation of it, files are read the ordinary way. -tags nouring leaves the ring out of the
+// build (uring_other.go).
 
 // ringBuilt says that this build reads through an io_uring.
 const ringBuilt = true
 
 const (
-	sysIOURingSetup = 425
-	sysIOURingEnter = 426
-
 	ioringOpOpenat = 18
 	ioringOpClose  = 19
 	ioringOpStatx  = 21
@@ -106,12 +106,8 @@ type uring struct {
 	sqeOf []uint32 // per file, the position of its close in the submission, or noClose
 }
 
-// maxRingFile is the largest file read through the ring (records are a few KiB; a larger file is read
-// the ordinary way).
-const (
-	maxRingFile = 64 << 10
-	noClose     = ^uint32(0)
-)
+// noClose marks a file whose close is not in a submission.
+const noClose = ^uint32(0)
 
 // emptyPath is the path statx is given to stat the file a descriptor is open on.
 var emptyPath = [1]byte{}
@@ -119,13 +115,16 @@ var emptyPath = [1]byte{}
 // errRingBroken is returned when the ring stopped answering: the caller reads the ordinary way.
 var errRingBroken = errors.New("io_uring does not answer")
 
+// errTooManyNames is returned for a batch larger than the ring is sized for.
+var errTooManyNames = errors.New("more files than an io_uring batch holds")
+
 func newURing() (*uring, error) {
 	var p ioURingParams
 	p.flags = ioringSetupSubmitAll | ioringSetupCoopTaskrun
-	fd, _, errno := unix.Syscall(sysIOURingSetup, 2*maxRingBatch, uintptr(unsafe.Pointer(&p)), 0)
+	fd, _, errno := unix.Syscall(unix.SYS_IO_URING_SETUP, 2*maxRingBatch, uintptr(unsafe.Pointer(&p)), 0)
 	if errno == unix.EINVAL { // a kernel older than the flags
 		p = ioURingParams{}
-		fd, _, errno = unix.Syscall(sysIOURingSetup, 2*maxRingBatch, uintptr(unsafe.Pointer(&p)), 0)
+		fd, _, errno = unix.Syscall(unix.SYS_IO_URING_SETUP, 2*maxRingBatch, uintptr(unsafe.Pointer(&p)), 0)
 	}
 	if errno != 0 {
 		return nil, errno
@@ -171,7 +170,8 @@ func newURing() (*uring, error) {
 	return r, nil
 }
 
-// close releases the ring. Requests it took complete first; those it did not take are dropped.
+// close releases the ring. It does not wait for requests in flight: it is called only when there are
+// none, or after their memory was abandoned.
 func (r *uring) close() {
 	if r == nil {
 		return
@@ -186,12 +186,18 @@ func (r *uring) close() {
 		unix.Munmap(r.sqMem)
 	}
 	unix.Close(r.fd)
+	// Nothing may keep pointing into the unmapped rings: the Go heap may be given that range later.
 	r.sqes, r.cqMem, r.sqMem = nil, nil, nil
+	r.sqHead, r.sqTail, r.cqHead, r.cqTail, r.sqArray, r.cqes = nil, nil, nil, nil, nil, nil
 }
 
 // queue returns the next submission entry, zeroed.
 func (r *uring) queue() *ioURingSQE {
-	i := (atomic.LoadUint32(r.sqTail) + r.queued) & r.sqMask
+	tail := atomic.LoadUint32(r.sqTail) + r.queued
+	if tail-atomic.LoadUint32(r.sqHead) >= r.sqEntries {
+		panic("custody: io_uring submission queue overrun") // readFiles queues at most 2*maxRingBatch
+	}
+	i := tail & r.sqMask
 	e := (*ioURingSQE)(unsafe.Pointer(&r.sqes[uintptr(i)*unsafe.Sizeof(ioURingSQE{})]))
 	*e = ioURingSQE{}
 	*(*uint32)(unsafe.Add(r.sqArray, 4*uintptr(i))) = i
@@ -210,9 +216,16 @@ func (r *uring) submit() (uint32, error) {
 		if taken == n && atomic.LoadUint32(r.cqTail)-atomic.LoadUint32(r.cqHead) >= n {
 			return n, nil
 		}
-		got, _, errno := unix.Syscall6(sysIOURingEnter, uintptr(r.fd), uintptr(n-taken), uintptr(n), ioringEnterGetevents, 0, 0)
+		got, _, errno := unix.Syscall6(unix.SYS_IO_URING_ENTER, uintptr(r.fd), uintptr(n-taken), uintptr(n), ioringEnterGetevents, 0, 0)
 		switch errno {
 		case 0:
+			if got == 0 && taken < n {
+				// The kernel took nothing it was given: count it as a failed try, never spin.
+				if tries++; tries >= 1000 {
+					return taken, errRingBroken
+				}
+				runtime.Gosched()
+			}
 			taken += uint32(got)
 			continue
 		case unix.EINTR:
@@ -230,7 +243,7 @@ func (r *uring) submit() (uint32, error) {
 // wait waits for n completions without submitting, for requests taken before an error.
 func (r *uring) wait(n uint32) bool {
 	for tries := 0; atomic.LoadUint32(r.cqTail)-atomic.LoadUint32(r.cqHead) < n; {
-		_, _, errno := unix.Syscall6(sysIOURingEnter, uintptr(r.fd), 0, uintptr(n), ioringEnterGetevents, 0, 0)
+		_, _, errno := unix.Syscall6(unix.SYS_IO_URING_ENTER, uintptr(r.fd), 0, uintptr(n), ioringEnterGetevents, 0, 0)
 		if errno != 0 && errno != unix.EINTR {
 			if tries++; tries >= 1000 {
 				return false
@@ -259,13 +272,16 @@ const (
 
 // readFiles reads the files names of the directory d, at most maxRingBatch of them, into buf's
 // storage (returned, grown as needed): ok[i] says file i was opened without following a link, is a
-// regular file of at most limit bytes, and was read to its size into data[i]. Nothing is said of the
+// regular file of at most limit bytes, and was read to its end into data[i]. Nothing is said of the
 // others. An error says the ring cannot be used any more (what ok says holds still); every file the
 // ring opened is closed.
 func (r *uring) readFiles(d int, names []string, limit int64, data [][]byte, ok []bool, buf []byte) ([]byte, error) {
 	n := len(names)
 	for i := range ok {
 		ok[i] = false
+	}
+	if n > maxRingBatch {
+		return buf, errTooManyNames
 	}
 	r.names = r.names[:0]
 	r.offs = append(r.offs[:0], make([]int, n)...)
@@ -276,7 +292,10 @@ func (r *uring) readFiles(d int, names []string, limit int64, data [][]byte, ok 
 	var pin runtime.Pinner
 	defer pin.Unpin()
 	pin.Pin(unsafe.SliceData(r.names))
-	for i := range names {
+	for i, name := range names {
+		if strings.IndexByte(name, 0) >= 0 {
+			continue // the kernel would open the name up to its NUL: left to the ordinary way, which refuses it
+		}
 		e := r.queue()
 		e.opcode = ioringOpOpenat
 		e.fd = int32(d)
@@ -359,11 +378,11 @@ func (r *uring) readFiles(d int, names []string, limit int64, data [][]byte, ok 
 			}
 			mode, size = st.Mode, st.Size
 		}
-		if mode&unix.S_IFMT != unix.S_IFREG || size > limit || size > maxRingFile {
+		if mode&unix.S_IFMT != unix.S_IFREG || size < 0 || size > limit || size > maxRingFile {
 			continue
 		}
 		r.sizes[i] = size
-		total += int(size)
+		total += int(size) + 1
 	}
 	if cap(buf) < total {
 		buf = make([]byte, total, total+total/4) // with room: the next batch is likely a little larger
@@ -379,16 +398,19 @@ func (r *uring) readFiles(d int, names []string, limit int64, data [][]byte, ok 
 		if fd < 0 {
 			continue
 		}
-		if size := r.sizes[i]; size > 0 {
+		if size := r.sizes[i]; size >= 0 {
+			// One byte more than statx gave: the read must end there, at the end of the file, or the
+			// file is read the ordinary way. A file that grew, or a size that was wrong, is never
+			// taken in part.
 			r.offs[i] = off
 			e := r.queue()
 			e.opcode = ioringOpRead
 			e.flags = iosqeIOHardlink // the close below runs whatever the read does
 			e.fd = fd
 			e.addr = uint64(uintptr(unsafe.Pointer(&buf[off])))
-			e.len = uint32(size)
+			e.len = uint32(size) + 1
 			e.userData = readTag | uint64(i)
-			off += int(size)
+			off += int(size) + 1
 		}
 		r.sqeOf[i] = r.queued
 		e := r.queue()
@@ -398,16 +420,22 @@ func (r *uring) readFiles(d int, names []string, limit int64, data [][]byte, ok 
 	}
 	taken, err = r.submit()
 	if err != nil {
+		if !r.wait(taken) {
+			// Reads the ring took may still write to buf, and may still look up their file: buf is
+			// never reused, and no file is closed, so that no read finds its number given to another.
+			abandon(buf)
+			return nil, err
+		}
+		r.reap(func(u uint64, res int32) {
+			if u&closeTag != 0 && closeNotRun(res) {
+				unix.Close(int(r.fds[u&^closeTag]))
+			}
+		})
 		for i, fd := range r.fds {
 			if q := r.sqeOf[i]; q != noClose && q >= taken {
 				unix.Close(int(fd)) // the ring never took its close
 			}
 		}
-		if !r.wait(taken) {
-			abandon(buf) // reads the ring took may still write to it
-			return nil, err
-		}
-		r.reap(func(uint64, int32) {})
 		return buf, err
 	}
 	r.reap(func(u uint64, res int32) {
@@ -419,17 +447,15 @@ func (r *uring) readFiles(d int, names []string, limit int64, data [][]byte, ok 
 			} else if res == -int32(unix.EINVAL) || res == -int32(unix.EOPNOTSUPP) {
 				unusable = true
 			}
-		case u&closeTag != 0 && (res == -int32(unix.EINVAL) || res == -int32(unix.EOPNOTSUPP)):
-			unix.Close(int(r.fds[i])) // a kernel without close in the ring
-			unusable = true
+		case u&closeTag != 0 && closeNotRun(res):
+			unix.Close(int(r.fds[i]))
+			if res != -int32(unix.ECANCELED) {
+				unusable = true // a kernel without close in the ring
+			}
 		}
 	})
 	for i, size := range r.sizes {
-		switch {
-		case size == 0:
-			ok[i] = true
-			data[i] = buf[:0:0]
-		case ok[i]:
+		if ok[i] {
 			data[i] = buf[r.offs[i] : r.offs[i]+int(size) : r.offs[i]+int(size)]
 		}
 	}
@@ -437,6 +463,13 @@ func (r *uring) readFiles(d int, names []string, limit int64, data [][]byte, ok 
 		return buf, errRingBroken
 	}
 	return buf, nil
+}
+
+// closeNotRun says whether a close the ring was given left its file open: the kernel has no close in
+// the ring, or cancelled it (its linked read failed before it ran, or no worker could run it). Any
+// other answer, an error included, means the descriptor is released.
+func closeNotRun(res int32) bool {
+	return res == -int32(unix.EINVAL) || res == -int32(unix.EOPNOTSUPP) || res == -int32(unix.ECANCELED)
 }
 
 // closeAll closes the files of a batch the ring opened.

@@ -1,13 +1,13 @@
-//go:build !linux || !uring
+//go:build !linux || android || nouring
 
 package custody
 
 import "errors"
 
-// ringBuilt says that this build reads through an io_uring: only with -tags uring, on Linux.
+// ringBuilt says that this build reads through an io_uring: on Linux (not Android), unless built with -tags nouring.
 const ringBuilt = false
 
-// uring is Linux's io_uring, built with -tags uring; otherwise files are read one at a time.
+// uring is Linux's io_uring, left out of this build: files are read one at a time.
 type uring struct{}
 
 func newURing() (*uring, error) { return nil, errors.ErrUnsupported }
