@@ -274,7 +274,8 @@ const (
 // storage (returned, grown as needed): ok[i] says file i was opened without following a link, is a
 // regular file of at most limit bytes, and was read to its end into data[i]. Nothing is said of the
 // others. An error says the ring cannot be used any more (what ok says holds still); every file the
-// ring opened is closed.
+// ring opened is closed, unless the ring stopped answering with requests in flight, whose files stay
+// open so that no request can find its descriptor given to another file.
 func (r *uring) readFiles(d int, names []string, limit int64, data [][]byte, ok []bool, buf []byte) ([]byte, error) {
 	n := len(names)
 	for i := range ok {
