@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"syscall"
 	"testing"
@@ -92,6 +93,9 @@ func TestVerifyReadingOneByOne(t *testing.T) {
 // grew while read, or a file system that reports less) is an error, never its first bytes. Linux's
 // /proc files are regular files of size 0 with content.
 func TestFileLongerThanItsSizeIsRefused(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("needs Linux's /proc")
+	}
 	root, err := openCaseRoot(fmt.Sprintf("/proc/%d", os.Getpid()))
 	if err != nil {
 		t.Fatal(err)
@@ -101,11 +105,13 @@ func TestFileLongerThanItsSizeIsRefused(t *testing.T) {
 		t.Errorf("read one at a time: %d bytes, %v; want an error saying the file grew", len(data), err)
 	}
 	dr := root.newDirReader(".", root.fd)
-	if dr == nil {
-		if ringBuilt && os.Getenv("CI") != "" {
-			t.Fatal("no io_uring could be set up here")
-		}
-		return
+	switch {
+	case dr == nil && !ringBuilt:
+		return // files are read one at a time only, which is checked above
+	case dr == nil && os.Getenv("CI") != "":
+		t.Fatal("no io_uring could be set up here, so the batch reader is not tested: CI needs a kernel that allows io_uring")
+	case dr == nil:
+		t.Skip("no io_uring could be set up here: the batch reader is not tested")
 	}
 	defer dr.close()
 	data, errs := dr.read([]string{"status", "stat"}, 1<<20)
